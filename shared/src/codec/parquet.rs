@@ -1,0 +1,398 @@
+//! Tick Parquet: reading by row group, writing with exact decimals.
+//!
+//! tickflow writes `timestamp` (TIMESTAMP(NANOS, UTC)), `symbol` (dictionary
+//! of UTF-8), `price` and `volume` (DECIMAL(18, 8), stored as INT64) and `seq`
+//! (UINT64). It reads those and what other tools write: timestamps as
+//! TIMESTAMP of any unit, INT64 epoch milliseconds or RFC 3339 text; money as
+//! DECIMAL, integers, text or doubles (a double is read as the shortest decimal
+//! that prints it, so `167.41` stays `167.41`).
+
+use super::{BATCH_ROWS, CodecError, Reject, TickBatch, TickSink};
+use crate::fixed::{DECIMALS, Price, SCALE, Size, parse_scaled};
+use crate::tick::{Symbol, Tick, validate};
+use crate::time::{NANOS_PER_MILLI, parse_timestamp};
+use arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder, RecordBatch, StringDictionaryBuilder, TimestampNanosecondBuilder, UInt64Builder};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+fn pq_error(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> CodecError + '_ {
+    move |source| CodecError::Parquet { path: path.display().to_string(), source }
+}
+
+/// `(index, rows before it, compressed bytes)` of every row group of a file.
+pub fn row_groups(path: &Path) -> Result<Vec<(usize, u64, u64)>, CodecError> {
+    let file = File::open(path).map_err(|e| CodecError::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq_error(path))?;
+    let mut first_row = 0u64;
+    Ok(builder
+        .metadata()
+        .row_groups()
+        .iter()
+        .enumerate()
+        .map(|(i, group)| {
+            let entry = (i, first_row, group.compressed_size().max(0) as u64);
+            first_row += group.num_rows().max(0) as u64;
+            entry
+        })
+        .collect())
+}
+
+/// Column positions of the tick columns in a file's Arrow schema.
+struct Columns {
+    timestamp: usize,
+    symbol: usize,
+    price: usize,
+    volume: usize,
+    seq: Option<usize>,
+}
+
+impl Columns {
+    fn find(schema: &Schema) -> Result<Columns, String> {
+        let names: Vec<String> = schema.fields().iter().map(|f| f.name().to_ascii_lowercase()).collect();
+        let find = |name: &str| names.iter().position(|n| n == name);
+        let need = |name: &str| {
+            find(name).ok_or_else(|| {
+                format!(
+                    "schema lacks column `{name}` (found: {}); a tick file needs timestamp, symbol, price and volume",
+                    names.join(", ")
+                )
+            })
+        };
+        Ok(Columns { timestamp: need("timestamp")?, symbol: need("symbol")?, price: need("price")?, volume: need("volume")?, seq: find("seq") })
+    }
+}
+
+/// Reads one row group into `sink`.
+pub fn read_row_group(path: &Path, index: usize, first_row: u64, sink: &mut dyn TickSink) -> Result<(), CodecError> {
+    let source = path.display().to_string();
+    let file = File::open(path).map_err(|e| CodecError::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq_error(path))?;
+    let columns = match Columns::find(builder.schema()) {
+        Ok(columns) => columns,
+        Err(reason) => {
+            if index == 0 {
+                sink.reject(Reject::new(&source, 0, reason, b""));
+            }
+            return Ok(());
+        }
+    };
+    let mut wanted = vec![columns.timestamp, columns.symbol, columns.price, columns.volume];
+    wanted.extend(columns.seq);
+    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
+    let projected: Vec<usize> = {
+        let mut sorted = wanted.clone();
+        sorted.sort_unstable();
+        wanted.iter().map(|w| sorted.iter().position(|s| s == w).unwrap_or(0)).collect()
+    };
+    let reader = builder
+        .with_projection(mask)
+        .with_row_groups(vec![index])
+        .with_batch_size(BATCH_ROWS * 8)
+        .build()
+        .map_err(pq_error(path))?;
+    let mut decoder = Decoder { source, batch: TickBatch::default(), dictionary: FxHashMap::default() };
+    let mut row = first_row;
+    for record in reader {
+        let record = record.map_err(|source| CodecError::Arrow { path: path.display().to_string(), source })?;
+        let col = |i: usize| record.column(projected[i]).clone();
+        let seq = columns.seq.map(|_| col(4));
+        decoder.decode(&[col(0), col(1), col(2), col(3)], seq.as_ref(), row, sink);
+        row += record.num_rows() as u64;
+    }
+    Ok(())
+}
+
+/// Converts Arrow columns into tick batches, remembering symbols across batches.
+struct Decoder {
+    source: String,
+    batch: TickBatch,
+    dictionary: FxHashMap<String, u32>,
+}
+
+impl Decoder {
+    fn decode(&mut self, cols: &[ArrayRef; 4], seq: Option<&ArrayRef>, first_row: u64, sink: &mut dyn TickSink) {
+        let rows = cols[0].len();
+        let mut errors = BTreeMap::new();
+        let ts = timestamps(&cols[0], &mut errors);
+        let symbols = self.symbols(&cols[1], &mut errors);
+        let price = scaled(&cols[2], "price", &mut errors);
+        let size = scaled(&cols[3], "volume", &mut errors);
+        let seqs = seq.map(|s| sequence(s, &mut errors));
+        for i in 0..rows {
+            let position = first_row + i as u64 + 1;
+            if let Some(reason) = errors.get(&i) {
+                sink.reject(Reject::new(&self.source, position, reason.clone(), b""));
+                continue;
+            }
+            if let Err(e) = validate(ts[i], Price(price[i]), Size(size[i])) {
+                sink.reject(Reject::new(&self.source, position, e.to_string(), b""));
+                continue;
+            }
+            let seq = seqs.as_ref().map_or(position - 1, |s| s[i]);
+            self.batch.push(symbols[i], ts[i], Price(price[i]), Size(size[i]), seq);
+            if self.batch.len() >= BATCH_ROWS {
+                sink.ticks(&self.batch);
+                self.batch.clear_rows();
+            }
+        }
+        if !self.batch.is_empty() {
+            sink.ticks(&self.batch);
+            self.batch.clear_rows();
+        }
+    }
+
+    /// Per row: the symbol's id in the reader dictionary.
+    fn symbols(&mut self, array: &ArrayRef, errors: &mut BTreeMap<usize, String>) -> Vec<u32> {
+        let (keys, values): (Vec<usize>, ArrayRef) = match array.as_any_dictionary_opt() {
+            Some(dict) => (dict.normalized_keys(), dict.values().clone()),
+            None => ((0..array.len()).collect(), array.clone()),
+        };
+        let values = match arrow::compute::cast(&values, &DataType::Utf8) {
+            Ok(values) => values,
+            Err(_) => {
+                (0..array.len()).for_each(|i| note(errors, i, format!("symbol column has type {}, not text", array.data_type())));
+                return vec![0; array.len()];
+            }
+        };
+        let values = values.as_string::<i32>();
+        let ids: Vec<Option<u32>> = (0..values.len())
+            .map(|v| if values.is_null(v) { None } else { self.intern(values.value(v)) })
+            .collect();
+        keys.iter()
+            .enumerate()
+            .map(|(row, &key)| match ids.get(key).copied().flatten() {
+                Some(id) if !array.is_null(row) => id,
+                _ => {
+                    let text = if array.is_null(row) { "is missing".to_owned() } else { format!("{:?} must be 1 to 32 characters of A-Z a-z 0-9 . - _ / : = ^", values.value(key)) };
+                    note(errors, row, format!("symbol {text}"));
+                    0
+                }
+            })
+            .collect()
+    }
+
+    fn intern(&mut self, text: &str) -> Option<u32> {
+        if let Some(&id) = self.dictionary.get(text) {
+            return Some(id);
+        }
+        let symbol = Symbol::new(text).ok()?;
+        let id = self.batch.symbols.len() as u32;
+        self.batch.symbols.push(symbol);
+        self.dictionary.insert(text.to_owned(), id);
+        Some(id)
+    }
+}
+
+fn note(errors: &mut BTreeMap<usize, String>, row: usize, reason: String) {
+    errors.entry(row).or_insert(reason);
+}
+
+fn missing(array: &dyn Array, name: &str, errors: &mut BTreeMap<usize, String>) {
+    if array.null_count() > 0 {
+        (0..array.len()).filter(|&i| array.is_null(i)).for_each(|i| note(errors, i, format!("{name} is missing")));
+    }
+}
+
+/// Event times in nanoseconds.
+fn timestamps(array: &ArrayRef, errors: &mut BTreeMap<usize, String>) -> Vec<i64> {
+    missing(array.as_ref(), "timestamp", errors);
+    let per_unit = |unit: &TimeUnit| match unit {
+        TimeUnit::Second => 1_000_000_000,
+        TimeUnit::Millisecond => 1_000_000,
+        TimeUnit::Microsecond => 1_000,
+        TimeUnit::Nanosecond => 1,
+    };
+    match array.data_type() {
+        DataType::Timestamp(unit, _) => {
+            let factor = per_unit(unit);
+            let values = arrow::compute::cast(array, &DataType::Int64).map(|a| a.as_primitive::<arrow::datatypes::Int64Type>().values().to_vec());
+            values.map(|v| v.into_iter().map(|t| t.saturating_mul(factor)).collect()).unwrap_or_default()
+        }
+        DataType::Int64 | DataType::Int32 | DataType::UInt64 | DataType::UInt32 => match arrow::compute::cast(array, &DataType::Int64) {
+            Ok(a) => a.as_primitive::<arrow::datatypes::Int64Type>().values().iter().map(|ms| ms.saturating_mul(NANOS_PER_MILLI)).collect(),
+            Err(e) => fail_all(array.len(), &format!("timestamp cannot be read: {e}"), errors),
+        },
+        _ => match arrow::compute::cast(array, &DataType::Utf8) {
+            Ok(text) => {
+                let text = text.as_string::<i32>();
+                (0..text.len())
+                    .map(|i| match parse_timestamp(text.value(i).as_bytes()) {
+                        Ok(ts) => ts,
+                        Err(e) => {
+                            note(errors, i, format!("timestamp {:?} {e}", text.value(i)));
+                            0
+                        }
+                    })
+                    .collect()
+            }
+            Err(_) => fail_all(array.len(), &format!("timestamp column has type {}", array.data_type()), errors),
+        },
+    }
+}
+
+fn fail_all<T: Default + Clone>(rows: usize, reason: &str, errors: &mut BTreeMap<usize, String>) -> Vec<T> {
+    (0..rows).for_each(|i| note(errors, i, reason.to_owned()));
+    vec![T::default(); rows]
+}
+
+/// Money in units of 10^-8.
+fn scaled(array: &ArrayRef, name: &str, errors: &mut BTreeMap<usize, String>) -> Vec<i64> {
+    missing(array.as_ref(), name, errors);
+    let mut convert = |i: usize, value: Result<i64, String>| {
+        value.unwrap_or_else(|reason| {
+            note(errors, i, format!("{name} {reason}"));
+            0
+        })
+    };
+    match array.data_type() {
+        DataType::Decimal128(_, scale) => {
+            let scale = i32::from(*scale);
+            let values = array.as_primitive::<arrow::datatypes::Decimal128Type>().values();
+            if scale == DECIMALS as i32 {
+                return values.iter().enumerate().map(|(i, v)| convert(i, i64::try_from(*v).map_err(|_| "is out of range".to_owned()))).collect();
+            }
+            values.iter().enumerate().map(|(i, v)| convert(i, rescale(*v, scale))).collect()
+        }
+        DataType::Int64 | DataType::Int32 | DataType::UInt32 | DataType::UInt64 => match arrow::compute::cast(array, &DataType::Int64) {
+            Ok(a) => a
+                .as_primitive::<arrow::datatypes::Int64Type>()
+                .values()
+                .iter()
+                .enumerate()
+                .map(|(i, v)| convert(i, v.checked_mul(SCALE).ok_or_else(|| "is out of range".to_owned())))
+                .collect(),
+            Err(e) => fail_all(array.len(), &format!("{name} cannot be read: {e}"), errors),
+        },
+        DataType::Float64 | DataType::Float32 => {
+            let floats = arrow::compute::cast(array, &DataType::Float64).map(|a| a.as_primitive::<arrow::datatypes::Float64Type>().values().to_vec()).unwrap_or_default();
+            floats.iter().enumerate().map(|(i, f)| convert(i, parse_scaled(f.to_string().as_bytes()).map_err(|e| format!("{f} {e}")))).collect()
+        }
+        _ => match arrow::compute::cast(array, &DataType::Utf8) {
+            Ok(text) => {
+                let text = text.as_string::<i32>();
+                (0..text.len()).map(|i| convert(i, parse_scaled(text.value(i).as_bytes()).map_err(|e| format!("{:?} {e}", text.value(i))))).collect()
+            }
+            Err(_) => fail_all(array.len(), &format!("{name} column has type {}", array.data_type()), errors),
+        },
+    }
+}
+
+/// A decimal of `scale` places as units of 10^-8, exactly or not at all.
+fn rescale(value: i128, scale: i32) -> Result<i64, String> {
+    let shift = DECIMALS as i32 - scale;
+    let units = if shift >= 0 {
+        value.checked_mul(10i128.pow(shift as u32))
+    } else {
+        let divisor = 10i128.checked_pow((-shift) as u32).unwrap_or(i128::MAX);
+        if value % divisor != 0 {
+            return Err("has more than 8 decimal places".to_owned());
+        }
+        Some(value / divisor)
+    };
+    units.and_then(|u| i64::try_from(u).ok()).ok_or_else(|| "is out of range".to_owned())
+}
+
+fn sequence(array: &ArrayRef, errors: &mut BTreeMap<usize, String>) -> Vec<u64> {
+    missing(array.as_ref(), "seq", errors);
+    match arrow::compute::cast(array, &DataType::UInt64) {
+        Ok(a) => a.as_primitive::<arrow::datatypes::UInt64Type>().values().to_vec(),
+        Err(e) => fail_all(array.len(), &format!("seq cannot be read as an unsigned integer: {e}"), errors),
+    }
+}
+
+/// The Arrow schema tickflow writes.
+pub fn tick_schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("timestamp", DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())), false),
+        Field::new("symbol", DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)), false),
+        Field::new("price", DataType::Decimal128(18, DECIMALS as i8), false),
+        Field::new("volume", DataType::Decimal128(18, DECIMALS as i8), false),
+        Field::new("seq", DataType::UInt64, false),
+    ]))
+}
+
+/// Writes ticks to a Parquet file in tickflow's schema.
+pub struct ParquetTickWriter {
+    writer: ArrowWriter<File>,
+    path: std::path::PathBuf,
+    ts: TimestampNanosecondBuilder,
+    symbol: StringDictionaryBuilder<Int32Type>,
+    price: Decimal128Builder,
+    volume: Decimal128Builder,
+    seq: UInt64Builder,
+    rows: usize,
+}
+
+impl ParquetTickWriter {
+    /// Rows per row group: the unit of parallel reading.
+    pub const ROW_GROUP_ROWS: usize = 1 << 20;
+    const FLUSH_ROWS: usize = 1 << 16;
+
+    /// Creates (or truncates) `path`.
+    pub fn create(path: &Path) -> Result<Self, CodecError> {
+        let file = File::create(path).map_err(|e| CodecError::io(path, e))?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(Self::ROW_GROUP_ROWS))
+            .build();
+        let writer = ArrowWriter::try_new(file, tick_schema(), Some(props)).map_err(pq_error(path))?;
+        let decimal = || Decimal128Builder::new().with_precision_and_scale(18, DECIMALS as i8);
+        Ok(Self {
+            writer,
+            path: path.to_owned(),
+            ts: TimestampNanosecondBuilder::new().with_timezone("UTC"),
+            symbol: StringDictionaryBuilder::new(),
+            price: decimal().map_err(|source| CodecError::Arrow { path: path.display().to_string(), source })?,
+            volume: decimal().map_err(|source| CodecError::Arrow { path: path.display().to_string(), source })?,
+            seq: UInt64Builder::new(),
+            rows: 0,
+        })
+    }
+
+    /// Appends one trade.
+    pub fn write(&mut self, tick: &Tick) -> Result<(), CodecError> {
+        self.ts.append_value(tick.ts);
+        self.symbol.append_value(tick.symbol.as_str());
+        self.price.append_value(i128::from(tick.price.0));
+        self.volume.append_value(i128::from(tick.size.0));
+        self.seq.append_value(tick.seq);
+        self.rows += 1;
+        if self.rows >= Self::FLUSH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), CodecError> {
+        if self.rows == 0 {
+            return Ok(());
+        }
+        let arrow_error = |source| CodecError::Arrow { path: self.path.display().to_string(), source };
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(self.ts.finish()),
+            Arc::new(self.symbol.finish()),
+            Arc::new(self.price.finish().with_precision_and_scale(18, DECIMALS as i8).map_err(arrow_error)?),
+            Arc::new(self.volume.finish().with_precision_and_scale(18, DECIMALS as i8).map_err(arrow_error)?),
+            Arc::new(self.seq.finish()),
+        ];
+        let batch = RecordBatch::try_new(tick_schema(), columns).map_err(arrow_error)?;
+        self.rows = 0;
+        self.writer.write(&batch).map_err(pq_error(&self.path))
+    }
+
+    /// Writes what is buffered, closes the file and syncs it.
+    pub fn finish(mut self) -> Result<(), CodecError> {
+        self.flush()?;
+        let file = self.writer.into_inner().map_err(pq_error(&self.path))?;
+        file.sync_all().map_err(|e| CodecError::io(&self.path, e))
+    }
+}

@@ -1,0 +1,109 @@
+//! Cutting files into independently readable splits.
+
+use super::{CodecError, TickSink};
+use std::path::{Path, PathBuf};
+
+/// Target bytes per plain-CSV split.
+const CSV_SPLIT_BYTES: u64 = 32 << 20;
+
+/// The file formats tickflow reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataFormat {
+    /// Uncompressed CSV.
+    Csv,
+    /// Zstandard-compressed CSV.
+    CsvZstd,
+    /// Gzip-compressed CSV.
+    CsvGzip,
+    /// Apache Parquet.
+    Parquet,
+}
+
+/// The format of a file by its name, or `None` for files that hold no trades.
+pub fn data_format(path: &Path) -> Option<DataFormat> {
+    let name = path.file_name()?.to_str()?;
+    if name.starts_with('.') || name.starts_with('_') {
+        return None;
+    }
+    if name.ends_with(".csv") {
+        Some(DataFormat::Csv)
+    } else if name.ends_with(".csv.zst") {
+        Some(DataFormat::CsvZstd)
+    } else if name.ends_with(".csv.gz") {
+        Some(DataFormat::CsvGzip)
+    } else if name.ends_with(".parquet") {
+        Some(DataFormat::Parquet)
+    } else {
+        None
+    }
+}
+
+/// Which part of a file a split covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SplitKind {
+    /// The whole file, read as a stream.
+    Whole,
+    /// Rows of a plain CSV file that start in `[start, end)` bytes.
+    Bytes {
+        /// First byte.
+        start: u64,
+        /// One past the last byte.
+        end: u64,
+    },
+    /// One Parquet row group, whose first row is `first_row` of the file.
+    RowGroup {
+        /// Row group index.
+        index: usize,
+        /// Rows before this group in the file.
+        first_row: u64,
+    },
+}
+
+/// A piece of one file that one worker reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// The file.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: DataFormat,
+    /// The part of it.
+    pub kind: SplitKind,
+    /// Approximate bytes, for balancing work.
+    pub bytes: u64,
+}
+
+/// Cuts one file into splits.
+pub fn plan_splits(path: &Path) -> Result<Vec<Split>, CodecError> {
+    let format = data_format(path).ok_or_else(|| CodecError::UnknownFormat { path: path.display().to_string() })?;
+    let bytes = std::fs::metadata(path).map_err(|e| CodecError::io(path, e))?.len();
+    let split = |kind, bytes| Split { path: path.to_owned(), format, kind, bytes };
+    Ok(match format {
+        DataFormat::Csv => {
+            let pieces = bytes.div_ceil(CSV_SPLIT_BYTES).max(1);
+            let step = bytes.div_ceil(pieces).max(1);
+            (0..pieces)
+                .map(|i| {
+                    let (start, end) = (i * step, ((i + 1) * step).min(bytes));
+                    split(SplitKind::Bytes { start, end }, end - start)
+                })
+                .collect()
+        }
+        DataFormat::CsvZstd | DataFormat::CsvGzip => vec![split(SplitKind::Whole, bytes)],
+        DataFormat::Parquet => super::parquet::row_groups(path)?
+            .into_iter()
+            .map(|(index, first_row, group_bytes)| split(SplitKind::RowGroup { index, first_row }, group_bytes))
+            .collect(),
+    })
+}
+
+/// Reads one split into `sink`. Bad rows become rejects; only a file that
+/// cannot be read at all is an error.
+pub fn read_split(split: &Split, sink: &mut dyn TickSink) -> Result<(), CodecError> {
+    match (&split.format, &split.kind) {
+        (DataFormat::Parquet, SplitKind::RowGroup { index, first_row }) => {
+            super::parquet::read_row_group(&split.path, *index, *first_row, sink)
+        }
+        (_, SplitKind::Bytes { start, end }) => super::csv::read_range(&split.path, *start, *end, sink),
+        (format, _) => super::csv::read_stream(&split.path, *format, sink),
+    }
+}
