@@ -1,0 +1,223 @@
+//! Where bars are kept: one [`ViewStore`] trait, two engines.
+//!
+//! PostgreSQL (`postgres://…`) is the production store; with the TimescaleDB
+//! extension present its time tables become hypertables. SQLite
+//! (`sqlite://path`) is the embedded default. Both run the same versioned
+//! migrations ([`migrations`]) and give the tables the same meaning; each
+//! stores money the exact way its engine can (`NUMERIC` in PostgreSQL,
+//! integers of 10^-8 in SQLite).
+//!
+//! The batch layer publishes whole UTC days in one transaction
+//! ([`ViewStore::publish_batch`]) and moves the boundary with them; readers
+//! see the boundary and both views in one snapshot ([`ViewStore::bars`]).
+
+pub mod migrations;
+mod postgres;
+mod sqlite;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+use crate::bar::Bar;
+use crate::codec::Reject;
+use crate::interval::Interval;
+use crate::tick::Symbol;
+use std::fmt;
+
+/// The view a bar comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    /// Recomputed exactly from the archive.
+    Batch,
+    /// Computed live from the stream.
+    Speed,
+}
+
+impl fmt::Display for View {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            View::Batch => "batch",
+            View::Speed => "speed",
+        })
+    }
+}
+
+/// Which view(s) a query reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ViewSelect {
+    /// Only the batch view.
+    Batch,
+    /// Only the speed view.
+    Speed,
+    /// Batch bars before the boundary, speed bars from it on (DESIGN.md, contract 6).
+    #[default]
+    Merged,
+}
+
+impl std::str::FromStr for ViewSelect {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "batch" => Ok(Self::Batch),
+            "speed" => Ok(Self::Speed),
+            "merged" => Ok(Self::Merged),
+            other => Err(format!("unknown view {other:?}; use batch, speed or merged")),
+        }
+    }
+}
+
+/// A range query over one interval's bars.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BarQuery {
+    /// The interval.
+    pub interval: Interval,
+    /// One symbol, or all.
+    pub symbol: Option<Symbol>,
+    /// First bar start included (ns), if any.
+    pub from: Option<i64>,
+    /// First bar start excluded (ns), if any.
+    pub to: Option<i64>,
+    /// Which views.
+    pub view: ViewSelect,
+    /// At most this many bars (the earliest), if set.
+    pub limit: Option<usize>,
+}
+
+/// A bar and the view it was read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ViewBar {
+    /// The bar.
+    pub bar: Bar,
+    /// Its view.
+    pub view: View,
+}
+
+/// What one snapshot read returns: bars ordered by `(symbol, start)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bars {
+    /// The batch boundary (ns) at the snapshot, if a batch run was ever published.
+    pub boundary: Option<i64>,
+    /// The bars.
+    pub bars: Vec<ViewBar>,
+}
+
+/// A file the batch layer has read, and what it held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileManifest {
+    /// The path as given to the batch layer.
+    pub path: String,
+    /// Size in bytes when read.
+    pub bytes: u64,
+    /// Modification time (ns since the epoch) when read.
+    pub modified_ns: i64,
+    /// The UTC days (days since the epoch) that had trades in it.
+    pub days: Vec<i64>,
+}
+
+/// A day replaced by a publish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DaySummary {
+    /// Days since the epoch.
+    pub day: i64,
+    /// Trades of that day; `0` removes the day from the batch view.
+    pub trades: u64,
+}
+
+/// One batch publish: whole days of bars and the manifest that produced them.
+pub struct BatchPublish<'a> {
+    /// When the run started (ns since the epoch).
+    pub started_at: i64,
+    /// Every day replaced; all batch bars of these days are deleted first.
+    pub days: Vec<DaySummary>,
+    /// All bars of those days, of every interval.
+    pub bars: Box<dyn Iterator<Item = Bar> + Send + 'a>,
+    /// Files read by this run; each replaces its earlier entry.
+    pub files: Vec<FileManifest>,
+    /// Files of earlier runs that are gone.
+    pub forget_files: Vec<String>,
+    /// Rows rejected by this run.
+    pub rejects: Vec<Reject>,
+}
+
+/// The record of a published batch run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchRun {
+    /// The version: 1, 2, 3, ... in publish order.
+    pub version: i64,
+    /// When it started (ns).
+    pub started_at: i64,
+    /// When it was published (ns).
+    pub published_at: i64,
+    /// The boundary after it (ns), if any day is published.
+    pub boundary: Option<i64>,
+    /// Days replaced.
+    pub days: u64,
+    /// Trades in the replaced days.
+    pub trades: u64,
+    /// Bars written.
+    pub bars: u64,
+    /// Rows rejected.
+    pub rejects: u64,
+}
+
+/// Errors of a view store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store URL is not one tickflow knows.
+    #[error("store URL {0:?} is not supported; use postgres://user@host/db or sqlite://path/to/file.db")]
+    Url(String),
+    /// PostgreSQL failed.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// SQLite failed.
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A value read back is not what tickflow wrote.
+    #[error("stored value is corrupt: {0}")]
+    Corrupt(String),
+    /// A value does not fit the store's column.
+    #[error("value does not fit the store: {0}")]
+    Range(String),
+    /// Creating the store's directory failed.
+    #[error("cannot create {path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A store of the batch and speed views.
+#[async_trait::async_trait]
+pub trait ViewStore: Send + Sync {
+    /// Replaces whole days of the batch view, moves the boundary to the end of
+    /// the newest published day and records the run, all in one transaction.
+    async fn publish_batch(&self, publish: BatchPublish<'_>) -> Result<BatchRun, StoreError>;
+
+    /// Reads bars and the boundary in one snapshot.
+    async fn bars(&self, query: &BarQuery) -> Result<Bars, StoreError>;
+
+    /// The files every earlier run has read.
+    async fn batch_manifest(&self) -> Result<Vec<FileManifest>, StoreError>;
+
+    /// The newest batch runs, newest first.
+    async fn batch_runs(&self, limit: usize) -> Result<Vec<BatchRun>, StoreError>;
+
+    /// The newest rejects, newest first.
+    async fn rejects(&self, limit: usize) -> Result<Vec<Reject>, StoreError>;
+}
+
+/// Opens (creating and migrating as needed) the store a URL names.
+pub async fn open(url: &str) -> Result<Box<dyn ViewStore>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Box::new(PostgresStore::connect(url).await?))
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        Ok(Box::new(SqliteStore::open(std::path::Path::new(path))?))
+    } else {
+        Err(StoreError::Url(url.to_owned()))
+    }
+}
