@@ -1,1 +1,310 @@
-//! Versioned schema migrations (skeleton).
+//! Versioned schema migrations, one list for both engines.
+//!
+//! Each [`Migration`] has a version, a name and the SQL of each engine; the
+//! tables have the same names, columns and meaning in both. A store applies
+//! every migration missing from `schema_migrations` at open, each in its own
+//! transaction. PostgreSQL holds a transaction-level advisory lock
+//! ([`ADVISORY_LOCK`]) while it checks and applies, so two processes that
+//! start at once migrate one after the other; SQLite gets the same from
+//! `BEGIN IMMEDIATE`.
+//!
+//! Money is `NUMERIC` in PostgreSQL and integers of 10^-8 in SQLite; times are
+//! `TIMESTAMPTZ` in PostgreSQL and integer nanoseconds in SQLite. Columns that
+//! hold raw event times (`first_ts_ns`, `last_ts_ns`) are nanoseconds in both.
+
+use super::StoreError;
+
+/// One schema change.
+#[derive(Clone, Copy, Debug)]
+pub struct Migration {
+    /// Applied in increasing order; recorded in `schema_migrations`.
+    pub version: i64,
+    /// What it does, in a few words.
+    pub name: &'static str,
+    /// The PostgreSQL statements.
+    pub postgres: &'static str,
+    /// The SQLite statements.
+    pub sqlite: &'static str,
+}
+
+/// The key of the PostgreSQL advisory lock held while migrating ("tickflow" in ASCII).
+pub const ADVISORY_LOCK: i64 = 0x7469_636b_666c_6f77;
+
+/// Every migration, oldest first.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "views, batch runs and rejects", postgres: PG_1, sqlite: SQLITE_1 },
+    Migration { version: 2, name: "timescaledb hypertables when available", postgres: PG_2, sqlite: "" },
+];
+
+const PG_1: &str = r#"
+CREATE TABLE batch_bars (
+    symbol TEXT COLLATE "C" NOT NULL,
+    "interval" TEXT NOT NULL,
+    start TIMESTAMPTZ NOT NULL,
+    open NUMERIC(20,8) NOT NULL,
+    high NUMERIC(20,8) NOT NULL,
+    low NUMERIC(20,8) NOT NULL,
+    close NUMERIC(20,8) NOT NULL,
+    volume NUMERIC(38,8) NOT NULL,
+    vwap NUMERIC(20,8) NOT NULL,
+    trades BIGINT NOT NULL,
+    first_ts_ns BIGINT NOT NULL,
+    last_ts_ns BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    PRIMARY KEY (symbol, "interval", start)
+);
+CREATE INDEX batch_bars_interval_start ON batch_bars ("interval", start);
+
+CREATE UNLOGGED TABLE batch_bars_staging (
+    symbol TEXT COLLATE "C" NOT NULL,
+    "interval" TEXT NOT NULL,
+    start TIMESTAMPTZ NOT NULL,
+    open NUMERIC(20,8) NOT NULL,
+    high NUMERIC(20,8) NOT NULL,
+    low NUMERIC(20,8) NOT NULL,
+    close NUMERIC(20,8) NOT NULL,
+    volume NUMERIC(38,8) NOT NULL,
+    vwap NUMERIC(20,8) NOT NULL,
+    trades BIGINT NOT NULL,
+    first_ts_ns BIGINT NOT NULL,
+    last_ts_ns BIGINT NOT NULL,
+    version BIGINT NOT NULL
+);
+CREATE INDEX batch_bars_staging_version ON batch_bars_staging (version);
+-- Tags staging rows before the publish transaction allocates the run's version.
+CREATE SEQUENCE batch_bars_staging_tag;
+
+CREATE TABLE speed_bars (
+    symbol TEXT COLLATE "C" NOT NULL,
+    "interval" TEXT NOT NULL,
+    start TIMESTAMPTZ NOT NULL,
+    open NUMERIC(20,8) NOT NULL,
+    high NUMERIC(20,8) NOT NULL,
+    low NUMERIC(20,8) NOT NULL,
+    close NUMERIC(20,8) NOT NULL,
+    volume NUMERIC(38,8) NOT NULL,
+    vwap NUMERIC(20,8) NOT NULL,
+    trades BIGINT NOT NULL,
+    first_ts_ns BIGINT NOT NULL,
+    last_ts_ns BIGINT NOT NULL,
+    "final" BOOLEAN NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (symbol, "interval", start)
+);
+CREATE INDEX speed_bars_interval_start ON speed_bars ("interval", start);
+
+CREATE TABLE batch_runs (
+    version BIGINT PRIMARY KEY,
+    started_at TIMESTAMPTZ NOT NULL,
+    published_at TIMESTAMPTZ NOT NULL,
+    boundary TIMESTAMPTZ,
+    days BIGINT NOT NULL,
+    trades BIGINT NOT NULL,
+    bars BIGINT NOT NULL,
+    rejects BIGINT NOT NULL
+);
+
+CREATE TABLE batch_days (
+    day BIGINT PRIMARY KEY,
+    version BIGINT NOT NULL,
+    trades BIGINT NOT NULL,
+    bars BIGINT NOT NULL,
+    published_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE batch_boundary (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    boundary TIMESTAMPTZ,
+    version BIGINT NOT NULL
+);
+INSERT INTO batch_boundary (id, boundary, version) VALUES (1, NULL, 0);
+
+CREATE TABLE batch_files (
+    path TEXT PRIMARY KEY,
+    bytes BIGINT NOT NULL,
+    modified_ns BIGINT NOT NULL,
+    version BIGINT NOT NULL
+);
+
+CREATE TABLE batch_file_days (
+    path TEXT NOT NULL,
+    day BIGINT NOT NULL,
+    PRIMARY KEY (path, day)
+);
+
+CREATE TABLE rejects (
+    source TEXT NOT NULL,
+    "position" BIGINT NOT NULL,
+    layer TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    seen_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (source, "position")
+);
+CREATE INDEX rejects_seen_at ON rejects (seen_at);
+"#;
+
+const PG_2: &str = r#"
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN
+        CREATE EXTENSION IF NOT EXISTS timescaledb;
+        PERFORM create_hypertable('batch_bars', 'start',
+            chunk_time_interval => INTERVAL '1 day', if_not_exists => TRUE, migrate_data => TRUE);
+        PERFORM create_hypertable('speed_bars', 'start',
+            chunk_time_interval => INTERVAL '1 day', if_not_exists => TRUE, migrate_data => TRUE);
+    END IF;
+END
+$$;
+"#;
+
+const SQLITE_1: &str = r#"
+CREATE TABLE batch_bars (
+    symbol TEXT NOT NULL,
+    "interval" TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    open INTEGER NOT NULL,
+    high INTEGER NOT NULL,
+    low INTEGER NOT NULL,
+    close INTEGER NOT NULL,
+    volume INTEGER NOT NULL,
+    vwap INTEGER NOT NULL,
+    trades INTEGER NOT NULL,
+    first_ts_ns INTEGER NOT NULL,
+    last_ts_ns INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (symbol, "interval", start)
+) WITHOUT ROWID;
+CREATE INDEX batch_bars_interval_start ON batch_bars ("interval", start);
+
+CREATE TABLE speed_bars (
+    symbol TEXT NOT NULL,
+    "interval" TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    open INTEGER NOT NULL,
+    high INTEGER NOT NULL,
+    low INTEGER NOT NULL,
+    close INTEGER NOT NULL,
+    volume INTEGER NOT NULL,
+    vwap INTEGER NOT NULL,
+    trades INTEGER NOT NULL,
+    first_ts_ns INTEGER NOT NULL,
+    last_ts_ns INTEGER NOT NULL,
+    "final" INTEGER NOT NULL CHECK ("final" IN (0, 1)),
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (symbol, "interval", start)
+) WITHOUT ROWID;
+CREATE INDEX speed_bars_interval_start ON speed_bars ("interval", start);
+
+CREATE TABLE batch_runs (
+    version INTEGER PRIMARY KEY,
+    started_at INTEGER NOT NULL,
+    published_at INTEGER NOT NULL,
+    boundary INTEGER,
+    days INTEGER NOT NULL,
+    trades INTEGER NOT NULL,
+    bars INTEGER NOT NULL,
+    rejects INTEGER NOT NULL
+);
+
+CREATE TABLE batch_days (
+    day INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL,
+    trades INTEGER NOT NULL,
+    bars INTEGER NOT NULL,
+    published_at INTEGER NOT NULL
+);
+
+CREATE TABLE batch_boundary (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    boundary INTEGER,
+    version INTEGER NOT NULL
+);
+INSERT INTO batch_boundary (id, boundary, version) VALUES (1, NULL, 0);
+
+CREATE TABLE batch_files (
+    path TEXT PRIMARY KEY,
+    bytes INTEGER NOT NULL,
+    modified_ns INTEGER NOT NULL,
+    version INTEGER NOT NULL
+);
+
+CREATE TABLE batch_file_days (
+    path TEXT NOT NULL,
+    day INTEGER NOT NULL,
+    PRIMARY KEY (path, day)
+) WITHOUT ROWID;
+
+CREATE TABLE rejects (
+    source TEXT NOT NULL,
+    "position" INTEGER NOT NULL,
+    layer TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (source, "position")
+);
+CREATE INDEX rejects_seen_at ON rejects (seen_at);
+"#;
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+)";
+
+/// Applies every missing migration to a SQLite database; returns how many ran.
+pub(crate) fn run_sqlite(conn: &mut rusqlite::Connection) -> Result<usize, StoreError> {
+    let mut applied = 0;
+    for migration in MIGRATIONS {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(CREATE_TABLE)?;
+        let done: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [migration.version],
+            |row| row.get(0),
+        )?;
+        if !done {
+            tx.execute_batch(migration.sqlite)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
+                rusqlite::params![migration.version, migration.name],
+            )?;
+            applied += 1;
+        }
+        tx.commit()?;
+    }
+    Ok(applied)
+}
+
+/// Applies every missing migration to a PostgreSQL database; returns how many ran.
+pub(crate) async fn run_postgres(client: &mut tokio_postgres::Client) -> Result<usize, StoreError> {
+    let mut applied = 0;
+    for migration in MIGRATIONS {
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ADVISORY_LOCK]).await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version BIGINT PRIMARY KEY,
+                name TEXT NOT NULL,
+                applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+            )",
+        )
+        .await?;
+        let done: bool = tx
+            .query_one("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", &[&migration.version])
+            .await?
+            .try_get(0)?;
+        if !done {
+            tx.batch_execute(migration.postgres).await?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[&migration.version, &migration.name],
+            )
+            .await?;
+            applied += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(applied)
+}

@@ -11,6 +11,7 @@
 //! ([`ViewStore::publish_batch`]) and moves the boundary with them; readers
 //! see the boundary and both views in one snapshot ([`ViewStore::bars`]).
 
+mod common;
 pub mod migrations;
 mod postgres;
 mod sqlite;

@@ -1,0 +1,116 @@
+//! What both engines share: how a query splits into per-view ranges, and
+//! small conversions.
+
+use super::{BarQuery, StoreError, View, ViewSelect};
+use crate::interval::Interval;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One table to read: a view and a `[lo, hi)` range of bar starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Part {
+    pub view: View,
+    pub lo: Option<i64>,
+    pub hi: Option<i64>,
+}
+
+/// The parts a query reads, given the boundary of its snapshot (contract 6):
+/// batch bars before the boundary, speed bars from it on.
+pub(crate) fn parts(query: &BarQuery, boundary: Option<i64>) -> Vec<Part> {
+    let whole = |view| Part { view, lo: query.from, hi: query.to };
+    match (query.view, boundary) {
+        (ViewSelect::Batch, _) => vec![whole(View::Batch)],
+        (ViewSelect::Speed, _) | (ViewSelect::Merged, None) => vec![whole(View::Speed)],
+        (ViewSelect::Merged, Some(b)) => vec![
+            Part { view: View::Batch, lo: query.from, hi: Some(query.to.map_or(b, |to| to.min(b))) },
+            Part { view: View::Speed, lo: Some(query.from.map_or(b, |from| from.max(b))), hi: query.to },
+        ],
+    }
+}
+
+/// Now, in nanoseconds since the epoch, cut to whole microseconds so that it
+/// reads back the same from PostgreSQL.
+pub(crate) fn now_ns() -> i64 {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    i64::try_from(nanos / 1000 * 1000).unwrap_or(i64::MAX)
+}
+
+/// A `u64` count or size as a signed 64-bit column.
+pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Range(format!("{what} {value} is larger than 2^63 - 1")))
+}
+
+/// A signed 64-bit column as a `u64` count or size.
+pub(crate) fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} is negative")))
+}
+
+/// Parses a stored interval label, remembering the last one (bars come
+/// grouped by interval, so this almost never parses).
+pub(crate) fn interval_of(label: &str, last: &mut Option<(String, Interval)>) -> Result<Interval, StoreError> {
+    if let Some((text, interval)) = last
+        && text == label
+    {
+        return Ok(*interval);
+    }
+    let interval: Interval = label.parse().map_err(|e| StoreError::Corrupt(format!("interval label: {e}")))?;
+    *last = Some((label.to_owned(), interval));
+    Ok(interval)
+}
+
+/// Parses exact decimal text (`-12.34000000`) into units of 10^-8 as an `i128`.
+pub(crate) fn parse_units_i128(text: &str) -> Result<i128, StoreError> {
+    let bad = || StoreError::Corrupt(format!("decimal {text:?} is not an exact number of 10^-8 units"));
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
+    let fraction = fraction.trim_end_matches('0');
+    if whole.is_empty() || fraction.len() > 8 || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let mut units: i128 = 0;
+    for b in whole.bytes().chain(fraction.bytes()).chain(std::iter::repeat_n(b'0', 8 - fraction.len())) {
+        units = units.checked_mul(10).and_then(|u| u.checked_add(i128::from(b - b'0'))).ok_or_else(bad)?;
+    }
+    Ok(if negative { -units } else { units })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_numeric_text_exactly() {
+        assert_eq!(parse_units_i128("12.34000000").ok(), Some(1_234_000_000));
+        assert_eq!(parse_units_i128("-0.00000001").ok(), Some(-1));
+        assert_eq!(
+            parse_units_i128("170141183460469231731.68730000").ok(),
+            Some(17_014_118_346_046_923_173_168_730_000)
+        );
+        assert_eq!(parse_units_i128("7").ok(), Some(700_000_000));
+        assert!(parse_units_i128("1.000000001").is_err());
+        assert!(parse_units_i128("abc").is_err());
+        assert!(parse_units_i128("").is_err());
+    }
+
+    #[test]
+    fn merged_splits_at_the_boundary() {
+        let query = BarQuery {
+            interval: Interval::from_seconds(60).expect("1m"),
+            symbol: None,
+            from: Some(10),
+            to: None,
+            view: ViewSelect::Merged,
+            limit: None,
+        };
+        assert_eq!(
+            parts(&query, Some(100)),
+            vec![
+                Part { view: View::Batch, lo: Some(10), hi: Some(100) },
+                Part { view: View::Speed, lo: Some(100), hi: None }
+            ]
+        );
+        assert_eq!(parts(&query, None), vec![Part { view: View::Speed, lo: Some(10), hi: None }]);
+    }
+}
