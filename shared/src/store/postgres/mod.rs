@@ -1,0 +1,117 @@
+//! The PostgreSQL engine: `NUMERIC` money, `TIMESTAMPTZ` bar starts,
+//! TimescaleDB hypertables when the extension is available.
+//!
+//! One connection writes (a publish holds it from the `COPY` into staging to
+//! the commit); a few others read, each read being one `REPEATABLE READ READ
+//! ONLY` transaction, so it sees the boundary and both views of one commit.
+
+mod publish;
+mod read;
+
+use super::{BarQuery, Bars, BatchPublish, BatchRun, FileManifest, StoreError, ViewStore, migrations};
+use crate::codec::Reject;
+use bytes::{BufMut, BytesMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::Mutex;
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
+use tokio_postgres::{Client, NoTls};
+
+/// How many connections serve reads.
+const READERS: usize = 3;
+
+/// A view store in a PostgreSQL database.
+pub struct PostgresStore {
+    write: Mutex<Client>,
+    readers: Vec<Mutex<Client>>,
+    next_reader: AtomicUsize,
+}
+
+async fn client(url: &str) -> Result<Client, StoreError> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(%error, "PostgreSQL connection closed.");
+        }
+    });
+    Ok(client)
+}
+
+impl PostgresStore {
+    /// Connects to the database `url` names and applies missing migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut write = client(url).await?;
+        migrations::run_postgres(&mut write).await?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            readers.push(Mutex::new(client(url).await?));
+        }
+        Ok(Self { write: Mutex::new(write), readers, next_reader: AtomicUsize::new(0) })
+    }
+
+    fn reader(&self) -> &Mutex<Client> {
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        &self.readers[i]
+    }
+}
+
+#[async_trait::async_trait]
+impl ViewStore for PostgresStore {
+    async fn publish_batch(&self, publish: BatchPublish<'_>) -> Result<BatchRun, StoreError> {
+        let mut client = self.write.lock().await;
+        publish::publish(&mut client, publish).await
+    }
+
+    async fn bars(&self, query: &BarQuery) -> Result<Bars, StoreError> {
+        let mut client = self.reader().lock().await;
+        read::bars(&mut client, query).await
+    }
+
+    async fn batch_manifest(&self) -> Result<Vec<FileManifest>, StoreError> {
+        read::manifest(&*self.reader().lock().await).await
+    }
+
+    async fn batch_runs(&self, limit: usize) -> Result<Vec<BatchRun>, StoreError> {
+        read::runs(&*self.reader().lock().await, limit).await
+    }
+
+    async fn rejects(&self, limit: usize) -> Result<Vec<Reject>, StoreError> {
+        read::rejects(&*self.reader().lock().await, limit).await
+    }
+}
+
+/// Microseconds from the Unix epoch to PostgreSQL's epoch (2000-01-01).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// Event time in nanoseconds as a `TIMESTAMPTZ` (microseconds).
+///
+/// Written rounded *up* to a whole microsecond, so that `start >= from` and
+/// `start < to` mean the same for bar starts (whole seconds) as they do in
+/// nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PgTime(pub i64);
+
+impl ToSql for PgTime {
+    fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        let micros = self.0.div_euclid(1000) + i64::from(self.0.rem_euclid(1000) != 0);
+        out.put_i64(micros - PG_EPOCH_MICROS);
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TIMESTAMPTZ
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for PgTime {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let bytes: [u8; 8] = raw.try_into().map_err(|_| "a TIMESTAMPTZ is 8 bytes")?;
+        let micros = i64::from_be_bytes(bytes) + PG_EPOCH_MICROS;
+        Ok(PgTime(micros.checked_mul(1000).ok_or("timestamp out of the nanosecond range")?))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TIMESTAMPTZ
+    }
+}

@@ -1,0 +1,252 @@
+//! A batch publish: `COPY` into staging, then one transaction that swaps the days.
+
+use super::PgTime;
+use crate::bar::Bar;
+use crate::interval::Interval;
+use crate::store::common::{now_ns, to_i64};
+use crate::store::{BatchPublish, BatchRun, StoreError};
+use crate::time::{NANOS_PER_DAY, day_of, format_rfc3339, write_rfc3339};
+use bytes::Bytes;
+use futures_util::SinkExt;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use tokio_postgres::{Client, Transaction};
+
+/// Flush the `COPY` buffer at this size.
+const COPY_CHUNK: usize = 1 << 20;
+
+/// The distinct intervals of `batch_bars`, by a loose index scan.
+const DISTINCT_INTERVALS: &str = r#"WITH RECURSIVE i(v) AS (
+    SELECT (SELECT MIN("interval") FROM batch_bars)
+    UNION ALL
+    SELECT (SELECT MIN("interval") FROM batch_bars WHERE "interval" > i.v) FROM i WHERE i.v IS NOT NULL
+) SELECT v FROM i WHERE v IS NOT NULL"#;
+
+pub(super) async fn publish(client: &mut Client, mut publish: BatchPublish<'_>) -> Result<BatchRun, StoreError> {
+    let tag: i64 = client.query_one("SELECT nextval('batch_bars_staging_tag')", &[]).await?.try_get(0)?;
+    let mut bars_per_day: HashMap<i64, u64> = publish.days.iter().map(|d| (d.day, 0)).collect();
+    let bars = std::mem::replace(&mut publish.bars, Box::new(std::iter::empty()));
+    let staged = match stage(client, tag, bars, &mut bars_per_day).await {
+        Ok(staged) => staged,
+        Err(error) => {
+            let _ = client.execute("DELETE FROM batch_bars_staging WHERE version = $1", &[&tag]).await;
+            return Err(error);
+        }
+    };
+    let result = swap(client, tag, staged, publish, &bars_per_day).await;
+    if result.is_err() {
+        let _ = client.execute("DELETE FROM batch_bars_staging WHERE version = $1", &[&tag]).await;
+    }
+    result
+}
+
+/// The publish transaction: replaces the days with the staged bars.
+async fn swap(
+    client: &mut Client,
+    tag: i64,
+    staged: u64,
+    publish: BatchPublish<'_>,
+    bars_per_day: &HashMap<i64, u64>,
+) -> Result<BatchRun, StoreError> {
+    let days = publish.days;
+    let tx = client.transaction().await?;
+    // The row lock serialises publishers: versions follow commit order.
+    tx.query_one("SELECT version FROM batch_boundary WHERE id = 1 FOR UPDATE", &[]).await?;
+    let version: i64 = tx.query_one("SELECT COALESCE(MAX(version), 0) + 1 FROM batch_runs", &[]).await?.try_get(0)?;
+    let published_at = now_ns();
+
+    let intervals: Vec<String> =
+        tx.query(DISTINCT_INTERVALS, &[]).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+    let delete =
+        tx.prepare(r#"DELETE FROM batch_bars WHERE "interval" = ANY($1) AND start >= $2 AND start < $3"#).await?;
+    for day in &days {
+        tx.execute(&delete, &[&intervals, &PgTime(day.day * NANOS_PER_DAY), &PgTime((day.day + 1) * NANOS_PER_DAY)])
+            .await?;
+    }
+    let moved = tx
+        .execute(
+            r#"INSERT INTO batch_bars (symbol, "interval", start, open, high, low, close, volume, vwap, trades,
+                   first_ts_ns, last_ts_ns, version)
+               SELECT symbol, "interval", start, open, high, low, close, volume, vwap, trades, first_ts_ns,
+                   last_ts_ns, $1
+               FROM batch_bars_staging WHERE version = $2"#,
+            &[&version, &tag],
+        )
+        .await?;
+    if moved != staged {
+        return Err(StoreError::Corrupt(format!("staged {staged} bars but found {moved} in staging")));
+    }
+    tx.execute("DELETE FROM batch_bars_staging WHERE version = $1", &[&tag]).await?;
+
+    write_days(&tx, &days, bars_per_day, version, published_at).await?;
+    write_files(&tx, &publish.files, &publish.forget_files, version).await?;
+    write_rejects(&tx, &publish.rejects, published_at).await?;
+
+    let newest: Option<i64> = tx.query_one("SELECT MAX(day) FROM batch_days", &[]).await?.try_get(0)?;
+    let boundary = newest.map(|day| (day + 1) * NANOS_PER_DAY);
+    tx.execute(
+        "UPDATE batch_boundary SET boundary = $1, version = $2 WHERE id = 1",
+        &[&boundary.map(PgTime), &version],
+    )
+    .await?;
+    let run = BatchRun {
+        version,
+        started_at: publish.started_at,
+        published_at,
+        boundary,
+        days: days.len() as u64,
+        trades: days.iter().map(|d| d.trades).sum(),
+        bars: staged,
+        rejects: publish.rejects.len() as u64,
+    };
+    tx.execute(
+        "INSERT INTO batch_runs (version, started_at, published_at, boundary, days, trades, bars, rejects)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &run.version,
+            &PgTime(run.started_at),
+            &PgTime(run.published_at),
+            &boundary.map(PgTime),
+            &to_i64(run.days, "days")?,
+            &to_i64(run.trades, "trades")?,
+            &to_i64(run.bars, "bars")?,
+            &to_i64(run.rejects, "rejects")?,
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(run)
+}
+
+/// Copies every bar into `batch_bars_staging` under `tag`; returns how many.
+async fn stage(
+    client: &Client,
+    tag: i64,
+    bars: Box<dyn Iterator<Item = Bar> + Send + '_>,
+    bars_per_day: &mut HashMap<i64, u64>,
+) -> Result<u64, StoreError> {
+    let sink = client
+        .copy_in::<_, Bytes>(
+            r#"COPY batch_bars_staging (symbol, "interval", start, open, high, low, close, volume, vwap, trades,
+                   first_ts_ns, last_ts_ns, version) FROM STDIN"#,
+        )
+        .await?;
+    let mut sink = std::pin::pin!(sink);
+    let mut text = String::with_capacity(COPY_CHUNK + 4096);
+    let mut label: Option<(Interval, String)> = None;
+    let mut count = 0u64;
+    for bar in bars {
+        match bars_per_day.get_mut(&day_of(bar.start)) {
+            Some(n) => *n += 1,
+            None => {
+                return Err(StoreError::Range(format!(
+                    "the {} {} bar at {} is not in any day this publish replaces",
+                    bar.symbol,
+                    bar.interval,
+                    format_rfc3339(bar.start)
+                )));
+            }
+        }
+        let label = match &label {
+            Some((interval, text)) if *interval == bar.interval => text,
+            _ => &label.insert((bar.interval, bar.interval.to_string())).1,
+        };
+        // Symbols and labels never hold tabs, newlines or backslashes.
+        text.push_str(bar.symbol.as_str());
+        text.push('\t');
+        text.push_str(label);
+        text.push('\t');
+        write_rfc3339(&mut text, bar.start);
+        let _ = writeln!(
+            text,
+            "\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{tag}",
+            bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades, bar.first_ts, bar.last_ts
+        );
+        count += 1;
+        if text.len() >= COPY_CHUNK {
+            sink.send(Bytes::from(std::mem::take(&mut text).into_bytes())).await?;
+            text.reserve(COPY_CHUNK + 4096);
+        }
+    }
+    if !text.is_empty() {
+        sink.send(Bytes::from(text.into_bytes())).await?;
+    }
+    let copied = sink.as_mut().finish().await?;
+    if copied != count {
+        return Err(StoreError::Corrupt(format!("sent {count} bars to COPY but it stored {copied}")));
+    }
+    Ok(count)
+}
+
+async fn write_days(
+    tx: &Transaction<'_>,
+    days: &[crate::store::DaySummary],
+    bars_per_day: &HashMap<i64, u64>,
+    version: i64,
+    published_at: i64,
+) -> Result<(), StoreError> {
+    let empty: Vec<i64> = days.iter().filter(|d| d.trades == 0).map(|d| d.day).collect();
+    tx.execute("DELETE FROM batch_days WHERE day = ANY($1)", &[&empty]).await?;
+    let kept: Vec<_> = days.iter().filter(|d| d.trades > 0).collect();
+    let day: Vec<i64> = kept.iter().map(|d| d.day).collect();
+    let trades = kept.iter().map(|d| to_i64(d.trades, "trades")).collect::<Result<Vec<_>, _>>()?;
+    let bars = kept
+        .iter()
+        .map(|d| to_i64(bars_per_day.get(&d.day).copied().unwrap_or(0), "bars"))
+        .collect::<Result<Vec<_>, _>>()?;
+    tx.execute(
+        "INSERT INTO batch_days (day, version, trades, bars, published_at)
+         SELECT d, $2, t, b, $3 FROM unnest($1::bigint[], $4::bigint[], $5::bigint[]) AS u(d, t, b)
+         ON CONFLICT (day) DO UPDATE SET version = excluded.version, trades = excluded.trades,
+             bars = excluded.bars, published_at = excluded.published_at",
+        &[&day, &version, &PgTime(published_at), &trades, &bars],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn write_files(
+    tx: &Transaction<'_>,
+    files: &[crate::store::FileManifest],
+    forget: &[String],
+    version: i64,
+) -> Result<(), StoreError> {
+    let gone: Vec<&str> = forget.iter().map(String::as_str).chain(files.iter().map(|f| f.path.as_str())).collect();
+    tx.execute("DELETE FROM batch_file_days WHERE path = ANY($1)", &[&gone]).await?;
+    tx.execute("DELETE FROM batch_files WHERE path = ANY($1)", &[&gone]).await?;
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let bytes = files.iter().map(|f| to_i64(f.bytes, "file size")).collect::<Result<Vec<_>, _>>()?;
+    let modified: Vec<i64> = files.iter().map(|f| f.modified_ns).collect();
+    tx.execute(
+        "INSERT INTO batch_files (path, bytes, modified_ns, version)
+         SELECT p, b, m, $4 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(p, b, m)",
+        &[&paths, &bytes, &modified, &version],
+    )
+    .await?;
+    let (day_paths, days): (Vec<&str>, Vec<i64>) =
+        files.iter().flat_map(|f| f.days.iter().map(move |d| (f.path.as_str(), *d))).unzip();
+    tx.execute(
+        "INSERT INTO batch_file_days (path, day) SELECT * FROM unnest($1::text[], $2::bigint[])
+         ON CONFLICT DO NOTHING",
+        &[&day_paths, &days],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn write_rejects(tx: &Transaction<'_>, rejects: &[crate::codec::Reject], seen_at: i64) -> Result<(), StoreError> {
+    // PostgreSQL text cannot hold NUL.
+    let clean = |s: &str| s.replace('\0', "\u{fffd}");
+    let sources: Vec<String> = rejects.iter().map(|r| clean(&r.source)).collect();
+    let positions = rejects.iter().map(|r| to_i64(r.position, "reject position")).collect::<Result<Vec<_>, _>>()?;
+    let reasons: Vec<String> = rejects.iter().map(|r| clean(&r.reason)).collect();
+    let raws: Vec<String> = rejects.iter().map(|r| clean(&r.raw)).collect();
+    tx.execute(
+        r#"INSERT INTO rejects (source, "position", layer, reason, raw, seen_at)
+           SELECT s, p, 'batch', r, w, $5 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS u(s, p, r, w)
+           ON CONFLICT DO NOTHING"#,
+        &[&sources, &positions, &reasons, &raws, &PgTime(seen_at)],
+    )
+    .await?;
+    Ok(())
+}

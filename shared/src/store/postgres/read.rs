@@ -1,0 +1,168 @@
+//! Reads: one snapshot for bars and the boundary; the manifest, runs and rejects.
+
+use super::PgTime;
+use crate::bar::Bar;
+use crate::codec::Reject;
+use crate::fixed::{Price, Volume};
+use crate::store::common::{Part, interval_of, parse_units_i128, parts, to_u64};
+use crate::store::{BarQuery, Bars, BatchRun, FileManifest, StoreError, View, ViewBar};
+use crate::tick::Symbol;
+use std::collections::HashMap;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, IsolationLevel, Row};
+
+pub(super) async fn bars(client: &mut Client, query: &BarQuery) -> Result<Bars, StoreError> {
+    let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
+    let boundary: Option<PgTime> = tx
+        .query_opt("SELECT boundary FROM batch_boundary WHERE id = 1", &[])
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?
+        .flatten();
+    let boundary = boundary.map(|t| t.0);
+    let (sql, values) = bars_sql(query, &parts(query, boundary));
+    let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| &**v as &(dyn ToSql + Sync)).collect();
+    let rows = tx.query(&sql, &params).await?;
+    tx.commit().await?;
+    let mut last = None;
+    let bars = rows
+        .iter()
+        .map(|row| {
+            let symbol: &str = row.try_get(0)?;
+            let label: &str = row.try_get(1)?;
+            let price = |i: usize| -> Result<Price, StoreError> {
+                let text: &str = row.try_get(i)?;
+                Price::parse(text).map_err(|e| StoreError::Corrupt(format!("price {text:?} {e}")))
+            };
+            let bar = Bar {
+                symbol: Symbol::new(symbol).map_err(|e| StoreError::Corrupt(format!("symbol {symbol:?}: {e}")))?,
+                interval: interval_of(label, &mut last)?,
+                start: row.try_get::<_, PgTime>(2)?.0,
+                open: price(3)?,
+                high: price(4)?,
+                low: price(5)?,
+                close: price(6)?,
+                volume: Volume(parse_units_i128(row.try_get(7)?)?),
+                vwap: price(8)?,
+                trades: to_u64(row.try_get(9)?, "trades")?,
+                first_ts: row.try_get(10)?,
+                last_ts: row.try_get(11)?,
+            };
+            let view = if row.try_get::<_, bool>(12)? { View::Speed } else { View::Batch };
+            Ok(ViewBar { bar, view })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Bars { boundary, bars })
+}
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+/// The SQL and parameters of one snapshot read.
+fn bars_sql(query: &BarQuery, parts: &[Part]) -> (String, Vec<Param>) {
+    let mut values: Vec<Param> = vec![Box::new(query.interval.to_string())];
+    if let Some(symbol) = &query.symbol {
+        values.push(Box::new(symbol.as_str().to_owned()));
+    }
+    let selects: Vec<String> = parts
+        .iter()
+        .map(|part| {
+            let (table, speed) = match part.view {
+                View::Batch => ("batch_bars", "FALSE"),
+                View::Speed => ("speed_bars", "TRUE"),
+            };
+            let mut sql = format!(
+                r#"SELECT symbol, "interval", start, open::text, high::text, low::text, close::text, volume::text,
+                   vwap::text, trades, first_ts_ns, last_ts_ns, {speed} AS speed FROM {table} WHERE "interval" = $1"#
+            );
+            if query.symbol.is_some() {
+                sql.push_str(" AND symbol = $2");
+            }
+            if let Some(lo) = part.lo {
+                values.push(Box::new(PgTime(lo)));
+                sql.push_str(&format!(" AND start >= ${}", values.len()));
+            }
+            if let Some(hi) = part.hi {
+                values.push(Box::new(PgTime(hi)));
+                sql.push_str(&format!(" AND start < ${}", values.len()));
+            }
+            sql
+        })
+        .collect();
+    let mut sql = selects.join(" UNION ALL ");
+    sql.push_str(" ORDER BY symbol, start");
+    if let Some(limit) = query.limit {
+        values.push(Box::new(i64::try_from(limit).unwrap_or(i64::MAX)));
+        sql.push_str(&format!(" LIMIT ${}", values.len()));
+    }
+    (sql, values)
+}
+
+pub(super) async fn manifest(client: &Client) -> Result<Vec<FileManifest>, StoreError> {
+    let mut files = client
+        .query("SELECT path, bytes, modified_ns FROM batch_files ORDER BY path", &[])
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(FileManifest {
+                path: r.try_get(0)?,
+                bytes: to_u64(r.try_get(1)?, "file size")?,
+                modified_ns: r.try_get(2)?,
+                days: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let index: HashMap<String, usize> = files.iter().enumerate().map(|(i, f)| (f.path.clone(), i)).collect();
+    for row in client.query("SELECT path, day FROM batch_file_days ORDER BY path, day", &[]).await? {
+        let path: &str = row.try_get(0)?;
+        if let Some(&i) = index.get(path) {
+            files[i].days.push(row.try_get(1)?);
+        }
+    }
+    Ok(files)
+}
+
+pub(super) async fn runs(client: &Client, limit: usize) -> Result<Vec<BatchRun>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = client
+        .query(
+            "SELECT version, started_at, published_at, boundary, days, trades, bars, rejects
+             FROM batch_runs ORDER BY version DESC LIMIT $1",
+            &[&limit],
+        )
+        .await?;
+    rows.iter().map(run).collect()
+}
+
+fn run(r: &Row) -> Result<BatchRun, StoreError> {
+    Ok(BatchRun {
+        version: r.try_get(0)?,
+        started_at: r.try_get::<_, PgTime>(1)?.0,
+        published_at: r.try_get::<_, PgTime>(2)?.0,
+        boundary: r.try_get::<_, Option<PgTime>>(3)?.map(|t| t.0),
+        days: to_u64(r.try_get(4)?, "days")?,
+        trades: to_u64(r.try_get(5)?, "trades")?,
+        bars: to_u64(r.try_get(6)?, "bars")?,
+        rejects: to_u64(r.try_get(7)?, "rejects")?,
+    })
+}
+
+pub(super) async fn rejects(client: &Client, limit: usize) -> Result<Vec<Reject>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = client
+        .query(
+            r#"SELECT source, "position", reason, raw FROM rejects
+               ORDER BY seen_at DESC, source DESC, "position" DESC LIMIT $1"#,
+            &[&limit],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Reject {
+                source: r.try_get(0)?,
+                position: to_u64(r.try_get(1)?, "reject position")?,
+                reason: r.try_get(2)?,
+                raw: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
