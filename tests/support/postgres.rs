@@ -1,0 +1,165 @@
+//! A fresh PostgreSQL database per test, on a real server.
+//!
+//! With `TICKFLOW_TEST_POSTGRES` set (the URL of a server where the user may
+//! `CREATE DATABASE`, as `.ci/run` exports), databases are created there.
+//! Otherwise the helper runs a throwaway cluster of its own: `initdb` into a
+//! temporary directory, `pg_ctl start` on a free loopback port, as the
+//! `postgres` OS user when running as root. The cluster is left running and
+//! its port recorded in `target/tickflow-test-pg/port`, so the next test run
+//! reuses it instead of paying for `initdb` again.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const NO_SERVER: &str = "PostgreSQL tests need a server: set TICKFLOW_TEST_POSTGRES or install the postgresql \
+                         package (apt-get install postgresql)";
+
+/// The URL of a new, empty database for one test.
+pub fn database() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let server = server();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let name = format!("tickflow_test_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    let admin = server.to_owned();
+    let create = name.clone();
+    // A runtime of its own, on its own thread: callers may be inside one already.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("cannot connect to the test server {admin}: {e}"));
+            tokio::spawn(connection);
+            client.batch_execute(&format!("CREATE DATABASE {create}")).await.expect("CREATE DATABASE");
+        });
+    })
+    .join()
+    .expect("database creation");
+    with_database(server, &name)
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..host_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// The server's admin URL, starting a local cluster once per process if needed.
+fn server() -> &'static str {
+    static SERVER: OnceLock<String> = OnceLock::new();
+    SERVER.get_or_init(|| match std::env::var("TICKFLOW_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => url,
+        _ => local_cluster(),
+    })
+}
+
+fn state_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tickflow-test-pg")
+}
+
+fn url_of(port: u16) -> String {
+    format!("postgres://postgres@127.0.0.1:{port}/postgres")
+}
+
+fn local_cluster() -> String {
+    let state = state_dir();
+    std::fs::create_dir_all(&state).expect("create target/tickflow-test-pg");
+    // Another test binary may be starting one right now: take a lock file.
+    let _lock = LockFile::take(&state.join("lock"));
+    if let Some(port) = std::fs::read_to_string(state.join("port")).ok().and_then(|p| p.trim().parse::<u16>().ok())
+        && TcpStream::connect(("127.0.0.1", port)).is_ok()
+    {
+        return url_of(port);
+    }
+    let bin = pg_bin().unwrap_or_else(|| panic!("{NO_SERVER}"));
+    let as_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let dir = std::env::temp_dir().join(format!("tickflow-test-pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the cluster directory");
+    if as_root {
+        run(Command::new("chown").arg("postgres:postgres").arg(&dir), "chown");
+    }
+    let data = dir.join("data");
+    let port = free_port();
+    let pg = |tool: &str| {
+        let program = bin.join(tool);
+        if as_root {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    };
+    run(pg("initdb").arg("-D").arg(&data).args(["-U", "postgres", "--auth=trust", "-E", "UTF8"]), "initdb");
+    let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", dir.display());
+    run(
+        pg("pg_ctl").arg("-D").arg(&data).arg("-l").arg(dir.join("log")).args(["-o", &options, "-w", "start"]),
+        "pg_ctl start",
+    );
+    std::fs::write(state.join("port"), port.to_string()).expect("record the port");
+    url_of(port)
+}
+
+fn pg_bin() -> Option<PathBuf> {
+    if let Ok(out) = Command::new("sh").args(["-c", "command -v initdb"]).output()
+        && out.status.success()
+    {
+        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        return path.parent().map(Path::to_path_buf);
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|bin| bin.join("initdb").exists())
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+fn run(command: &mut Command, what: &str) {
+    let output = command.output().unwrap_or_else(|e| panic!("{what} cannot start: {e}; {NO_SERVER}"));
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// An exclusive lock file, removed on drop.
+struct LockFile(PathBuf);
+
+impl LockFile {
+    fn take(path: &Path) -> Self {
+        for _ in 0..600 {
+            if std::fs::OpenOptions::new().write(true).create_new(true).open(path).is_ok() {
+                return Self(path.to_owned());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // A stale lock from a killed run: take it over.
+        Self(path.to_owned())
+    }
+}
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
