@@ -45,6 +45,18 @@ struct Instrument {
 ///
 /// Everything is a function of the configuration's seed and the sequence of
 /// times passed to [`Market::next_trade`].
+///
+/// ```
+/// use tickflow_ingest::simulator::{Market, SimConfig};
+///
+/// let config = SimConfig::default();
+/// let mut market = Market::new(&config)?;
+/// let first = market.next_trade(config.start);
+/// let second = market.next_trade(config.start + 1_000_000);
+/// assert!(first.price.0 > 0 && first.size.0 > 0);
+/// assert_eq!((first.seq, second.seq), (0, 1));
+/// # Ok::<(), tickflow_ingest::simulator::SimError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Market {
     instruments: Vec<Instrument>,
@@ -123,7 +135,7 @@ impl Market {
 
     /// The next trade, at event time `ts`: picks the symbol by activity
     /// weight, moves its price by the elapsed trading time since its last
-    /// trade (at most [`MAX_STEP_NS`]; a `ts` earlier than that trade moves
+    /// trade (at most 30 minutes; a `ts` earlier than that trade moves
     /// nothing) and draws a size. `seq` is the count of trades before it.
     ///
     /// Call it with non-decreasing times for a meaningful price path.

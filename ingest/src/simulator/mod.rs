@@ -382,6 +382,31 @@ mod tests {
         );
     }
 
+    /// The first trades of the default configuration, pinned: if this test
+    /// fails, every data set generated so far would come out different.
+    #[test]
+    fn default_stream_is_pinned() {
+        let first: Vec<(String, i64, String, String)> = Trades::new(&SimConfig::default(), 1000)
+            .expect("config")
+            .take(3)
+            .map(|t| {
+                (
+                    t.symbol.to_string(),
+                    t.ts,
+                    t.price.to_string(),
+                    t.size.to_string(),
+                )
+            })
+            .collect();
+        let expected = [
+            ("VLG", 1_767_623_406_058_000_000, "182.59", "1100"),
+            ("FOU", 1_767_623_407_204_000_000, "9.16", "100"),
+            ("GOE", 1_767_623_415_261_000_000, "18.39", "300"),
+        ]
+        .map(|(s, ts, p, v)| (s.to_owned(), ts, p.to_owned(), v.to_owned()));
+        assert_eq!(first, expected);
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
 

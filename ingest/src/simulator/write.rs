@@ -58,11 +58,33 @@ pub struct GenerateSummary {
 /// then replaces its part files and removes part files left from an earlier,
 /// larger run. Memory stays bounded by one part per open day plus the
 /// disorder window. The same arguments give byte-identical files.
+///
+/// ```
+/// use tickflow_ingest::simulator::{Format, SimConfig, generate};
+///
+/// let out = tempfile::tempdir()?;
+/// let summary = generate(out.path(), 1_000, &SimConfig::default(), Format::Parquet)?;
+/// let day = out.path().join("date=2026-01-05");
+/// assert_eq!(summary.files, [day.join("part-00000.parquet")]);
+/// assert!(day.join("_SEALED").exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn generate(
     out: &Path,
     ticks: u64,
     config: &SimConfig,
     format: Format,
+) -> Result<GenerateSummary, SimError> {
+    generate_parts(out, ticks, config, format, MAX_PART_ROWS)
+}
+
+/// [`generate`] with parts of at most `part_rows` rows.
+fn generate_parts(
+    out: &Path,
+    ticks: u64,
+    config: &SimConfig,
+    format: Format,
+    part_rows: u64,
 ) -> Result<GenerateSummary, SimError> {
     let mut trades = Trades::new(config, ticks)?;
     let mut open: BTreeMap<i64, DayWriter> = BTreeMap::new();
@@ -80,7 +102,7 @@ pub fn generate(
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
                 first_end = first_end.min((day + 1) * NANOS_PER_DAY);
-                e.insert(DayWriter::open(out, day, format)?)
+                e.insert(DayWriter::open(out, day, format, part_rows)?)
             }
         };
         writer.write(&mut tick, &mut summary.files)?;
@@ -136,6 +158,8 @@ enum PartWriter {
 struct DayWriter {
     dir: PathBuf,
     format: Format,
+    /// Most rows in one part.
+    part_rows: u64,
     /// Index of the next part to open.
     next_part: u32,
     part: Option<Part>,
@@ -145,7 +169,7 @@ struct DayWriter {
 
 impl DayWriter {
     /// Creates the directory and unseals it if a former run sealed it.
-    fn open(out: &Path, day: i64, format: Format) -> Result<Self, SimError> {
+    fn open(out: &Path, day: i64, format: Format, part_rows: u64) -> Result<Self, SimError> {
         let dir = out.join(format!("date={}", format_day(day)));
         fs::create_dir_all(&dir).map_err(io_error(&dir))?;
         let marker = dir.join(SEALED_MARKER);
@@ -156,6 +180,7 @@ impl DayWriter {
         Ok(Self {
             dir,
             format,
+            part_rows,
             next_part: 0,
             part: None,
             written: Vec::new(),
@@ -164,7 +189,7 @@ impl DayWriter {
 
     fn write(&mut self, tick: &mut Tick, files: &mut Vec<PathBuf>) -> Result<(), SimError> {
         let part = match &mut self.part {
-            Some(part) if part.rows < MAX_PART_ROWS => part,
+            Some(part) if part.rows < self.part_rows => part,
             _ => {
                 self.finish_part(files)?;
                 let part = self.open_part()?;
@@ -350,21 +375,21 @@ mod tests {
     #[test]
     fn large_days_split_into_parts_and_reruns_replace_them() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let big = MAX_PART_ROWS + 5;
-        let summary = generate(dir.path(), big, &config(1, 0), Format::Csv).expect("generate");
+        let summary =
+            generate_parts(dir.path(), 2_005, &config(1, 0), Format::Csv, 1_000).expect("generate");
         let day = dir.path().join("date=2026-01-05");
-        assert_eq!(
-            summary.files,
-            [day.join("part-00000.csv"), day.join("part-00001.csv")]
-        );
-        let read = read_back(&summary.files);
-        assert_eq!(read[0].ticks.len() as u64, MAX_PART_ROWS);
-        assert_eq!(read[1].ticks.len(), 5);
+        let parts = ["part-00000.csv", "part-00001.csv", "part-00002.csv"].map(|p| day.join(p));
+        assert_eq!(summary.files, parts);
+        let counts: Vec<usize> = read_back(&summary.files)
+            .iter()
+            .map(|c| c.ticks.len())
+            .collect();
+        assert_eq!(counts, [1_000, 1_000, 5]);
         // A smaller run into the same place leaves no stale part behind.
-        generate(dir.path(), 10, &config(1, 0), Format::Csv).expect("generate");
-        assert!(!day.join("part-00001.csv").exists());
+        generate_parts(dir.path(), 10, &config(1, 0), Format::Csv, 1_000).expect("generate");
+        assert!(!parts[1].exists() && !parts[2].exists());
         assert!(day.join(SEALED_MARKER).exists());
-        assert_eq!(read_back(&[day.join("part-00000.csv")])[0].ticks.len(), 10);
+        assert_eq!(read_back(&parts[..1])[0].ticks.len(), 10);
     }
 
     #[test]
