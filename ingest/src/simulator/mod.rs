@@ -407,6 +407,31 @@ mod tests {
         assert_eq!(first, expected);
     }
 
+    /// Regression: the watermark was `next event − D`, which passed trades
+    /// still buffered from the end of a session once the next event lay in
+    /// the following session; `generate` then closed the day early and
+    /// reopened it, overwriting its first part file.
+    #[test]
+    fn watermark_holds_for_buffered_trades_across_sessions() {
+        let config = SimConfig {
+            symbols: 20,
+            seed: 0,
+            disorder_ms: 145,
+            days: 2,
+            ..SimConfig::default()
+        };
+        let mut trades = Trades::new(&config, 677).expect("config");
+        let mut highest_mark = i64::MIN;
+        loop {
+            highest_mark = highest_mark.max(trades.low_watermark());
+            let Some(t) = trades.next() else { break };
+            assert!(
+                t.ts >= highest_mark,
+                "{t:?} is below an earlier watermark {highest_mark}"
+            );
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
 
