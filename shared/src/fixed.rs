@@ -34,7 +34,39 @@ pub enum DecimalError {
 ///
 /// Digits beyond the eighth decimal place must be zero: money is never rounded
 /// on the way in.
+#[inline]
 pub fn parse_scaled(text: &[u8]) -> Result<i64, DecimalError> {
+    parse_plain(text).map_or_else(|| parse_general(text), Ok)
+}
+
+/// The common case: unsigned, at most 10 integer and 8 fraction digits, no exponent.
+#[inline]
+fn parse_plain(text: &[u8]) -> Option<i64> {
+    const POW10: [i64; 9] = [100_000_000, 10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
+    if text.is_empty() || text.len() > 19 {
+        return None;
+    }
+    let mut value: i64 = 0;
+    let mut point: Option<usize> = None;
+    for (i, &b) in text.iter().enumerate() {
+        let digit = b.wrapping_sub(b'0');
+        if digit < 10 {
+            value = value * 10 + i64::from(digit);
+        } else if b == b'.' && point.is_none() {
+            point = Some(i);
+        } else {
+            return None;
+        }
+    }
+    let fraction = point.map_or(0, |p| text.len() - p - 1);
+    let whole = text.len() - fraction - usize::from(point.is_some());
+    if fraction > 8 || whole > 10 || whole + fraction == 0 {
+        return None;
+    }
+    Some(value * POW10[fraction])
+}
+
+fn parse_general(text: &[u8]) -> Result<i64, DecimalError> {
     let (negative, body) = match text.first() {
         None => return Err(DecimalError::Empty),
         Some(b'-') => (true, &text[1..]),

@@ -90,20 +90,35 @@ fn valid_date(y: i64, m: i64, d: i64) -> bool {
 
 /// Parses integer epoch milliseconds or RFC 3339 (`T` or space, fraction to
 /// nanoseconds, `Z` or `±HH:MM`) into event-time nanoseconds.
+#[inline]
 pub fn parse_timestamp(text: &[u8]) -> Result<i64, TimeError> {
-    let ts = if !text.is_empty() && text.iter().all(u8::is_ascii_digit) {
-        if text.len() > 15 {
-            return Err(TimeError::OutOfRange);
-        }
-        digits(text).ok_or(TimeError::Malformed)? * NANOS_PER_MILLI
-    } else {
-        parse_rfc3339(text)?
+    let ts = match epoch_millis(text) {
+        Some(_) if text.len() > 15 => return Err(TimeError::OutOfRange),
+        Some(ms) => ms * NANOS_PER_MILLI,
+        None => parse_rfc3339(text)?,
     };
     if (MIN_EVENT_TIME..MAX_EVENT_TIME).contains(&ts) {
         Ok(ts)
     } else {
         Err(TimeError::OutOfRange)
     }
+}
+
+/// The value of an all-digit text (wrapping past 19 digits), or `None`.
+#[inline]
+fn epoch_millis(text: &[u8]) -> Option<i64> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &b in text {
+        let digit = b.wrapping_sub(b'0');
+        if digit >= 10 {
+            return None;
+        }
+        value = value.wrapping_mul(10).wrapping_add(i64::from(digit));
+    }
+    Some(value)
 }
 
 fn parse_rfc3339(b: &[u8]) -> Result<i64, TimeError> {

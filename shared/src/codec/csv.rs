@@ -84,9 +84,22 @@ struct RowReader<'s> {
     source: String,
     header: Header,
     dictionary: FxHashMap<Box<[u8]>, u32>,
+    short: FxHashMap<u64, u32>,
     batch: TickBatch,
     sink: &'s mut dyn TickSink,
-    bounds: Vec<(usize, usize)>,
+}
+
+/// Rows with at most this many fields are split without allocating.
+const FAST_FIELDS: usize = 16;
+
+/// A symbol of at most 8 bytes packed into an integer key (symbols hold no NUL byte).
+#[inline]
+fn short_key(sym: &[u8]) -> Option<u64> {
+    (sym.len() <= 8 && !sym.contains(&0)).then(|| {
+        let mut key = [0u8; 8];
+        key[..sym.len()].copy_from_slice(sym);
+        u64::from_le_bytes(key)
+    })
 }
 
 impl<'s> RowReader<'s> {
@@ -95,9 +108,9 @@ impl<'s> RowReader<'s> {
             source: path.display().to_string(),
             header,
             dictionary: FxHashMap::default(),
+            short: FxHashMap::default(),
             batch: TickBatch::default(),
             sink,
-            bounds: Vec::with_capacity(16),
         }
     }
 
@@ -106,30 +119,41 @@ impl<'s> RowReader<'s> {
     #[inline]
     fn row(&mut self, line: &[u8], offset: u64) -> Result<(), String> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        self.bounds.clear();
+        let mut bounds = [(0usize, 0usize); FAST_FIELDS];
+        let mut count = 0;
         let mut start = 0;
-        let mut has_quote = false;
         for (i, &b) in line.iter().enumerate() {
             if b == b',' {
-                self.bounds.push((start, i));
+                if count < FAST_FIELDS {
+                    bounds[count] = (start, i);
+                }
+                count += 1;
                 start = i + 1;
+            } else if b == b'"' {
+                return self.quoted(line, offset);
             }
-            has_quote |= b == b'"';
         }
-        self.bounds.push((start, line.len()));
-        if has_quote {
-            let fields = split_fields(line);
-            let refs: Vec<&[u8]> = fields.iter().map(Vec::as_slice).collect();
-            return self.fields(&refs, offset);
+        if count < FAST_FIELDS {
+            bounds[count] = (start, line.len());
         }
+        count += 1;
         let h = &self.header;
-        if self.bounds.len() != h.fields {
-            return Err(field_count(self.bounds.len(), h.fields));
+        if count != h.fields {
+            return Err(field_count(count, h.fields));
         }
-        let field = |i: usize| &line[self.bounds[i].0..self.bounds[i].1];
-        let (ts, sym, price, vol) = (field(h.timestamp), field(h.symbol), field(h.price), field(h.volume));
-        let seq = h.seq.map(|i| field(i));
-        self.push(ts, sym, price, vol, seq, offset)
+        if count > FAST_FIELDS {
+            return self.quoted(line, offset);
+        }
+        let field = |i: usize| &line[bounds[i].0..bounds[i].1];
+        let seq = h.seq.map(field);
+        self.push(field(h.timestamp), field(h.symbol), field(h.price), field(h.volume), seq, offset)
+    }
+
+    #[cold]
+    fn quoted(&mut self, line: &[u8], offset: u64) -> Result<(), String> {
+        let fields = split_fields(line);
+        let refs: Vec<&[u8]> = fields.iter().map(Vec::as_slice).collect();
+        self.fields(&refs, offset)
     }
 
     fn fields(&mut self, fields: &[&[u8]], offset: u64) -> Result<(), String> {
@@ -154,7 +178,11 @@ impl<'s> RowReader<'s> {
                 .ok_or_else(|| format!("seq {:?} is not a non-negative integer", lossy(text)))?,
         };
         validate(ts, price, size).map_err(|e| e.to_string())?;
-        let symbol = match self.dictionary.get(sym) {
+        let known = match short_key(sym) {
+            Some(key) => self.short.get(&key),
+            None => self.dictionary.get(sym),
+        };
+        let symbol = match known {
             Some(&id) => id,
             None => self.intern(sym)?,
         };
@@ -173,7 +201,10 @@ impl<'s> RowReader<'s> {
         })?;
         let id = self.batch.symbols.len() as u32;
         self.batch.symbols.push(symbol);
-        self.dictionary.insert(sym.into(), id);
+        match short_key(sym) {
+            Some(key) => self.short.insert(key, id),
+            None => self.dictionary.insert(sym.into(), id),
+        };
         Ok(id)
     }
 

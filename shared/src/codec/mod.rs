@@ -14,8 +14,10 @@
 pub mod csv;
 pub mod parquet;
 mod split;
+#[cfg(test)]
+mod tests;
 
-pub use split::{DataFormat, Split, SplitKind, data_format, plan_splits, read_split};
+pub use split::{DataFormat, Split, SplitKind, data_format, plan_splits, plan_splits_sized, read_split};
 
 use crate::fixed::{Price, Size};
 use crate::tick::Symbol;

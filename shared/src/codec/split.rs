@@ -74,12 +74,17 @@ pub struct Split {
 
 /// Cuts one file into splits.
 pub fn plan_splits(path: &Path) -> Result<Vec<Split>, CodecError> {
+    plan_splits_sized(path, CSV_SPLIT_BYTES)
+}
+
+/// Cuts one file into splits, plain CSV into pieces of about `csv_split_bytes`.
+pub fn plan_splits_sized(path: &Path, csv_split_bytes: u64) -> Result<Vec<Split>, CodecError> {
     let format = data_format(path).ok_or_else(|| CodecError::UnknownFormat { path: path.display().to_string() })?;
     let bytes = std::fs::metadata(path).map_err(|e| CodecError::io(path, e))?.len();
     let split = |kind, bytes| Split { path: path.to_owned(), format, kind, bytes };
     Ok(match format {
         DataFormat::Csv => {
-            let pieces = bytes.div_ceil(CSV_SPLIT_BYTES).max(1);
+            let pieces = bytes.div_ceil(csv_split_bytes.max(1)).max(1);
             let step = bytes.div_ceil(pieces).max(1);
             (0..pieces)
                 .map(|i| {
