@@ -1,1 +1,49 @@
-fn main() {}
+//! The `tickflow` binary: argument parsing, logging set-up and dispatch.
+//!
+//! Every service is a subcommand; the work lives in the layer crates.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// tickflow: a lambda-architecture stream processor for market data.
+#[derive(Parser)]
+#[command(name = "tickflow", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a deterministic synthetic market as day-partitioned archive files.
+    Generate(commands::generate::Args),
+    /// Recompute exact bars from archive files and publish them as a batch run.
+    Batch(commands::batch::Args),
+    /// Print bars from a view store as CSV or JSON.
+    Bars(commands::bars::Args),
+    /// Run a benchmark scenario and print its figures.
+    Bench(tickflow_bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TICKFLOW_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Generate(args) => commands::generate::run(args),
+        Command::Batch(args) => commands::batch::run(args),
+        Command::Bars(args) => commands::bars::run(args),
+        Command::Bench(args) => tickflow_bench::run(args).map_err(anyhow::Error::from),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,181 @@
-//! placeholder
+//! The batch layer: exact bars recomputed from the archive, published as versions.
+//!
+//! A run ([`run`]) discovers the archive's data files ([`inputs`]), compares
+//! them with the manifest of earlier runs and recomputes only the UTC days
+//! whose files appeared, changed or vanished. The days are computed on timely
+//! dataflow workers ([`dataflow`]): every worker pre-aggregates the splits it
+//! takes from a shared queue ([`aggregate`]), partial bars are exchanged by
+//! symbol and merged, and coarser intervals are merged from finer bars. The
+//! result is published in one transaction that replaces whole days and moves
+//! the batch boundary (DESIGN.md, contract 5).
+//!
+//! Why no differential dataflow here: a day's bars are a pure function of the
+//! day's files, so a day-level manifest diff already makes a rerun with no
+//! new files cost a directory listing and one query. Incremental operators
+//! would add arrangements (memory) without saving any reading.
+
+pub mod aggregate;
+pub mod dataflow;
+pub mod inputs;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tickflow_shared::codec::{Reject, plan_splits};
+use tickflow_shared::store::{BatchPublish, BatchRun, DaySummary, FileManifest, StoreError, ViewStore};
+use tickflow_shared::time::day_of;
+use tickflow_shared::{Interval, IntervalPlan};
+
+/// Errors that stop a batch run; nothing is published when one occurs.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BatchError {
+    /// An archive path is missing or not readable.
+    #[error("archive path {path}: {problem}")]
+    Archive {
+        /// The path.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Some files could not be read at all.
+    #[error("{} archive file(s) could not be read, so nothing was published: {}; fix or move them and run again", .0.len(), .0.join("; "))]
+    Unreadable(Vec<String>),
+    /// The dataflow failed to start or a worker failed.
+    #[error("batch dataflow failed: {0}")]
+    Dataflow(String),
+    /// The view store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl BatchError {
+    fn archive(path: &Path, problem: String) -> Self {
+        Self::Archive { path: path.display().to_string(), problem }
+    }
+}
+
+/// What a batch run does.
+#[derive(Clone, Debug)]
+pub struct BatchConfig {
+    /// Files and directories to read.
+    pub archive: Vec<PathBuf>,
+    /// Intervals to compute.
+    pub intervals: Vec<Interval>,
+    /// Timely worker threads.
+    pub workers: usize,
+}
+
+/// What a batch run did.
+#[derive(Clone, Debug, Default)]
+pub struct BatchReport {
+    /// The published run, or `None` when nothing had changed.
+    pub run: Option<BatchRun>,
+    /// Days replaced.
+    pub days: BTreeSet<i64>,
+    /// Files read.
+    pub files_read: usize,
+    /// Bytes of the files read.
+    pub bytes_read: u64,
+    /// Valid trades read.
+    pub trades: u64,
+    /// The rejected rows.
+    pub rejects: Vec<Reject>,
+    /// Partition directories skipped because they are not sealed yet.
+    pub unsealed: Vec<PathBuf>,
+    /// Seconds spent reading and computing.
+    pub compute_seconds: f64,
+    /// Seconds spent publishing.
+    pub publish_seconds: f64,
+}
+
+/// Recomputes the changed days under `config.archive` and publishes them.
+pub async fn run(config: &BatchConfig, store: &dyn ViewStore) -> Result<BatchReport, BatchError> {
+    let started_at = now_ns();
+    let found = inputs::discover(&config.archive)?;
+    let manifest = store.batch_manifest().await?;
+    let interval_plan = IntervalPlan::new(&config.intervals);
+    let mut extra = BTreeSet::new();
+    let clock = Instant::now();
+    let (plan, computed) = loop {
+        let plan = inputs::plan(&found, &manifest, &extra);
+        if plan.tasks.is_empty() && plan.dirty.is_empty() {
+            return Ok(BatchReport { unsealed: found.unsealed, ..BatchReport::default() });
+        }
+        let mut tasks = Vec::new();
+        for task in &plan.tasks {
+            let splits =
+                plan_splits(&found.files[task.file].path).map_err(|e| BatchError::Unreadable(vec![e.to_string()]))?;
+            tasks.extend(splits.into_iter().map(|split| dataflow::ReadTask {
+                split,
+                file: task.file,
+                filter: task.filter.clone(),
+            }));
+        }
+        tasks.sort_by(|a, b| b.split.bytes.cmp(&a.split.bytes));
+        let computed = dataflow::compute(tasks, &interval_plan, config.workers).map_err(BatchError::Dataflow)?;
+        if !computed.errors.is_empty() {
+            return Err(BatchError::Unreadable(computed.errors));
+        }
+        let seen: BTreeSet<i64> = computed.file_days.values().flatten().copied().collect();
+        let new: BTreeSet<i64> = seen.difference(&plan.dirty).copied().collect();
+        if new.is_empty() || !plan.misses(&found, &manifest, &new) {
+            let mut plan = plan;
+            plan.dirty.extend(new);
+            break (plan, computed);
+        }
+        extra = plan.dirty.union(&new).copied().collect();
+    };
+    let compute_seconds = clock.elapsed().as_secs_f64();
+    let read: BTreeSet<usize> = plan.tasks.iter().map(|t| t.file).collect();
+    let files: Vec<FileManifest> = plan
+        .changed
+        .iter()
+        .map(|&i| {
+            let file = &found.files[i];
+            let days = match file.partition {
+                Some(day) => vec![day],
+                None => computed.file_days.get(&i).map(|d| d.iter().copied().collect()).unwrap_or_default(),
+            };
+            FileManifest { path: file.key(), bytes: file.bytes, modified_ns: file.modified_ns, days }
+        })
+        .collect();
+    let root = interval_plan.roots().next().unwrap_or(0) as u8;
+    let mut trades_per_day: std::collections::BTreeMap<i64, u64> = plan.dirty.iter().map(|d| (*d, 0)).collect();
+    for (_, interval, start, acc) in computed.bars.iter().flatten() {
+        if *interval == root {
+            *trades_per_day.entry(day_of(*start)).or_default() += acc.trades();
+        }
+    }
+    let intervals = interval_plan.intervals().to_vec();
+    let bars = computed
+        .bars
+        .into_iter()
+        .flatten()
+        .filter_map(move |(symbol, interval, start, acc)| acc.finish(symbol, intervals[interval as usize], start));
+    let publish = BatchPublish {
+        started_at,
+        days: trades_per_day.iter().map(|(&day, &trades)| DaySummary { day, trades }).collect(),
+        bars: Box::new(bars),
+        files,
+        forget_files: plan.forget.clone(),
+        rejects: computed.rejects.clone(),
+    };
+    let clock = Instant::now();
+    let run = store.publish_batch(publish).await?;
+    Ok(BatchReport {
+        run: Some(run),
+        days: trades_per_day.keys().copied().collect(),
+        files_read: read.len(),
+        bytes_read: read.iter().map(|&i| found.files[i].bytes).sum(),
+        trades: computed.trades,
+        rejects: computed.rejects,
+        unsealed: found.unsealed,
+        compute_seconds,
+        publish_seconds: clock.elapsed().as_secs_f64(),
+    })
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
+}

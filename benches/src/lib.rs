@@ -1,1 +1,50 @@
-//! placeholder
+//! The benchmark harness: `tickflow bench <scenario>`.
+//!
+//! Each scenario prepares its input (untimed), runs the real `tickflow`
+//! subcommand as a child process (timed end to end), and prints one table
+//! row and one JSON line with throughput, wall time, peak memory of the child,
+//! the machine's cores and the versions measured. Later layers add their
+//! scenarios here, so every figure in `benches/README.md` comes from one tool.
+//! Benchmarks print figures; they never assert on time.
+
+mod batch;
+mod report;
+
+pub use report::Figures;
+
+/// Arguments of `tickflow bench`.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Scenario {
+    /// Batch layer end to end: read archive files, compute bars, publish to SQLite.
+    Batch(batch::Args),
+}
+
+/// Errors of the harness.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// Preparing the input failed.
+    #[error("preparing input: {0}")]
+    Prepare(String),
+    /// The measured command failed.
+    #[error("measured command failed: {0}")]
+    Run(String),
+    /// I/O failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs one scenario and prints its figures.
+pub fn run(args: BenchArgs) -> Result<(), BenchError> {
+    let figures = match args.scenario {
+        Scenario::Batch(args) => batch::run(args)?,
+    };
+    figures.print();
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! Which archive files a batch run reads, and which days it recomputes.
+//!
+//! Discovery turns the paths a user names into data files: a file named
+//! explicitly is complete; a `date=YYYY-MM-DD` partition directory counts only
+//! once it holds the `_SEALED` marker. Planning compares what is on disk with
+//! the manifest of earlier runs (path, size, modification time, days): a day
+//! is *dirty* when a file that holds it appeared, changed or vanished, and
+//! only dirty days are read and published again.
+
+use crate::BatchError;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tickflow_shared::codec::data_format;
+use tickflow_shared::store::FileManifest;
+use tickflow_shared::time::{format_day, parse_day};
+
+/// The marker the archiver writes into a day directory that can no longer change.
+pub const SEALED_MARKER: &str = "_SEALED";
+
+/// A data file found under the archive paths.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputFile {
+    /// Canonical path: the key of the manifest.
+    pub path: PathBuf,
+    /// The day of its partition directory, or `None` for a file named explicitly.
+    pub partition: Option<i64>,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub modified_ns: i64,
+}
+
+impl InputFile {
+    /// The manifest key.
+    pub fn key(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// What the archive paths hold.
+#[derive(Clone, Debug, Default)]
+pub struct Discovery {
+    /// Data files, in path order.
+    pub files: Vec<InputFile>,
+    /// Partition directories skipped because they are not sealed.
+    pub unsealed: Vec<PathBuf>,
+    /// The canonical paths named, for telling vanished files from unnamed ones.
+    pub roots: Vec<PathBuf>,
+}
+
+/// Finds the data files under `paths`.
+pub fn discover(paths: &[PathBuf]) -> Result<Discovery, BatchError> {
+    let mut found = Discovery::default();
+    for path in paths {
+        let root =
+            std::fs::canonicalize(path).map_err(|e| BatchError::archive(path, format!("cannot be read ({e})")))?;
+        if root.is_file() {
+            if data_format(&root).is_none() {
+                return Err(BatchError::archive(path, "is not a .csv, .csv.zst, .csv.gz or .parquet file".into()));
+            }
+            found.files.push(input(&root, None)?);
+        } else if let Some(day) = partition_day(&root) {
+            partition(&root, day, &mut found)?;
+        } else {
+            let mut partitions = Vec::new();
+            for entry in list(&root)? {
+                match partition_day(&entry) {
+                    Some(day) if entry.is_dir() => partitions.push((entry, day)),
+                    _ => {}
+                }
+            }
+            if partitions.is_empty() {
+                explicit_tree(&root, &mut found)?;
+            }
+            for (dir, day) in partitions {
+                partition(&dir, day, &mut found)?;
+            }
+        }
+        found.roots.push(root);
+    }
+    found.files.sort_by(|a, b| a.path.cmp(&b.path));
+    found.files.dedup_by(|a, b| a.path == b.path);
+    Ok(found)
+}
+
+fn partition_day(dir: &Path) -> Option<i64> {
+    dir.file_name()?.to_str()?.strip_prefix("date=").and_then(parse_day)
+}
+
+fn partition(dir: &Path, day: i64, found: &mut Discovery) -> Result<(), BatchError> {
+    if !dir.join(SEALED_MARKER).exists() {
+        found.unsealed.push(dir.to_owned());
+        return Ok(());
+    }
+    for entry in list(dir)? {
+        if entry.is_file() && data_format(&entry).is_some() {
+            found.files.push(input(&entry, Some(day))?);
+        }
+    }
+    Ok(())
+}
+
+fn explicit_tree(dir: &Path, found: &mut Discovery) -> Result<(), BatchError> {
+    for entry in list(dir)? {
+        if entry.is_dir() {
+            explicit_tree(&entry, found)?;
+        } else if data_format(&entry).is_some() {
+            found.files.push(input(&entry, None)?);
+        }
+    }
+    Ok(())
+}
+
+fn list(dir: &Path) -> Result<Vec<PathBuf>, BatchError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| BatchError::archive(dir, format!("cannot be listed ({e})")))?;
+    let mut paths = entries
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| BatchError::archive(dir, format!("cannot be listed ({e})")))?;
+    paths.sort();
+    Ok(paths)
+}
+
+fn input(path: &Path, partition: Option<i64>) -> Result<InputFile, BatchError> {
+    let meta = std::fs::metadata(path).map_err(|e| BatchError::archive(path, format!("cannot be read ({e})")))?;
+    let modified_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64);
+    Ok(InputFile { path: path.to_owned(), partition, bytes: meta.len(), modified_ns })
+}
+
+/// Which trades of a file a run takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DayFilter {
+    /// Every trade (a new or changed file named explicitly); its days are learned.
+    All,
+    /// Every trade, which must lie on this day (a sealed partition).
+    Partition(i64),
+    /// Only trades of these days (an unchanged file that shares a dirty day).
+    Days(Arc<BTreeSet<i64>>),
+}
+
+/// One file to read and the trades to take from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileTask {
+    /// Index into [`Discovery::files`].
+    pub file: usize,
+    /// Which trades.
+    pub filter: DayFilter,
+}
+
+/// What one pass reads and replaces.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Files to read.
+    pub tasks: Vec<FileTask>,
+    /// Days to replace, as far as known before reading.
+    pub dirty: BTreeSet<i64>,
+    /// Indices of files that are new or changed since the manifest.
+    pub changed: Vec<usize>,
+    /// Manifest entries whose files are gone.
+    pub forget: Vec<String>,
+}
+
+/// Plans a pass: `extra` are days found dirty by an earlier pass.
+pub fn plan(found: &Discovery, manifest: &[FileManifest], extra: &BTreeSet<i64>) -> Plan {
+    let known: BTreeMap<&str, &FileManifest> = manifest.iter().map(|m| (m.path.as_str(), m)).collect();
+    let mut plan = Plan { dirty: extra.clone(), ..Plan::default() };
+    for (i, file) in found.files.iter().enumerate() {
+        let key = file.key();
+        match known.get(key.as_str()) {
+            Some(m) if m.bytes == file.bytes && m.modified_ns == file.modified_ns => {}
+            earlier => {
+                plan.changed.push(i);
+                plan.dirty.extend(earlier.map(|m| m.days.clone()).unwrap_or_default());
+                plan.dirty.extend(file.partition);
+            }
+        }
+    }
+    for m in manifest {
+        let path = Path::new(&m.path);
+        if found.roots.iter().any(|r| path.starts_with(r)) && !path.exists() {
+            plan.forget.push(m.path.clone());
+            plan.dirty.extend(&m.days);
+        }
+    }
+    let dirty = Arc::new(plan.dirty.clone());
+    for (i, file) in found.files.iter().enumerate() {
+        let filter = match (file.partition, plan.changed.contains(&i)) {
+            (Some(day), _) if dirty.contains(&day) => Some(DayFilter::Partition(day)),
+            (Some(_), _) => None,
+            (None, true) => Some(DayFilter::All),
+            (None, false) => {
+                let days = known.get(file.key().as_str()).map(|m| m.days.as_slice()).unwrap_or_default();
+                days.iter().any(|d| dirty.contains(d)).then(|| DayFilter::Days(dirty.clone()))
+            }
+        };
+        plan.tasks.extend(filter.map(|filter| FileTask { file: i, filter }));
+    }
+    plan
+}
+
+impl Plan {
+    /// Whether days first seen while reading (`new`) are held by files this
+    /// pass did not read for them, so that another pass is needed.
+    pub fn misses(&self, found: &Discovery, manifest: &[FileManifest], new: &BTreeSet<i64>) -> bool {
+        let known: BTreeMap<&str, &FileManifest> = manifest.iter().map(|m| (m.path.as_str(), m)).collect();
+        found.files.iter().enumerate().any(|(i, file)| {
+            if self.changed.contains(&i) && file.partition.is_none() {
+                return false;
+            }
+            let days = match file.partition {
+                Some(day) => vec![day],
+                None => known.get(file.key().as_str()).map(|m| m.days.clone()).unwrap_or_default(),
+            };
+            days.iter().any(|d| new.contains(d))
+        })
+    }
+}
+
+/// `YYYY-MM-DD` names of days, for messages.
+pub fn day_names(days: &BTreeSet<i64>) -> String {
+    days.iter().map(|d| format_day(*d)).collect::<Vec<_>>().join(", ")
+}

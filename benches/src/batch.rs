@@ -1,0 +1,98 @@
+//! `tickflow bench batch`: the batch layer end to end.
+
+use crate::report::{Figures, children_peak_rss};
+use crate::BenchError;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+use tickflow_ingest::simulator::{Format, SimConfig, generate};
+
+/// Arguments of `tickflow bench batch`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Trades to generate.
+    #[arg(long, default_value_t = 10_000_000)]
+    ticks: u64,
+    /// Symbols to generate.
+    #[arg(long, default_value_t = 500)]
+    symbols: usize,
+    /// Archive file format.
+    #[arg(long, value_enum, default_value = "csv")]
+    format: FileFormat,
+    /// Intervals to compute.
+    #[arg(long, default_value = "1m")]
+    intervals: String,
+    /// Timely worker threads (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Where generated input is cached between runs.
+    #[arg(long, default_value = "target/bench-data")]
+    data_dir: PathBuf,
+    /// Generator seed.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+/// Archive formats to benchmark.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum FileFormat {
+    /// Plain CSV.
+    Csv,
+    /// Parquet.
+    Parquet,
+}
+
+/// Generates the input if it is not cached, then times `tickflow batch` on it.
+pub fn run(args: Args) -> Result<Figures, BenchError> {
+    let (format, name) = match args.format {
+        FileFormat::Csv => (Format::Csv, "csv"),
+        FileFormat::Parquet => (Format::Parquet, "parquet"),
+    };
+    let archive = args.data_dir.join(format!("{name}-{}-{}-{}", args.ticks, args.symbols, args.seed));
+    prepare(&archive, &args, format)?;
+    let scratch = tempfile::tempdir()?;
+    let store = format!("sqlite://{}", scratch.path().join("bench.db").display());
+    let exe = std::env::current_exe()?;
+    let mut command = Command::new(exe);
+    command.args(["batch", "--store", &store, "--intervals", &args.intervals, "--archive"]).arg(&archive);
+    if let Some(workers) = args.workers {
+        command.args(["--workers", &workers.to_string()]);
+    }
+    let clock = Instant::now();
+    let output = command.output()?;
+    let wall_seconds = clock.elapsed().as_secs_f64();
+    if !output.status.success() {
+        return Err(BenchError::Run(String::from_utf8_lossy(&output.stderr).into_owned()));
+    }
+    eprint!("{}", String::from_utf8_lossy(&output.stdout));
+    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    Ok(Figures {
+        scenario: "batch".into(),
+        params: vec![
+            ("format".into(), json!(name)),
+            ("ticks".into(), json!(args.ticks)),
+            ("symbols".into(), json!(args.symbols)),
+            ("intervals".into(), json!(args.intervals)),
+            ("workers".into(), json!(workers)),
+        ],
+        items: args.ticks,
+        wall_seconds,
+        peak_rss_bytes: children_peak_rss(),
+    })
+}
+
+fn prepare(archive: &Path, args: &Args, format: Format) -> Result<(), BenchError> {
+    let done = archive.join("_GENERATED");
+    if done.exists() {
+        return Ok(());
+    }
+    if archive.exists() {
+        std::fs::remove_dir_all(archive)?;
+    }
+    let config = SimConfig { symbols: args.symbols, seed: args.seed, ..SimConfig::default() };
+    eprintln!("Generating {} trades into {} (not timed) ...", args.ticks, archive.display());
+    generate(archive, args.ticks, &config, format).map_err(|e| BenchError::Prepare(e.to_string()))?;
+    std::fs::write(done, b"")?;
+    Ok(())
+}
