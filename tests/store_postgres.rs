@@ -197,23 +197,3 @@ async fn store_postgres_atomic_replace() {
     let reads = reader.await.expect("reader");
     assert!(reads >= 300);
 }
-
-/// Prints the publish rate; run with
-/// `cargo test --release --test tests store_postgres_publish_rate -- --ignored --nocapture`.
-#[tokio::test]
-#[ignore = "a measurement, not a test"]
-async fn store_postgres_publish_rate() {
-    let store = store().await;
-    let symbols: Vec<Symbol> = (0..100).map(|i| Symbol::new(&format!("S{i:03}")).expect("symbol")).collect();
-    let bars = (0..1_000_000i64).map(move |i| {
-        let mut b = bar("X", "1s", (i / 100) * 1_000_000_000, 1_000 + i);
-        b.symbol = symbols[(i % 100) as usize].clone();
-        b
-    });
-    let mut p = publish(&[(0, 1), (1, 1)], Vec::new());
-    p.bars = Box::new(bars);
-    let started = std::time::Instant::now();
-    let run = store.publish_batch(p).await.expect("publish");
-    let seconds = started.elapsed().as_secs_f64();
-    println!("PostgreSQL: published {} bars in {seconds:.2} s: {:.0} bars/s", run.bars, run.bars as f64 / seconds);
-}

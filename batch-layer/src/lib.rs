@@ -112,7 +112,7 @@ pub async fn run(config: &BatchConfig, store: &dyn ViewStore) -> Result<BatchRep
                 filter: task.filter.clone(),
             }));
         }
-        tasks.sort_by(|a, b| b.split.bytes.cmp(&a.split.bytes));
+        tasks.sort_by_key(|task| std::cmp::Reverse(task.split.bytes));
         let computed = dataflow::compute(tasks, &interval_plan, config.workers).map_err(BatchError::Dataflow)?;
         if !computed.errors.is_empty() {
             return Err(BatchError::Unreadable(computed.errors));

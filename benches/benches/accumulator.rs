@@ -5,8 +5,9 @@ use std::hint::black_box;
 use tickflow_shared::{BarAcc, Price, Size};
 
 fn push(c: &mut Criterion) {
-    let trades: Vec<(i64, u64, Price, Size)> =
-        (0..10_000u64).map(|i| (i as i64 * 1_000_000, i, Price(16_741_000_000 + (i % 50) as i64 * 1_000_000), Size(10_000_000_000))).collect();
+    let trades: Vec<(i64, u64, Price, Size)> = (0..10_000u64)
+        .map(|i| (i as i64 * 1_000_000, i, Price(16_741_000_000 + (i % 50) as i64 * 1_000_000), Size(10_000_000_000)))
+        .collect();
     let mut group = c.benchmark_group("bar_acc");
     group.throughput(Throughput::Elements(trades.len() as u64));
     group.bench_function("push", |b| {

@@ -19,7 +19,8 @@ impl TickSink for Count {
 }
 
 fn ticks() -> impl Iterator<Item = Tick> {
-    let symbols: Vec<Symbol> = ["AAPL", "MSFT", "SPY", "BAC", "IBM"].iter().map(|s| Symbol::new(s).expect("symbol")).collect();
+    let symbols: Vec<Symbol> =
+        ["AAPL", "MSFT", "SPY", "BAC", "IBM"].iter().map(|s| Symbol::new(s).expect("symbol")).collect();
     (0..ROWS).map(move |i| Tick {
         symbol: symbols[(i % 5) as usize].clone(),
         ts: 1_381_152_600_000_000_000 + i as i64 * 1_000_000,

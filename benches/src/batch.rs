@@ -1,7 +1,7 @@
 //! `tickflow bench batch`: the batch layer end to end.
 
-use crate::report::{Figures, children_peak_rss};
 use crate::BenchError;
+use crate::report::{Figures, children_peak_rss};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -210,7 +210,8 @@ mod tests {
         acc.push(5, 1, Price(20), Size(1));
         acc.push(9, 0, Price(40), Size(2));
         acc.push(1, 7, Price(10), Size(1));
-        let bar = acc.finish(Symbol::new("X").expect("symbol"), Interval::from_seconds(1).expect("1s"), 0).expect("bar");
+        let bar =
+            acc.finish(Symbol::new("X").expect("symbol"), Interval::from_seconds(1).expect("1s"), 0).expect("bar");
         assert_eq!((bar.open, bar.close, bar.high, bar.low), (Price(10), Price(40), Price(40), Price(10)));
         assert_eq!((bar.trades, bar.volume, bar.first_ts, bar.last_ts), (4, Volume(5), 1, 9));
         assert_eq!(bar.vwap, Price(28));

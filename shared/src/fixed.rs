@@ -152,7 +152,7 @@ pub fn write_scaled(out: &mut impl fmt::Write, units: i128) -> fmt::Result {
         return write!(out, "{sign}{whole}");
     }
     let mut width = DECIMALS as usize;
-    while fraction % 10 == 0 {
+    while fraction.is_multiple_of(10) {
         fraction /= 10;
         width -= 1;
     }

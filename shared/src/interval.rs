@@ -16,7 +16,9 @@ pub struct Interval {
 
 /// Why an interval text is not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("interval {text:?} {problem}; use a whole number of s, m, h or d that divides one day, like 1s, 1m, 5m, 15m, 1h, 1d")]
+#[error(
+    "interval {text:?} {problem}; use a whole number of s, m, h or d that divides one day, like 1s, 1m, 5m, 15m, 1h, 1d"
+)]
 pub struct IntervalError {
     text: String,
     problem: &'static str,
@@ -49,7 +51,7 @@ impl Interval {
 
     /// Whether every window of `self` is a union of windows of `finer`.
     pub const fn is_multiple_of(self, finer: Interval) -> bool {
-        self.seconds % finer.seconds == 0
+        self.seconds.is_multiple_of(finer.seconds)
     }
 
     /// Parses a comma-separated list (`1s,1m,1h`) into a sorted set without repeats.
@@ -84,11 +86,11 @@ impl FromStr for Interval {
 impl fmt::Display for Interval {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.seconds;
-        if s % 86_400 == 0 {
+        if s.is_multiple_of(86_400) {
             write!(f, "{}d", s / 86_400)
-        } else if s % 3600 == 0 {
+        } else if s.is_multiple_of(3600) {
             write!(f, "{}h", s / 3600)
-        } else if s % 60 == 0 {
+        } else if s.is_multiple_of(60) {
             write!(f, "{}m", s / 60)
         } else {
             write!(f, "{s}s")
@@ -116,9 +118,8 @@ impl IntervalPlan {
         let mut intervals = intervals.to_vec();
         intervals.sort();
         intervals.dedup();
-        let sources = (0..intervals.len())
-            .map(|i| (0..i).rev().find(|&j| intervals[i].is_multiple_of(intervals[j])))
-            .collect();
+        let sources =
+            (0..intervals.len()).map(|i| (0..i).rev().find(|&j| intervals[i].is_multiple_of(intervals[j]))).collect();
         Self { intervals, sources }
     }
 

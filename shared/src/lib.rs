@@ -12,6 +12,7 @@ pub mod bar;
 pub mod codec;
 pub mod fixed;
 pub mod interval;
+pub mod render;
 pub mod store;
 pub mod tick;
 pub mod time;

@@ -17,11 +17,7 @@ impl Symbol {
 
     /// Checks the format and builds a symbol.
     pub fn new(text: &str) -> Result<Self, InvalidTick> {
-        if Self::is_valid(text.as_bytes()) {
-            Ok(Self(SmolStr::new(text)))
-        } else {
-            Err(InvalidTick::Symbol)
-        }
+        if Self::is_valid(text.as_bytes()) { Ok(Self(SmolStr::new(text))) } else { Err(InvalidTick::Symbol) }
     }
 
     /// Whether `bytes` is a well-formed symbol.

@@ -97,11 +97,7 @@ pub fn parse_timestamp(text: &[u8]) -> Result<i64, TimeError> {
         Some(ms) => ms * NANOS_PER_MILLI,
         None => parse_rfc3339(text)?,
     };
-    if (MIN_EVENT_TIME..MAX_EVENT_TIME).contains(&ts) {
-        Ok(ts)
-    } else {
-        Err(TimeError::OutOfRange)
-    }
+    if (MIN_EVENT_TIME..MAX_EVENT_TIME).contains(&ts) { Ok(ts) } else { Err(TimeError::OutOfRange) }
 }
 
 /// The value of an all-digit text (wrapping past 19 digits), or `None`.
@@ -206,7 +202,9 @@ mod tests {
 
     #[test]
     fn rejects_malformed_and_out_of_range() {
-        for bad in [&b""[..], b"abc", b"2013-13-01T00:00:00Z", b"2013-02-30T00:00:00Z", b"2013-10-07T08:00:00", b"12.5", b"-5"] {
+        for bad in
+            [&b""[..], b"abc", b"2013-13-01T00:00:00Z", b"2013-02-30T00:00:00Z", b"2013-10-07T08:00:00", b"12.5", b"-5"]
+        {
             assert_eq!(parse_timestamp(bad), Err(TimeError::Malformed), "{:?}", String::from_utf8_lossy(bad));
         }
         assert_eq!(parse_timestamp(b"1969-12-31T23:59:59Z"), Err(TimeError::OutOfRange));

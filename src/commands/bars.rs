@@ -54,7 +54,9 @@ fn timestamp(text: &str) -> Result<i64, String> {
 /// Runs `tickflow bars`; a closed pipe (`| head`) ends it quietly.
 pub fn run(args: Args) -> anyhow::Result<()> {
     match print(args) {
-        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => Ok(()),
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            Ok(())
+        }
         other => other,
     }
 }
@@ -63,9 +65,17 @@ fn print(args: Args) -> anyhow::Result<()> {
     if let (Some(from), Some(to)) = (args.from, args.to) {
         anyhow::ensure!(from <= to, "--from must not be after --to");
     }
-    let query = BarQuery { interval: args.interval, symbol: args.symbol, from: args.from, to: args.to, view: args.view, limit: args.limit };
+    let query = BarQuery {
+        interval: args.interval,
+        symbol: args.symbol,
+        from: args.from,
+        to: args.to,
+        view: args.view,
+        limit: args.limit,
+    };
     let bars = super::runtime()?.block_on(async {
-        let store = tickflow_shared::store::open(&args.store).await.with_context(|| format!("opening store {}", args.store))?;
+        let store =
+            tickflow_shared::store::open(&args.store).await.with_context(|| format!("opening store {}", args.store))?;
         anyhow::Ok(store.bars(&query).await?)
     })?;
     let stdout = std::io::stdout();

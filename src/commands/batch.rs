@@ -30,7 +30,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = BatchConfig { archive: args.archive, intervals: args.intervals.0, workers: args.workers };
     let report = super::runtime()?.block_on(async {
-        let store = tickflow_shared::store::open(&args.store).await.with_context(|| format!("opening store {}", args.store))?;
+        let store =
+            tickflow_shared::store::open(&args.store).await.with_context(|| format!("opening store {}", args.store))?;
         anyhow::Ok(tickflow_batch::run(&config, store.as_ref()).await?)
     })?;
     print(&report, args.show_rejects);

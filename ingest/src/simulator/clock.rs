@@ -70,12 +70,7 @@ struct PartTimes {
 
 impl PartTimes {
     fn new(part: Part, n: u64, rng: &mut Rng) -> Self {
-        let mut times = Self {
-            part,
-            remaining: n,
-            uniform: 0.0,
-            head: None,
-        };
+        let mut times = Self { part, remaining: n, uniform: 0.0, head: None };
         times.advance(rng);
         times
     }
@@ -123,27 +118,12 @@ impl EventTimes {
     pub fn new(config: &SimConfig, ticks: u64) -> Self {
         let opens: Vec<i64> = session_opens(config).collect();
         let sessions = opens.len().max(1) as u64;
-        let counts = (0..opens.len() as u64)
-            .map(|i| ticks / sessions + u64::from(i < ticks % sessions))
-            .collect();
+        let counts = (0..opens.len() as u64).map(|i| ticks / sessions + u64::from(i < ticks % sessions)).collect();
         let rng = Rng::new(config.seed, Stream::Clock);
-        let empty = || PartTimes {
-            part: Part::Flat,
-            remaining: 0,
-            uniform: 0.0,
-            head: None,
-        };
+        let empty = || PartTimes { part: Part::Flat, remaining: 0, uniform: 0.0, head: None };
         let session_millis = (config.session_seconds as i64 * 1000).max(1);
         let parts = [empty(), empty(), empty()];
-        let mut times = Self {
-            rng,
-            opens,
-            counts,
-            session_millis,
-            session: 0,
-            parts,
-            next: None,
-        };
+        let mut times = Self { rng, opens, counts, session_millis, session: 0, parts, next: None };
         times.start_session(0);
         times.next = times.draw();
         times
@@ -181,8 +161,7 @@ impl EventTimes {
             match best {
                 Some((i, x)) => {
                     self.parts[i].advance(&mut self.rng);
-                    let millis =
-                        ((x * self.session_millis as f64) as i64).clamp(0, self.session_millis - 1);
+                    let millis = ((x * self.session_millis as f64) as i64).clamp(0, self.session_millis - 1);
                     return Some(open + millis * NANOS_PER_MILLI);
                 }
                 None => self.start_session(self.session + 1),
@@ -210,11 +189,7 @@ mod tests {
     fn sessions_skip_weekends() {
         // 2026-01-09 is a Friday.
         let start = days_from_civil(2026, 1, 9) * NANOS_PER_DAY + 14 * 3600 * NANOS_PER_SECOND;
-        let config = SimConfig {
-            start,
-            days: 3,
-            ..SimConfig::default()
-        };
+        let config = SimConfig { start, days: 3, ..SimConfig::default() };
         let days: Vec<i64> = session_opens(&config).map(day_of).collect();
         assert_eq!(days, [9, 12, 13].map(|d| days_from_civil(2026, 1, d)));
     }
@@ -222,10 +197,7 @@ mod tests {
     #[test]
     fn intensity_is_u_shaped_with_mean_one() {
         let n = 100_000;
-        let mean = (0..n)
-            .map(|i| intensity((f64::from(i) + 0.5) / f64::from(n)))
-            .sum::<f64>()
-            / f64::from(n);
+        let mean = (0..n).map(|i| intensity((f64::from(i) + 0.5) / f64::from(n))).sum::<f64>() / f64::from(n);
         assert!((mean - 1.0).abs() < 1e-6, "mean {mean}");
         assert!(intensity(0.0) > 3.0 * intensity(0.5));
         assert!(intensity(1.0) > 3.0 * intensity(0.5));
@@ -233,10 +205,7 @@ mod tests {
 
     #[test]
     fn times_are_sorted_and_counted() {
-        let config = SimConfig {
-            days: 3,
-            ..SimConfig::default()
-        };
+        let config = SimConfig { days: 3, ..SimConfig::default() };
         let times: Vec<i64> = EventTimes::new(&config, 10_001).collect();
         assert_eq!(times.len(), 10_001);
         assert!(times.is_sorted());

@@ -79,8 +79,7 @@ impl Market {
             if !names.insert(name.clone()) {
                 continue;
             }
-            let symbol = Symbol::new(&name)
-                .map_err(|e| SimError::Config(format!("symbol {name:?}: {e}")))?;
+            let symbol = Symbol::new(&name).map_err(|e| SimError::Config(format!("symbol {name:?}: {e}")))?;
             let price = log_uniform(&mut rng, START_PRICE);
             let cents = (price * 100.0).round();
             let daily = log_uniform(&mut rng, DAILY_VOLATILITY);
@@ -91,9 +90,7 @@ impl Market {
                 last_ts: None,
             });
         }
-        let weights: Vec<f64> = (1..=instruments.len())
-            .map(|rank| (rank as f64).powf(-ZIPF))
-            .collect();
+        let weights: Vec<f64> = (1..=instruments.len()).map(|rank| (rank as f64).powf(-ZIPF)).collect();
         let total: f64 = weights.iter().sum();
         let one = (1u64 << 53) as f64;
         let mut sum = 0.0;
@@ -107,12 +104,7 @@ impl Market {
         if let Some(last) = cumulative.last_mut() {
             *last = 1 << 53;
         }
-        Ok(Self {
-            instruments,
-            cumulative,
-            rng: Rng::new(config.seed, Stream::Market),
-            trades: 0,
-        })
+        Ok(Self { instruments, cumulative, rng: Rng::new(config.seed, Stream::Market), trades: 0 })
     }
 
     /// The instruments' symbols; index 0 trades most, activity falls with the index.
@@ -127,10 +119,7 @@ impl Market {
 
     /// Instruments that have traded at least once.
     pub fn traded_symbols(&self) -> usize {
-        self.instruments
-            .iter()
-            .filter(|i| i.last_ts.is_some())
-            .count()
+        self.instruments.iter().filter(|i| i.last_ts.is_some()).count()
     }
 
     /// The next trade, at event time `ts`: picks the symbol by activity
@@ -141,22 +130,15 @@ impl Market {
     /// Call it with non-decreasing times for a meaningful price path.
     pub fn next_trade(&mut self, ts: i64) -> Tick {
         let pick = self.rng.next_u64() >> 11;
-        let index = self
-            .cumulative
-            .partition_point(|&c| c <= pick)
-            .min(self.instruments.len() - 1);
+        let index = self.cumulative.partition_point(|&c| c <= pick).min(self.instruments.len() - 1);
         let z = self.rng.normal();
         let size = trade_size(&mut self.rng);
         let instrument = &mut self.instruments[index];
-        let elapsed = instrument
-            .last_ts
-            .map_or(0, |last| (ts - last).clamp(0, MAX_STEP_NS));
+        let elapsed = instrument.last_ts.map_or(0, |last| (ts - last).clamp(0, MAX_STEP_NS));
         let step = instrument.sigma * (elapsed as f64).sqrt();
         instrument.log_price += step * z - 0.5 * step * step;
         instrument.last_ts = Some(ts);
-        let cents = (instrument.log_price.exp() * 100.0)
-            .round()
-            .clamp(1.0, MAX_CENTS) as i64;
+        let cents = (instrument.log_price.exp() * 100.0).round().clamp(1.0, MAX_CENTS) as i64;
         let seq = self.trades;
         self.trades += 1;
         Tick {
@@ -187,9 +169,7 @@ fn ticker(rng: &mut Rng) -> String {
         }
         pick -= share;
     }
-    (0..len)
-        .map(|_| char::from(b'A' + rng.below(26) as u8))
-        .collect()
+    (0..len).map(|_| char::from(b'A' + rng.below(26) as u8)).collect()
 }
 
 /// Shares in one trade: half are a round lot of 100, 30% odd lots (1 to 99,
@@ -215,11 +195,7 @@ mod tests {
     use tickflow_shared::time::NANOS_PER_MILLI;
 
     fn market(symbols: usize) -> Market {
-        Market::new(&SimConfig {
-            symbols,
-            ..SimConfig::default()
-        })
-        .expect("valid config")
+        Market::new(&SimConfig { symbols, ..SimConfig::default() }).expect("valid config")
     }
 
     #[test]
@@ -227,11 +203,7 @@ mod tests {
         let m = market(2000);
         let names: HashSet<&str> = m.symbols().map(Symbol::as_str).collect();
         assert_eq!(names.len(), 2000);
-        assert!(
-            names
-                .iter()
-                .all(|n| (1..=5).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_uppercase()))
-        );
+        assert!(names.iter().all(|n| (1..=5).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_uppercase())));
         let short = names.iter().filter(|n| n.len() <= 4).count();
         assert!(short > 1500, "{short} names of up to 4 letters");
     }
@@ -241,17 +213,12 @@ mod tests {
         let mut m = market(500);
         let mut counts = std::collections::HashMap::new();
         for i in 0..100_000 {
-            *counts
-                .entry(m.next_trade(i * NANOS_PER_MILLI).symbol)
-                .or_insert(0u32) += 1;
+            *counts.entry(m.next_trade(i * NANOS_PER_MILLI).symbol).or_insert(0u32) += 1;
         }
         let mut sorted: Vec<u32> = counts.into_values().collect();
         sorted.sort_unstable_by(|a, b| b.cmp(a));
         let top10: u32 = sorted.iter().take(10).sum();
-        assert!(
-            top10 > 30_000,
-            "top 10 symbols have {top10} of 100,000 trades"
-        );
+        assert!(top10 > 30_000, "top 10 symbols have {top10} of 100,000 trades");
         assert!(sorted[0] > 100 * sorted[sorted.len() - 1].max(1));
     }
 
@@ -263,11 +230,7 @@ mod tests {
         assert!((0.45..0.55).contains(&share(&|s| s == 100)));
         assert!((0.25..0.35).contains(&share(&|s| s < 100)));
         assert!((0.002..0.01).contains(&share(&|s| s >= 10_000)));
-        assert!(
-            sizes
-                .iter()
-                .all(|&s| (1..=100_000).contains(&s) && (s < 100 || s % 100 == 0))
-        );
+        assert!(sizes.iter().all(|&s| (1..=100_000).contains(&s) && (s < 100 || s % 100 == 0)));
     }
 
     #[test]
@@ -276,11 +239,7 @@ mod tests {
         // A year of trading days' worth of steps, each the longest move.
         for i in 0..50_000 {
             let t = m.next_trade(i * MAX_STEP_NS);
-            assert!(
-                t.price.0 >= UNITS_PER_CENT && t.price.0 % UNITS_PER_CENT == 0,
-                "{:?}",
-                t.price
-            );
+            assert!(t.price.0 >= UNITS_PER_CENT && t.price.0 % UNITS_PER_CENT == 0, "{:?}", t.price);
             assert!(t.size.0 > 0);
             assert_eq!(t.seq, i as u64);
         }

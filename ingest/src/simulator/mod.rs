@@ -41,9 +41,7 @@ use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use tickflow_shared::Tick;
 use tickflow_shared::codec::CodecError;
-use tickflow_shared::time::{
-    MAX_EVENT_TIME, MIN_EVENT_TIME, NANOS_PER_DAY, NANOS_PER_MILLI, NANOS_PER_SECOND,
-};
+use tickflow_shared::time::{MAX_EVENT_TIME, MIN_EVENT_TIME, NANOS_PER_DAY, NANOS_PER_MILLI, NANOS_PER_SECOND};
 
 /// What to simulate. Every field has a default, so `{}` is a valid
 /// configuration: 500 symbols, one 6.5-hour session from Monday
@@ -83,8 +81,7 @@ impl SimConfig {
 
     /// Default first open: 2026-01-05T14:30:00Z, a Monday, 09:30 in New York.
     pub const fn default_start() -> i64 {
-        tickflow_shared::time::days_from_civil(2026, 1, 5) * NANOS_PER_DAY
-            + (14 * 3600 + 30 * 60) * NANOS_PER_SECOND
+        tickflow_shared::time::days_from_civil(2026, 1, 5) * NANOS_PER_DAY + (14 * 3600 + 30 * 60) * NANOS_PER_SECOND
     }
 
     /// Default number of sessions.
@@ -106,35 +103,22 @@ impl SimConfig {
     pub fn validate(&self) -> Result<(), SimError> {
         let fail = |what: String| Err(SimError::Config(what));
         if !(1..=100_000).contains(&self.symbols) {
-            return fail(format!(
-                "symbols = {} must be between 1 and 100000",
-                self.symbols
-            ));
+            return fail(format!("symbols = {} must be between 1 and 100000", self.symbols));
         }
         if self.days == 0 {
             return fail("days must be at least 1".to_owned());
         }
         if !(1..=86_400).contains(&self.session_seconds) {
-            return fail(format!(
-                "session_seconds = {} must be between 1 and 86400",
-                self.session_seconds
-            ));
+            return fail(format!("session_seconds = {} must be between 1 and 86400", self.session_seconds));
         }
         if self.disorder_ms > (NANOS_PER_DAY / NANOS_PER_MILLI) as u64 {
-            return fail(format!(
-                "disorder_ms = {} must be at most one day (86400000)",
-                self.disorder_ms
-            ));
+            return fail(format!("disorder_ms = {} must be at most one day (86400000)", self.disorder_ms));
         }
         // Weekends stretch `days` sessions over at most 7/5 as many calendar
         // days, plus one more for the session that runs past midnight.
-        let last_end = i128::from(self.start)
-            + (i128::from(self.days) * 7 / 5 + 4) * i128::from(NANOS_PER_DAY);
+        let last_end = i128::from(self.start) + (i128::from(self.days) * 7 / 5 + 4) * i128::from(NANOS_PER_DAY);
         if self.start < MIN_EVENT_TIME || last_end >= i128::from(MAX_EVENT_TIME) {
-            return fail(format!(
-                "start = {} with days = {} leaves the years 1970 to 2199",
-                self.start, self.days
-            ));
+            return fail(format!("start = {} with days = {} leaves the years 1970 to 2199", self.start, self.days));
         }
         Ok(())
     }
@@ -246,11 +230,7 @@ impl Trades {
     pub fn low_watermark(&self) -> i64 {
         // A buffered trade's key is above the last event time drawn, and its
         // time above its key minus the bound.
-        let buffered = if self.buffer.is_empty() {
-            i64::MAX
-        } else {
-            self.last_event - self.disorder_ns
-        };
+        let buffered = if self.buffer.is_empty() { i64::MAX } else { self.last_event - self.disorder_ns };
         self.times.peek().unwrap_or(i64::MAX).min(buffered)
     }
 
@@ -274,11 +254,7 @@ impl Iterator for Trades {
             // Every trade still to be drawn has a key of at least the next
             // event time, and a later index: the buffer's earliest may go.
             let next = self.times.peek();
-            if self
-                .buffer
-                .peek()
-                .is_some_and(|top| next.is_none_or(|ts| top.key <= ts))
-            {
+            if self.buffer.peek().is_some_and(|top| next.is_none_or(|ts| top.key <= ts)) {
                 let tick = self.buffer.pop()?.tick;
                 return Some(self.arrive(tick));
             }
@@ -286,11 +262,7 @@ impl Iterator for Trades {
             let tick = self.market.next_trade(ts);
             let key = ts + self.delay.below(self.disorder_ns as u64) as i64;
             self.last_event = ts;
-            self.buffer.push(Delayed {
-                key,
-                index: tick.seq,
-                tick,
-            });
+            self.buffer.push(Delayed { key, index: tick.seq, tick });
         }
     }
 }
@@ -300,72 +272,37 @@ mod tests {
     use super::*;
 
     fn config(days: u32, disorder_ms: u64) -> SimConfig {
-        SimConfig {
-            symbols: 50,
-            seed: 9,
-            days,
-            disorder_ms,
-            ..SimConfig::default()
-        }
+        SimConfig { symbols: 50, seed: 9, days, disorder_ms, ..SimConfig::default() }
     }
 
     #[test]
     fn config_from_json() {
         let c: SimConfig = serde_json::from_str("{}").expect("empty config");
         assert_eq!(c, SimConfig::default());
-        let c: SimConfig =
-            serde_json::from_str(r#"{"symbols": 3, "disorder_ms": 250}"#).expect("config");
+        let c: SimConfig = serde_json::from_str(r#"{"symbols": 3, "disorder_ms": 250}"#).expect("config");
         assert_eq!((c.symbols, c.disorder_ms, c.days), (3, 250, 1));
         assert!(serde_json::from_str::<SimConfig>(r#"{"symbol": 3}"#).is_err());
-        assert_eq!(
-            tickflow_shared::time::format_rfc3339(c.start),
-            "2026-01-05T14:30:00Z"
-        );
+        assert_eq!(tickflow_shared::time::format_rfc3339(c.start), "2026-01-05T14:30:00Z");
     }
 
     #[test]
     fn config_ranges() {
         for bad in [
-            SimConfig {
-                symbols: 0,
-                ..SimConfig::default()
-            },
-            SimConfig {
-                days: 0,
-                ..SimConfig::default()
-            },
-            SimConfig {
-                session_seconds: 86_401,
-                ..SimConfig::default()
-            },
-            SimConfig {
-                disorder_ms: 86_400_001,
-                ..SimConfig::default()
-            },
-            SimConfig {
-                start: -1,
-                ..SimConfig::default()
-            },
-            SimConfig {
-                days: u32::MAX,
-                ..SimConfig::default()
-            },
+            SimConfig { symbols: 0, ..SimConfig::default() },
+            SimConfig { days: 0, ..SimConfig::default() },
+            SimConfig { session_seconds: 86_401, ..SimConfig::default() },
+            SimConfig { disorder_ms: 86_400_001, ..SimConfig::default() },
+            SimConfig { start: -1, ..SimConfig::default() },
+            SimConfig { days: u32::MAX, ..SimConfig::default() },
         ] {
-            assert!(
-                matches!(bad.validate(), Err(SimError::Config(_))),
-                "{bad:?}"
-            );
+            assert!(matches!(bad.validate(), Err(SimError::Config(_))), "{bad:?}");
         }
     }
 
     #[test]
     fn disorder_only_reorders() {
-        let ordered: Vec<Tick> = Trades::new(&config(2, 0), 20_000)
-            .expect("config")
-            .collect();
-        let disordered: Vec<Tick> = Trades::new(&config(2, 500), 20_000)
-            .expect("config")
-            .collect();
+        let ordered: Vec<Tick> = Trades::new(&config(2, 0), 20_000).expect("config").collect();
+        let disordered: Vec<Tick> = Trades::new(&config(2, 500), 20_000).expect("config").collect();
         assert!(ordered.windows(2).all(|w| w[0].ts <= w[1].ts));
         assert_ne!(ordered, disordered);
         let key = |t: &Tick| (t.ts, t.symbol.clone(), t.price, t.size);
@@ -374,12 +311,7 @@ mod tests {
         a.sort();
         b.sort();
         assert_eq!(a, b);
-        assert!(
-            disordered
-                .iter()
-                .enumerate()
-                .all(|(i, t)| t.seq == i as u64)
-        );
+        assert!(disordered.iter().enumerate().all(|(i, t)| t.seq == i as u64));
     }
 
     /// The first trades of the default configuration, pinned: if this test
@@ -389,14 +321,7 @@ mod tests {
         let first: Vec<(String, i64, String, String)> = Trades::new(&SimConfig::default(), 1000)
             .expect("config")
             .take(3)
-            .map(|t| {
-                (
-                    t.symbol.to_string(),
-                    t.ts,
-                    t.price.to_string(),
-                    t.size.to_string(),
-                )
-            })
+            .map(|t| (t.symbol.to_string(), t.ts, t.price.to_string(), t.size.to_string()))
             .collect();
         let expected = [
             ("VLG", 1_767_623_406_058_000_000, "182.59", "1100"),
@@ -413,22 +338,13 @@ mod tests {
     /// reopened it, overwriting its first part file.
     #[test]
     fn watermark_holds_for_buffered_trades_across_sessions() {
-        let config = SimConfig {
-            symbols: 20,
-            seed: 0,
-            disorder_ms: 145,
-            days: 2,
-            ..SimConfig::default()
-        };
+        let config = SimConfig { symbols: 20, seed: 0, disorder_ms: 145, days: 2, ..SimConfig::default() };
         let mut trades = Trades::new(&config, 677).expect("config");
         let mut highest_mark = i64::MIN;
         loop {
             highest_mark = highest_mark.max(trades.low_watermark());
             let Some(t) = trades.next() else { break };
-            assert!(
-                t.ts >= highest_mark,
-                "{t:?} is below an earlier watermark {highest_mark}"
-            );
+            assert!(t.ts >= highest_mark, "{t:?} is below an earlier watermark {highest_mark}");
         }
     }
 

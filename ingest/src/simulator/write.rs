@@ -69,12 +69,7 @@ pub struct GenerateSummary {
 /// assert!(day.join("_SEALED").exists());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn generate(
-    out: &Path,
-    ticks: u64,
-    config: &SimConfig,
-    format: Format,
-) -> Result<GenerateSummary, SimError> {
+pub fn generate(out: &Path, ticks: u64, config: &SimConfig, format: Format) -> Result<GenerateSummary, SimError> {
     generate_parts(out, ticks, config, format, MAX_PART_ROWS)
 }
 
@@ -88,12 +83,7 @@ fn generate_parts(
 ) -> Result<GenerateSummary, SimError> {
     let mut trades = Trades::new(config, ticks)?;
     let mut open: BTreeMap<i64, DayWriter> = BTreeMap::new();
-    let mut summary = GenerateSummary {
-        ticks: 0,
-        days: 0,
-        files: Vec::new(),
-        symbols: 0,
-    };
+    let mut summary = GenerateSummary { ticks: 0, days: 0, files: Vec::new(), symbols: 0 };
     // The end of the earliest open day: checked per trade, so kept at hand.
     let mut first_end = i64::MAX;
     while let Some(mut tick) = trades.next() {
@@ -115,9 +105,7 @@ fn generate_parts(
                 entry.remove().seal(&mut summary.files)?;
                 summary.days += 1;
             }
-            first_end = open
-                .first_key_value()
-                .map_or(i64::MAX, |(day, _)| (day + 1) * NANOS_PER_DAY);
+            first_end = open.first_key_value().map_or(i64::MAX, |(day, _)| (day + 1) * NANOS_PER_DAY);
         }
     }
     for (_, writer) in open {
@@ -125,20 +113,12 @@ fn generate_parts(
         summary.days += 1;
     }
     summary.symbols = trades.market().traded_symbols();
-    tracing::debug!(
-        ticks = summary.ticks,
-        days = summary.days,
-        files = summary.files.len(),
-        "Generated trades."
-    );
+    tracing::debug!(ticks = summary.ticks, days = summary.days, files = summary.files.len(), "Generated trades.");
     Ok(summary)
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> SimError + '_ {
-    move |source| SimError::Io {
-        path: path.to_owned(),
-        source,
-    }
+    move |source| SimError::Io { path: path.to_owned(), source }
 }
 
 /// The part file being written: its writer, hidden name and final name.
@@ -177,14 +157,7 @@ impl DayWriter {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_error(&marker)(e)),
             _ => {}
         }
-        Ok(Self {
-            dir,
-            format,
-            part_rows,
-            next_part: 0,
-            part: None,
-            written: Vec::new(),
-        })
+        Ok(Self { dir, format, part_rows, next_part: 0, part: None, written: Vec::new() })
     }
 
     fn write(&mut self, tick: &mut Tick, files: &mut Vec<PathBuf>) -> Result<(), SimError> {
@@ -215,12 +188,7 @@ impl DayWriter {
             Format::Parquet => PartWriter::Parquet(Box::new(ParquetTickWriter::create(&temp)?)),
         };
         self.written.push(name.clone().into());
-        Ok(Part {
-            writer,
-            temp,
-            path: self.dir.join(name),
-            rows: 0,
-        })
+        Ok(Part { writer, temp, path: self.dir.join(name), rows: 0 })
     }
 
     fn finish_part(&mut self, files: &mut Vec<PathBuf>) -> Result<(), SimError> {
@@ -242,20 +210,15 @@ impl DayWriter {
         for entry in fs::read_dir(&self.dir).map_err(io_error(&self.dir))? {
             let entry = entry.map_err(io_error(&self.dir))?;
             let name = entry.file_name();
-            let stale = name.to_str().is_some_and(|n| n.starts_with("part-"))
-                && !self.written.contains(&name);
+            let stale = name.to_str().is_some_and(|n| n.starts_with("part-")) && !self.written.contains(&name);
             if stale {
                 fs::remove_file(entry.path()).map_err(io_error(&entry.path()))?;
             }
         }
         let marker = self.dir.join(SEALED_MARKER);
-        fs::File::create(&marker)
-            .and_then(|f| f.sync_all())
-            .map_err(io_error(&marker))?;
+        fs::File::create(&marker).and_then(|f| f.sync_all()).map_err(io_error(&marker))?;
         // Make the renames and the marker durable together.
-        fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_error(&self.dir))
+        fs::File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_error(&self.dir))
     }
 }
 
@@ -267,13 +230,7 @@ mod tests {
     use tickflow_shared::time::{NANOS_PER_MILLI, NANOS_PER_SECOND};
 
     fn config(days: u32, disorder_ms: u64) -> SimConfig {
-        SimConfig {
-            symbols: 40,
-            seed: 3,
-            days,
-            disorder_ms,
-            ..SimConfig::default()
-        }
+        SimConfig { symbols: 40, seed: 3, days, disorder_ms, ..SimConfig::default() }
     }
 
     fn read_back(files: &[PathBuf]) -> Vec<Collect> {
@@ -297,24 +254,13 @@ mod tests {
     #[test]
     fn same_arguments_same_bytes() {
         for format in [Format::Csv, Format::Parquet] {
-            let (a, b) = (
-                tempfile::tempdir().expect("tempdir"),
-                tempfile::tempdir().expect("tempdir"),
-            );
+            let (a, b) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
             let sa = generate(a.path(), 30_000, &config(2, 100), format).expect("generate");
             let sb = generate(b.path(), 30_000, &config(2, 100), format).expect("generate");
             assert_eq!(sa.files.len(), sb.files.len());
             for (fa, fb) in sa.files.iter().zip(&sb.files) {
-                assert_eq!(
-                    fa.strip_prefix(a.path()).ok(),
-                    fb.strip_prefix(b.path()).ok()
-                );
-                assert_eq!(
-                    fs::read(fa).expect("read"),
-                    fs::read(fb).expect("read"),
-                    "{}",
-                    fa.display()
-                );
+                assert_eq!(fa.strip_prefix(a.path()).ok(), fb.strip_prefix(b.path()).ok());
+                assert_eq!(fs::read(fa).expect("read"), fs::read(fb).expect("read"), "{}", fa.display());
             }
         }
     }
@@ -323,26 +269,16 @@ mod tests {
     fn days_are_partitioned_and_sealed() {
         let dir = tempfile::tempdir().expect("tempdir");
         // 2026-01-09 is a Friday: the sessions are Fri, Mon, Tue.
-        let start = tickflow_shared::time::days_from_civil(2026, 1, 9) * NANOS_PER_DAY
-            + 52_200 * NANOS_PER_SECOND;
-        let config = SimConfig {
-            start,
-            ..config(3, 0)
-        };
+        let start = tickflow_shared::time::days_from_civil(2026, 1, 9) * NANOS_PER_DAY + 52_200 * NANOS_PER_SECOND;
+        let config = SimConfig { start, ..config(3, 0) };
         let summary = generate(dir.path(), 10_000, &config, Format::Csv).expect("generate");
-        assert_eq!(
-            (summary.ticks, summary.days, summary.symbols),
-            (10_000, 3, 40)
-        );
+        assert_eq!((summary.ticks, summary.days, summary.symbols), (10_000, 3, 40));
         let mut names: Vec<String> = fs::read_dir(dir.path())
             .expect("ls")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(
-            names,
-            ["date=2026-01-09", "date=2026-01-12", "date=2026-01-13"]
-        );
+        assert_eq!(names, ["date=2026-01-09", "date=2026-01-12", "date=2026-01-13"]);
         for name in &names {
             let day = dir.path().join(name);
             let mut files: Vec<String> = fs::read_dir(&day)
@@ -351,10 +287,7 @@ mod tests {
                 .collect();
             files.sort();
             assert_eq!(files, [SEALED_MARKER, "part-00000.csv"]);
-            assert_eq!(
-                fs::metadata(day.join(SEALED_MARKER)).expect("marker").len(),
-                0
-            );
+            assert_eq!(fs::metadata(day.join(SEALED_MARKER)).expect("marker").len(), 0);
         }
         let opens: Vec<i64> = session_opens(&config).collect();
         let session = i64::from(config.session_seconds) * NANOS_PER_SECOND;
@@ -364,10 +297,7 @@ mod tests {
             assert!((3333..=3334).contains(&read.ticks.len()));
             for t in &read.ticks {
                 assert!(t.price.0 > 0 && t.size.0 > 0);
-                assert!(
-                    (open..open + session).contains(&t.ts),
-                    "{t:?} outside the session at {open}"
-                );
+                assert!((open..open + session).contains(&t.ts), "{t:?} outside the session at {open}");
             }
         }
     }
@@ -375,15 +305,11 @@ mod tests {
     #[test]
     fn large_days_split_into_parts_and_reruns_replace_them() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let summary =
-            generate_parts(dir.path(), 2_005, &config(1, 0), Format::Csv, 1_000).expect("generate");
+        let summary = generate_parts(dir.path(), 2_005, &config(1, 0), Format::Csv, 1_000).expect("generate");
         let day = dir.path().join("date=2026-01-05");
         let parts = ["part-00000.csv", "part-00001.csv", "part-00002.csv"].map(|p| day.join(p));
         assert_eq!(summary.files, parts);
-        let counts: Vec<usize> = read_back(&summary.files)
-            .iter()
-            .map(|c| c.ticks.len())
-            .collect();
+        let counts: Vec<usize> = read_back(&summary.files).iter().map(|c| c.ticks.len()).collect();
         assert_eq!(counts, [1_000, 1_000, 5]);
         // A smaller run into the same place leaves no stale part behind.
         generate_parts(dir.path(), 10, &config(1, 0), Format::Csv, 1_000).expect("generate");
@@ -436,20 +362,12 @@ mod tests {
     #[test]
     fn no_disorder_means_sorted_files() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let summary =
-            generate(dir.path(), 200_000, &config(1, 0), Format::Parquet).expect("generate");
+        let summary = generate(dir.path(), 200_000, &config(1, 0), Format::Parquet).expect("generate");
         let read = read_back(&summary.files);
         assert!(read[0].ticks.windows(2).all(|w| w[0].ts <= w[1].ts));
         // Millisecond stamps: busy moments share them.
-        let shared = read[0]
-            .ticks
-            .windows(2)
-            .filter(|w| w[0].ts == w[1].ts)
-            .count();
-        assert!(
-            shared > 100,
-            "{shared} trades share a millisecond with the one before"
-        );
+        let shared = read[0].ticks.windows(2).filter(|w| w[0].ts == w[1].ts).count();
+        assert!(shared > 100, "{shared} trades share a millisecond with the one before");
     }
 
     #[test]
@@ -461,13 +379,8 @@ mod tests {
         for t in generated(&config, 200_000) {
             per_minute[((t.ts - open) / minute) as usize] += 1;
         }
-        let rate = |r: std::ops::Range<usize>| {
-            f64::from(per_minute[r.clone()].iter().sum::<u32>()) / r.len() as f64
-        };
+        let rate = |r: std::ops::Range<usize>| f64::from(per_minute[r.clone()].iter().sum::<u32>()) / r.len() as f64;
         let (first, middle, last) = (rate(0..30), rate(30..360), rate(360..390));
-        assert!(
-            first > 2.0 * middle && last > 2.0 * middle,
-            "per minute: open {first}, middle {middle}, close {last}"
-        );
+        assert!(first > 2.0 * middle && last > 2.0 * middle, "per minute: open {first}, middle {middle}, close {last}");
     }
 }

@@ -166,7 +166,15 @@ impl<'s> RowReader<'s> {
     }
 
     #[inline]
-    fn push(&mut self, ts: &[u8], sym: &[u8], price: &[u8], vol: &[u8], seq: Option<&[u8]>, offset: u64) -> Result<(), String> {
+    fn push(
+        &mut self,
+        ts: &[u8],
+        sym: &[u8],
+        price: &[u8],
+        vol: &[u8],
+        seq: Option<&[u8]>,
+        offset: u64,
+    ) -> Result<(), String> {
         let ts = parse_timestamp(ts).map_err(|e| format!("timestamp {:?} {e}", lossy(ts)))?;
         let price = Price(parse_scaled(price).map_err(|e| format!("price {:?} {e}", lossy(price)))?);
         let size = Size(parse_scaled(vol).map_err(|e| format!("volume {:?} {e}", lossy(vol)))?);
@@ -379,11 +387,12 @@ fn scan(
             };
             let line = &buf[at..line_end];
             line_index += 1;
-            if !line.is_empty() && line != b"\r" {
-                if let Err(reason) = reader.row(line, offset) {
-                    let number = lines.before() + line_index;
-                    reader.reject(number, reason, line);
-                }
+            if !line.is_empty()
+                && line != b"\r"
+                && let Err(reason) = reader.row(line, offset)
+            {
+                let number = lines.before() + line_index;
+                reader.reject(number, reason, line);
             }
             offset += (line_end + 1 - at) as u64;
             at = line_end + 1;

@@ -11,11 +11,14 @@ use super::{BATCH_ROWS, CodecError, Reject, TickBatch, TickSink};
 use crate::fixed::{DECIMALS, Price, SCALE, Size, parse_scaled};
 use crate::tick::{Symbol, Tick, validate};
 use crate::time::{NANOS_PER_MILLI, parse_timestamp};
-use arrow::array::{Array, ArrayRef, AsArray, Decimal128Builder, RecordBatch, StringDictionaryBuilder, TimestampNanosecondBuilder, UInt64Builder};
+use arrow::array::{
+    Array, ArrayRef, AsArray, Decimal128Builder, RecordBatch, StringDictionaryBuilder, TimestampNanosecondBuilder,
+    UInt64Builder,
+};
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use rustc_hash::FxHashMap;
@@ -67,7 +70,13 @@ impl Columns {
                 )
             })
         };
-        Ok(Columns { timestamp: need("timestamp")?, symbol: need("symbol")?, price: need("price")?, volume: need("volume")?, seq: find("seq") })
+        Ok(Columns {
+            timestamp: need("timestamp")?,
+            symbol: need("symbol")?,
+            price: need("price")?,
+            volume: need("volume")?,
+            seq: find("seq"),
+        })
     }
 }
 
@@ -159,20 +168,24 @@ impl Decoder {
         let values = match arrow::compute::cast(&values, &DataType::Utf8) {
             Ok(values) => values,
             Err(_) => {
-                (0..array.len()).for_each(|i| note(errors, i, format!("symbol column has type {}, not text", array.data_type())));
+                (0..array.len())
+                    .for_each(|i| note(errors, i, format!("symbol column has type {}, not text", array.data_type())));
                 return vec![0; array.len()];
             }
         };
         let values = values.as_string::<i32>();
-        let ids: Vec<Option<u32>> = (0..values.len())
-            .map(|v| if values.is_null(v) { None } else { self.intern(values.value(v)) })
-            .collect();
+        let ids: Vec<Option<u32>> =
+            (0..values.len()).map(|v| if values.is_null(v) { None } else { self.intern(values.value(v)) }).collect();
         keys.iter()
             .enumerate()
             .map(|(row, &key)| match ids.get(key).copied().flatten() {
                 Some(id) if !array.is_null(row) => id,
                 _ => {
-                    let text = if array.is_null(row) { "is missing".to_owned() } else { format!("{:?} must be 1 to 32 characters of A-Z a-z 0-9 . - _ / : = ^", values.value(key)) };
+                    let text = if array.is_null(row) {
+                        "is missing".to_owned()
+                    } else {
+                        format!("{:?} must be 1 to 32 characters of A-Z a-z 0-9 . - _ / : = ^", values.value(key))
+                    };
                     note(errors, row, format!("symbol {text}"));
                     0
                 }
@@ -214,13 +227,21 @@ fn timestamps(array: &ArrayRef, errors: &mut BTreeMap<usize, String>) -> Vec<i64
     match array.data_type() {
         DataType::Timestamp(unit, _) => {
             let factor = per_unit(unit);
-            let values = arrow::compute::cast(array, &DataType::Int64).map(|a| a.as_primitive::<arrow::datatypes::Int64Type>().values().to_vec());
+            let values = arrow::compute::cast(array, &DataType::Int64)
+                .map(|a| a.as_primitive::<arrow::datatypes::Int64Type>().values().to_vec());
             values.map(|v| v.into_iter().map(|t| t.saturating_mul(factor)).collect()).unwrap_or_default()
         }
-        DataType::Int64 | DataType::Int32 | DataType::UInt64 | DataType::UInt32 => match arrow::compute::cast(array, &DataType::Int64) {
-            Ok(a) => a.as_primitive::<arrow::datatypes::Int64Type>().values().iter().map(|ms| ms.saturating_mul(NANOS_PER_MILLI)).collect(),
-            Err(e) => fail_all(array.len(), &format!("timestamp cannot be read: {e}"), errors),
-        },
+        DataType::Int64 | DataType::Int32 | DataType::UInt64 | DataType::UInt32 => {
+            match arrow::compute::cast(array, &DataType::Int64) {
+                Ok(a) => a
+                    .as_primitive::<arrow::datatypes::Int64Type>()
+                    .values()
+                    .iter()
+                    .map(|ms| ms.saturating_mul(NANOS_PER_MILLI))
+                    .collect(),
+                Err(e) => fail_all(array.len(), &format!("timestamp cannot be read: {e}"), errors),
+            }
+        }
         _ => match arrow::compute::cast(array, &DataType::Utf8) {
             Ok(text) => {
                 let text = text.as_string::<i32>();
@@ -258,28 +279,47 @@ fn scaled(array: &ArrayRef, name: &str, errors: &mut BTreeMap<usize, String>) ->
             let scale = i32::from(*scale);
             let values = array.as_primitive::<arrow::datatypes::Decimal128Type>().values();
             if scale == DECIMALS as i32 {
-                return values.iter().enumerate().map(|(i, v)| convert(i, i64::try_from(*v).map_err(|_| "is out of range".to_owned()))).collect();
+                return values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| convert(i, i64::try_from(*v).map_err(|_| "is out of range".to_owned())))
+                    .collect();
             }
             values.iter().enumerate().map(|(i, v)| convert(i, rescale(*v, scale))).collect()
         }
-        DataType::Int64 | DataType::Int32 | DataType::UInt32 | DataType::UInt64 => match arrow::compute::cast(array, &DataType::Int64) {
-            Ok(a) => a
-                .as_primitive::<arrow::datatypes::Int64Type>()
-                .values()
+        DataType::Int64 | DataType::Int32 | DataType::UInt32 | DataType::UInt64 => {
+            match arrow::compute::cast(array, &DataType::Int64) {
+                Ok(a) => a
+                    .as_primitive::<arrow::datatypes::Int64Type>()
+                    .values()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| convert(i, v.checked_mul(SCALE).ok_or_else(|| "is out of range".to_owned())))
+                    .collect(),
+                Err(e) => fail_all(array.len(), &format!("{name} cannot be read: {e}"), errors),
+            }
+        }
+        DataType::Float64 | DataType::Float32 => {
+            let floats = arrow::compute::cast(array, &DataType::Float64)
+                .map(|a| a.as_primitive::<arrow::datatypes::Float64Type>().values().to_vec())
+                .unwrap_or_default();
+            floats
                 .iter()
                 .enumerate()
-                .map(|(i, v)| convert(i, v.checked_mul(SCALE).ok_or_else(|| "is out of range".to_owned())))
-                .collect(),
-            Err(e) => fail_all(array.len(), &format!("{name} cannot be read: {e}"), errors),
-        },
-        DataType::Float64 | DataType::Float32 => {
-            let floats = arrow::compute::cast(array, &DataType::Float64).map(|a| a.as_primitive::<arrow::datatypes::Float64Type>().values().to_vec()).unwrap_or_default();
-            floats.iter().enumerate().map(|(i, f)| convert(i, parse_scaled(f.to_string().as_bytes()).map_err(|e| format!("{f} {e}")))).collect()
+                .map(|(i, f)| convert(i, parse_scaled(f.to_string().as_bytes()).map_err(|e| format!("{f} {e}"))))
+                .collect()
         }
         _ => match arrow::compute::cast(array, &DataType::Utf8) {
             Ok(text) => {
                 let text = text.as_string::<i32>();
-                (0..text.len()).map(|i| convert(i, parse_scaled(text.value(i).as_bytes()).map_err(|e| format!("{:?} {e}", text.value(i))))).collect()
+                (0..text.len())
+                    .map(|i| {
+                        convert(
+                            i,
+                            parse_scaled(text.value(i).as_bytes()).map_err(|e| format!("{:?} {e}", text.value(i))),
+                        )
+                    })
+                    .collect()
             }
             Err(_) => fail_all(array.len(), &format!("{name} column has type {}", array.data_type()), errors),
         },

@@ -225,25 +225,3 @@ async fn rejects_volumes_that_do_not_fit() {
     assert!(matches!(error, StoreError::Range(_)), "{error}");
     assert!(store.batch_runs(10).await.expect("runs").is_empty());
 }
-
-/// Prints the publish rate; run with
-/// `cargo test --release -p tickflow-shared sqlite_publish_rate -- --ignored --nocapture`.
-#[tokio::test]
-#[ignore = "a measurement, not a test"]
-async fn sqlite_publish_rate() {
-    let (_dir, store) = store();
-    let symbols: Vec<Symbol> = (0..100).map(|i| Symbol::new(&format!("S{i:03}")).expect("symbol")).collect();
-    let n = 1_000_000i64;
-    let bars = (0..n).map(move |i| {
-        let mut b = bar("X", "1s", (i / 100) * 1_000_000_000, 1_000 + i);
-        b.symbol = symbols[(i % 100) as usize].clone();
-        b
-    });
-    let days: Vec<(i64, u64)> = (0..2).map(|d| (d, 1)).collect();
-    let mut p = publish(&days, Vec::new());
-    p.bars = Box::new(bars);
-    let started = std::time::Instant::now();
-    let run = store.publish_batch(p).await.expect("publish");
-    let seconds = started.elapsed().as_secs_f64();
-    println!("SQLite: published {} bars in {seconds:.2} s: {:.0} bars/s", run.bars, run.bars as f64 / seconds);
-}

@@ -1,0 +1,7 @@
+//! Cross-layer integration tests: one binary, real services, the naive reference as oracle.
+
+mod support;
+
+mod batch;
+mod reference;
+mod store_postgres;
