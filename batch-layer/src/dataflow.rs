@@ -5,7 +5,7 @@
 //! exchanged by symbol, to the worker that owns the symbol. That worker merges
 //! them once its input frontier is empty, derives the coarser intervals from
 //! the finer ones ([`IntervalPlan`]) and keeps the final accumulators sorted
-//! by `(symbol, interval, start)`.
+//! by `(interval, symbol, start)`.
 
 use crate::aggregate::{Partial, PreAggregator};
 use crate::inputs::DayFilter;
@@ -36,7 +36,7 @@ pub struct ReadTask {
 /// What all workers computed.
 #[derive(Default, Debug)]
 pub struct Computed {
-    /// Final accumulators, per worker, each sorted by `(symbol, interval, start)`.
+    /// Final accumulators, per worker, each sorted by `(interval, symbol, start)`.
     pub bars: Vec<Vec<Partial>>,
     /// Days seen per file read whole.
     pub file_days: FxHashMap<usize, BTreeSet<i64>>,
@@ -156,7 +156,23 @@ fn derive(roots: FxHashMap<(tickflow_shared::Symbol, u8, i64), BarAcc>, plan: &I
             coarser.into_iter().map(|((s, start), acc)| (s.clone(), i as u8, start, acc)).collect();
         levels[i] = level;
     }
-    let mut all: Vec<Partial> = levels.into_iter().flatten().collect();
-    all.sort_unstable_by(|a, b| (&a.0, a.1, a.2).cmp(&(&b.0, b.1, b.2)));
-    all
+    for level in &mut levels {
+        level.sort_unstable_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
+    }
+    levels.into_iter().flatten().collect()
+}
+
+/// Merges the workers' sorted outputs into one run ordered by `(interval, symbol, start)`,
+/// the order the stores keep bars in.
+pub fn in_order(runs: Vec<Vec<Partial>>) -> impl Iterator<Item = Partial> + Send {
+    let mut runs: Vec<std::vec::IntoIter<Partial>> = runs.into_iter().map(Vec::into_iter).collect();
+    let mut heads: Vec<Option<Partial>> = runs.iter_mut().map(Iterator::next).collect();
+    std::iter::from_fn(move || {
+        let best = (0..heads.len())
+            .filter_map(|i| heads[i].as_ref().map(|p| (i, p)))
+            .min_by(|(_, a), (_, b)| (a.1, &a.0, a.2).cmp(&(b.1, &b.0, b.2)))
+            .map(|(i, _)| i)?;
+        let next = runs[best].next();
+        std::mem::replace(&mut heads[best], next)
+    })
 }

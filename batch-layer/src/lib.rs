@@ -148,10 +148,7 @@ pub async fn run(config: &BatchConfig, store: &dyn ViewStore) -> Result<BatchRep
         }
     }
     let intervals = interval_plan.intervals().to_vec();
-    let bars = computed
-        .bars
-        .into_iter()
-        .flatten()
+    let bars = dataflow::in_order(computed.bars)
         .filter_map(move |(symbol, interval, start, acc)| acc.finish(symbol, intervals[interval as usize], start));
     let publish = BatchPublish {
         started_at,

@@ -158,6 +158,8 @@ END
 $$;
 "#;
 
+// Bar tables are keyed interval first: every query names one interval, and a
+// publish inserts in key order, so one B-tree serves reads and writes.
 const SQLITE_1: &str = r#"
 CREATE TABLE batch_bars (
     symbol TEXT NOT NULL,
@@ -173,9 +175,8 @@ CREATE TABLE batch_bars (
     first_ts_ns INTEGER NOT NULL,
     last_ts_ns INTEGER NOT NULL,
     version INTEGER NOT NULL,
-    PRIMARY KEY (symbol, "interval", start)
+    PRIMARY KEY ("interval", symbol, start)
 ) WITHOUT ROWID;
-CREATE INDEX batch_bars_interval_start ON batch_bars ("interval", start);
 
 CREATE TABLE speed_bars (
     symbol TEXT NOT NULL,
@@ -192,9 +193,8 @@ CREATE TABLE speed_bars (
     last_ts_ns INTEGER NOT NULL,
     "final" INTEGER NOT NULL CHECK ("final" IN (0, 1)),
     updated_at INTEGER NOT NULL,
-    PRIMARY KEY (symbol, "interval", start)
+    PRIMARY KEY ("interval", symbol, start)
 ) WITHOUT ROWID;
-CREATE INDEX speed_bars_interval_start ON speed_bars ("interval", start);
 
 CREATE TABLE batch_runs (
     version INTEGER PRIMARY KEY,

@@ -15,6 +15,7 @@ mod common;
 pub mod migrations;
 mod postgres;
 mod sqlite;
+mod sqlite_insert;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::interval::Interval;
 use crate::store::{DaySummary, ViewSelect};
 
 fn interval(label: &str) -> Interval {
