@@ -2,9 +2,10 @@
 //!
 //! The hot loop keeps one open window per (symbol, root interval). Archive
 //! files are nearly time-ordered, so almost every trade lands in the window it
-//! already has open: a range check and a `push`, no hashing, no division. Only
-//! when a trade leaves the open window is the window folded into the map of
-//! partial bars.
+//! already has open: a range check and a `push`, no hashing, no division. When
+//! a trade leaves the open window, the window is appended to the list of
+//! partial bars; a window that opens again later (disorder, another split)
+//! simply yields a second partial, which the merge folds in.
 
 use crate::inputs::DayFilter;
 use rustc_hash::FxHashMap;
@@ -40,7 +41,7 @@ pub struct PreAggregator {
     ids: FxHashMap<Symbol, u32>,
     remap: Vec<u32>,
     open: Vec<OpenWindow>,
-    closed: FxHashMap<(u32, u8, i64), BarAcc>,
+    closed: Vec<(u32, u8, i64, BarAcc)>,
     current: Option<Current>,
     /// Days seen per file read with [`DayFilter::All`].
     pub file_days: FxHashMap<usize, BTreeSet<i64>>,
@@ -59,7 +60,7 @@ impl PreAggregator {
             ids: FxHashMap::default(),
             remap: Vec::new(),
             open: Vec::new(),
-            closed: FxHashMap::default(),
+            closed: Vec::new(),
             current: None,
             file_days: FxHashMap::default(),
             rejects: Vec::new(),
@@ -139,24 +140,23 @@ impl PreAggregator {
         let window = &mut self.open[slot];
         if window.acc.trades() > 0 {
             let symbol = (slot / self.roots.len()) as u32;
-            self.closed.entry((symbol, index, window.start)).or_default().merge(&window.acc);
+            self.closed.push((symbol, index, window.start, window.acc));
         }
         window.start = interval.start_of(ts);
         window.end = window.start + interval.nanos();
         window.acc = BarAcc::of(ts, seq, price, size);
     }
 
-    /// Folds every open window and returns the partial bars.
-    pub fn finish(mut self) -> Vec<Partial> {
+    /// Closes every open window and yields the partial bars.
+    pub fn finish(mut self) -> impl Iterator<Item = Partial> {
         let roots = self.roots.len();
         for (slot, window) in self.open.iter().enumerate() {
             if window.acc.trades() > 0 {
-                let key = ((slot / roots) as u32, self.roots[slot % roots].0, window.start);
-                self.closed.entry(key).or_default().merge(&window.acc);
+                self.closed.push(((slot / roots) as u32, self.roots[slot % roots].0, window.start, window.acc));
             }
         }
         let symbols = self.symbols;
-        self.closed.into_iter().map(|((s, i, start), acc)| (symbols[s as usize].clone(), i, start, acc)).collect()
+        self.closed.into_iter().map(move |(s, i, start, acc)| (symbols[s as usize].clone(), i, start, acc))
     }
 }
 

@@ -3,12 +3,12 @@
 //! Each worker takes splits from a shared queue and pre-aggregates them
 //! ([`PreAggregator`]); when the queue is empty it sends its partial bars,
 //! exchanged by symbol, to the worker that owns the symbol. That worker merges
-//! them once its input frontier is empty, derives the coarser intervals from
-//! the finer ones ([`IntervalPlan`]) and keeps the final accumulators sorted
-//! by `(interval, symbol, start)`.
+//! them once its input frontier is empty and derives the coarser intervals
+//! from the finer ones ([`Merger`]).
 
 use crate::aggregate::{Partial, PreAggregator};
 use crate::inputs::DayFilter;
+use crate::merge::{Merger, OwnedBars};
 use rustc_hash::{FxHashMap, FxHasher};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -16,8 +16,8 @@ use std::hash::{Hash, Hasher};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use tickflow_shared::IntervalPlan;
 use tickflow_shared::codec::{Reject, Split, read_split};
-use tickflow_shared::{BarAcc, IntervalPlan};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::generic::operator::source;
@@ -36,8 +36,8 @@ pub struct ReadTask {
 /// What all workers computed.
 #[derive(Default, Debug)]
 pub struct Computed {
-    /// Final accumulators, per worker, each sorted by `(interval, symbol, start)`.
-    pub bars: Vec<Vec<Partial>>,
+    /// The bars each worker owns.
+    pub bars: Vec<OwnedBars>,
     /// Days seen per file read whole.
     pub file_days: FxHashMap<usize, BTreeSet<i64>>,
     /// Rows rejected.
@@ -50,7 +50,7 @@ pub struct Computed {
 
 #[derive(Default)]
 struct WorkerOutput {
-    bars: Vec<Partial>,
+    bars: OwnedBars,
     file_days: FxHashMap<usize, BTreeSet<i64>>,
     rejects: Vec<Reject>,
     trades: u64,
@@ -101,22 +101,20 @@ pub fn compute(tasks: Vec<ReadTask>, plan: &IntervalPlan, workers: usize) -> Res
                     for (file, days) in &agg.file_days {
                         out.file_days.entry(*file).or_default().extend(days);
                     }
-                    output.session(&cap).give_iterator(agg.finish().into_iter());
+                    output.session(&cap).give_iterator(agg.finish());
                 }
             });
-            let mut merged: FxHashMap<(tickflow_shared::Symbol, u8, i64), BarAcc> = FxHashMap::default();
-            let mut finished = false;
+            let mut merger = Some(Merger::default());
             partials.sink(Exchange::new(symbol_hash), "MergeBars", move |(input, frontier)| {
                 input.for_each_time(|_time, data| {
-                    for batch in data {
-                        for (symbol, interval, start, acc) in batch.drain(..) {
-                            merged.entry((symbol, interval, start)).or_default().merge(&acc);
-                        }
+                    if let Some(merger) = merger.as_mut() {
+                        data.for_each(|batch| batch.drain(..).for_each(|partial| merger.add(partial)));
                     }
                 });
-                if frontier.is_empty() && !finished {
-                    finished = true;
-                    merge_output.borrow_mut().bars = derive(std::mem::take(&mut merged), &plan);
+                if frontier.is_empty()
+                    && let Some(merger) = merger.take()
+                {
+                    merge_output.borrow_mut().bars = merger.finish(&plan);
                 }
             });
         });
@@ -135,44 +133,4 @@ pub fn compute(tasks: Vec<ReadTask>, plan: &IntervalPlan, workers: usize) -> Res
         }
     }
     Ok(computed)
-}
-
-/// Derives every planned interval from the merged root bars, sorted.
-fn derive(roots: FxHashMap<(tickflow_shared::Symbol, u8, i64), BarAcc>, plan: &IntervalPlan) -> Vec<Partial> {
-    let intervals = plan.intervals();
-    let mut levels: Vec<Vec<Partial>> = vec![Vec::new(); intervals.len()];
-    for ((symbol, index, start), acc) in roots {
-        levels[index as usize].push((symbol, index, start, acc));
-    }
-    for (i, interval) in intervals.iter().enumerate() {
-        let Some(source) = plan.source(i) else {
-            continue;
-        };
-        let mut coarser: FxHashMap<(&tickflow_shared::Symbol, i64), BarAcc> = FxHashMap::default();
-        for (symbol, _, start, acc) in &levels[source] {
-            coarser.entry((symbol, interval.start_of(*start))).or_default().merge(acc);
-        }
-        let level: Vec<Partial> =
-            coarser.into_iter().map(|((s, start), acc)| (s.clone(), i as u8, start, acc)).collect();
-        levels[i] = level;
-    }
-    for level in &mut levels {
-        level.sort_unstable_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
-    }
-    levels.into_iter().flatten().collect()
-}
-
-/// Merges the workers' sorted outputs into one run ordered by `(interval, symbol, start)`,
-/// the order the stores keep bars in.
-pub fn in_order(runs: Vec<Vec<Partial>>) -> impl Iterator<Item = Partial> + Send {
-    let mut runs: Vec<std::vec::IntoIter<Partial>> = runs.into_iter().map(Vec::into_iter).collect();
-    let mut heads: Vec<Option<Partial>> = runs.iter_mut().map(Iterator::next).collect();
-    std::iter::from_fn(move || {
-        let best = (0..heads.len())
-            .filter_map(|i| heads[i].as_ref().map(|p| (i, p)))
-            .min_by(|(_, a), (_, b)| (a.1, &a.0, a.2).cmp(&(b.1, &b.0, b.2)))
-            .map(|(i, _)| i)?;
-        let next = runs[best].next();
-        std::mem::replace(&mut heads[best], next)
-    })
 }

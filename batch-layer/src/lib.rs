@@ -17,6 +17,7 @@
 pub mod aggregate;
 pub mod dataflow;
 pub mod inputs;
+pub mod merge;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -140,15 +141,13 @@ pub async fn run(config: &BatchConfig, store: &dyn ViewStore) -> Result<BatchRep
             FileManifest { path: file.key(), bytes: file.bytes, modified_ns: file.modified_ns, days }
         })
         .collect();
-    let root = interval_plan.roots().next().unwrap_or(0) as u8;
+    let root = interval_plan.roots().next().unwrap_or(0);
     let mut trades_per_day: std::collections::BTreeMap<i64, u64> = plan.dirty.iter().map(|d| (*d, 0)).collect();
-    for (_, interval, start, acc) in computed.bars.iter().flatten() {
-        if *interval == root {
-            *trades_per_day.entry(day_of(*start)).or_default() += acc.trades();
-        }
+    for (_, start, acc) in computed.bars.iter().filter_map(|owned| owned.levels.get(root)).flatten() {
+        *trades_per_day.entry(day_of(*start)).or_default() += acc.trades();
     }
     let intervals = interval_plan.intervals().to_vec();
-    let bars = dataflow::in_order(computed.bars)
+    let bars = merge::in_order(computed.bars)
         .filter_map(move |(symbol, interval, start, acc)| acc.finish(symbol, intervals[interval as usize], start));
     let publish = BatchPublish {
         started_at,
