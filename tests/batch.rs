@@ -215,3 +215,29 @@ fn reruns_recompute_only_changed_days_and_only_sealed_days() {
         bar_rows(&store, "1d", "batch").last().expect("bars").split(',').nth(2).expect("start").to_owned();
     assert_eq!(boundary_day, "2026-01-06T00:00:00Z", "the unsealed day is not published");
 }
+
+#[test]
+fn a_new_file_sharing_a_day_with_an_unchanged_file_recomputes_that_day_from_both() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = dir.path().join("files");
+    std::fs::create_dir(&files).expect("mkdir");
+    let header = "timestamp,symbol,price,volume\n";
+    std::fs::write(
+        files.join("a.csv"),
+        format!("{header}1381132800000,SPY,10,1\n1381136400000,SPY,11,2\n1381219200000,SPY,12,3\n"),
+    )
+    .expect("write");
+    let store = sqlite_url(dir.path());
+    let files_str = files.to_str().expect("path").to_owned();
+    let first = tickflow(&["batch", "--archive", &files_str, "--store", &store, "--intervals", "1s,1m,1h,1d"]);
+    assert!(first.contains("2 day(s), 3 trades"), "{first}");
+    std::fs::write(files.join("b.csv"), format!("{header}1381132860000,SPY,9,4\n1381140000000,IBM,180,5\n"))
+        .expect("write");
+    let second = tickflow(&["batch", "--archive", &files_str, "--store", &store, "--intervals", "1s,1m,1h,1d"]);
+    assert!(second.contains("1 day(s), 4 trades"), "only 2013-10-07 is replaced, from a.csv and b.csv: {second}");
+    let mut trades = reference::read_csv(&std::fs::read_to_string(files.join("a.csv")).expect("a"));
+    let mut b = reference::read_csv(&std::fs::read_to_string(files.join("b.csv")).expect("b"));
+    b.iter_mut().for_each(|t| t.line += 1 << 32);
+    trades.extend(b);
+    assert_bars_match(&store, &trades, "batch");
+}

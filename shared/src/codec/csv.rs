@@ -149,6 +149,34 @@ impl<'s> RowReader<'s> {
         self.push(field(h.timestamp), field(h.symbol), field(h.price), field(h.volume), seq, offset)
     }
 
+    /// Parses one line whose commas the scan has already found (positions
+    /// from the line start); lines with quotes or many fields take [`Self::row`].
+    #[inline]
+    fn row_at(
+        &mut self,
+        line: &[u8],
+        commas: &[usize; FAST_FIELDS],
+        count: usize,
+        quoted: bool,
+        offset: u64,
+    ) -> Result<(), String> {
+        if quoted || count >= FAST_FIELDS {
+            return self.row(line, offset);
+        }
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let h = &self.header;
+        if count + 1 != h.fields {
+            return Err(field_count(count + 1, h.fields));
+        }
+        let field = |i: usize| {
+            let start = if i == 0 { 0 } else { commas[i - 1] + 1 };
+            let end = if i == count { line.len() } else { commas[i] };
+            &line[start..end]
+        };
+        let seq = h.seq.map(field);
+        self.push(field(h.timestamp), field(h.symbol), field(h.price), field(h.volume), seq, offset)
+    }
+
     #[cold]
     fn quoted(&mut self, line: &[u8], offset: u64) -> Result<(), String> {
         let fields = split_fields(line);
@@ -376,26 +404,46 @@ fn scan(
         let eof = n == 0;
         filled += n;
         let mut at = 0usize;
-        while at < filled {
-            if offset >= end {
-                return Ok(());
+        let mut commas = [0usize; FAST_FIELDS];
+        let (mut count, mut quoted) = (0usize, false);
+        for pos in memchr::memchr3_iter(b',', b'\n', b'"', &buf[..filled]) {
+            match buf[pos] {
+                b',' => {
+                    if count < FAST_FIELDS {
+                        commas[count] = pos - at;
+                    }
+                    count += 1;
+                }
+                b'"' => quoted = true,
+                _ => {
+                    if offset >= end {
+                        return Ok(());
+                    }
+                    let line = &buf[at..pos];
+                    line_index += 1;
+                    if !line.is_empty()
+                        && line != b"\r"
+                        && let Err(reason) = reader.row_at(line, &commas, count, quoted, offset)
+                    {
+                        let number = lines.before() + line_index;
+                        reader.reject(number, reason, line);
+                    }
+                    offset += (pos + 1 - at) as u64;
+                    at = pos + 1;
+                    (count, quoted) = (0, false);
+                }
             }
-            let line_end = match memchr::memchr(b'\n', &buf[at..filled]) {
-                Some(i) => at + i,
-                None if eof => filled,
-                None => break,
-            };
-            let line = &buf[at..line_end];
+        }
+        if eof && at < filled && offset < end {
+            let line = &buf[at..filled];
             line_index += 1;
-            if !line.is_empty()
-                && line != b"\r"
+            if line != b"\r"
                 && let Err(reason) = reader.row(line, offset)
             {
                 let number = lines.before() + line_index;
                 reader.reject(number, reason, line);
             }
-            offset += (line_end + 1 - at) as u64;
-            at = line_end + 1;
+            at = filled;
         }
         if eof {
             return Ok(());
