@@ -381,7 +381,7 @@ impl ParquetTickWriter {
     pub fn create(path: &Path) -> Result<Self, CodecError> {
         let file = File::create(path).map_err(|e| CodecError::io(path, e))?;
         let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
+            .set_compression(Compression::LZ4_RAW)
             .set_max_row_group_row_count(Some(Self::ROW_GROUP_ROWS))
             .build();
         let writer = ArrowWriter::try_new(file, tick_schema(), Some(props)).map_err(pq_error(path))?;
