@@ -7,7 +7,7 @@
 //! Line numbers are counted only when a row is rejected.
 
 use super::split::DataFormat;
-use super::{BATCH_ROWS, CodecError, Reject, TickBatch, TickSink};
+use super::{BATCH_ROWS, CodecError, Reject, TickBatch, TickColumns, TickSink};
 use crate::fixed::{Price, Size, parse_scaled, write_scaled};
 use crate::tick::{Symbol, Tick, validate};
 use crate::time::{NANOS_PER_MILLI, parse_timestamp, write_rfc3339};
@@ -18,41 +18,19 @@ use std::path::Path;
 
 const CHUNK_BYTES: usize = 4 << 20;
 
-/// Where the needed columns are in a row.
+/// Where the needed columns are in a row, and how many fields a row has.
 #[derive(Clone, Debug)]
 struct Header {
-    timestamp: usize,
-    symbol: usize,
-    price: usize,
-    volume: usize,
-    seq: Option<usize>,
+    columns: TickColumns,
     fields: usize,
 }
 
 impl Header {
     fn parse(line: &[u8]) -> Result<Header, String> {
         let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-        let names: Vec<String> = split_fields(line)
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).trim().trim_matches('"').to_ascii_lowercase())
-            .collect();
-        let find = |name: &str| names.iter().position(|n| n == name);
-        let need = |name: &str| {
-            find(name).ok_or_else(|| {
-                format!(
-                    "header lacks column `{name}` (found: {}); a tick CSV needs timestamp, symbol, price and volume in any order",
-                    names.join(", ")
-                )
-            })
-        };
-        Ok(Header {
-            timestamp: need("timestamp")?,
-            symbol: need("symbol")?,
-            price: need("price")?,
-            volume: need("volume")?,
-            seq: find("seq"),
-            fields: names.len(),
-        })
+        let names: Vec<String> =
+            split_fields(line).iter().map(|f| String::from_utf8_lossy(f).trim().trim_matches('"').to_owned()).collect();
+        Ok(Header { columns: TickColumns::find(&names, "header")?, fields: names.len() })
     }
 }
 
@@ -145,8 +123,15 @@ impl<'s> RowReader<'s> {
             return self.quoted(line, offset);
         }
         let field = |i: usize| &line[bounds[i].0..bounds[i].1];
-        let seq = h.seq.map(field);
-        self.push(field(h.timestamp), field(h.symbol), field(h.price), field(h.volume), seq, offset)
+        let seq = h.columns.seq.map(field);
+        self.push(
+            field(h.columns.timestamp),
+            field(h.columns.symbol),
+            field(h.columns.price),
+            field(h.columns.volume),
+            seq,
+            offset,
+        )
     }
 
     /// Parses one line whose commas the scan has already found (positions
@@ -173,8 +158,15 @@ impl<'s> RowReader<'s> {
             let end = if i == count { line.len() } else { commas[i] };
             &line[start..end]
         };
-        let seq = h.seq.map(field);
-        self.push(field(h.timestamp), field(h.symbol), field(h.price), field(h.volume), seq, offset)
+        let seq = h.columns.seq.map(field);
+        self.push(
+            field(h.columns.timestamp),
+            field(h.columns.symbol),
+            field(h.columns.price),
+            field(h.columns.volume),
+            seq,
+            offset,
+        )
     }
 
     #[cold]
@@ -189,8 +181,15 @@ impl<'s> RowReader<'s> {
         if fields.len() != h.fields {
             return Err(field_count(fields.len(), h.fields));
         }
-        let seq = h.seq.map(|i| fields[i]);
-        self.push(fields[h.timestamp], fields[h.symbol], fields[h.price], fields[h.volume], seq, offset)
+        let seq = h.columns.seq.map(|i| fields[i]);
+        self.push(
+            fields[h.columns.timestamp],
+            fields[h.columns.symbol],
+            fields[h.columns.price],
+            fields[h.columns.volume],
+            seq,
+            offset,
+        )
     }
 
     #[inline]

@@ -115,6 +115,40 @@ impl fmt::Display for Reject {
     }
 }
 
+/// Where the tick columns are among a file's column names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TickColumns {
+    pub(crate) timestamp: usize,
+    pub(crate) symbol: usize,
+    pub(crate) price: usize,
+    pub(crate) volume: usize,
+    pub(crate) seq: Option<usize>,
+}
+
+impl TickColumns {
+    /// Finds the columns by name (trimmed, any case); `what` names the list
+    /// in the error ("header", "schema").
+    pub(crate) fn find(names: &[String], what: &str) -> Result<TickColumns, String> {
+        let names: Vec<String> = names.iter().map(|n| n.trim().to_ascii_lowercase()).collect();
+        let find = |name: &str| names.iter().position(|n| n == name);
+        let need = |name: &str| {
+            find(name).ok_or_else(|| {
+                format!(
+                    "{what} lacks column `{name}` (found: {}); tick data needs timestamp, symbol, price and volume in any order",
+                    names.join(", ")
+                )
+            })
+        };
+        Ok(TickColumns {
+            timestamp: need("timestamp")?,
+            symbol: need("symbol")?,
+            price: need("price")?,
+            volume: need("volume")?,
+            seq: find("seq"),
+        })
+    }
+}
+
 /// Receives what a reader reads.
 pub trait TickSink {
     /// A batch of valid trades.

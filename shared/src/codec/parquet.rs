@@ -7,7 +7,7 @@
 //! DECIMAL, integers, text or doubles (a double is read as the shortest decimal
 //! that prints it, so `167.41` stays `167.41`).
 
-use super::{BATCH_ROWS, CodecError, Reject, TickBatch, TickSink};
+use super::{BATCH_ROWS, CodecError, Reject, TickBatch, TickColumns, TickSink};
 use crate::fixed::{DECIMALS, Price, SCALE, Size, parse_scaled};
 use crate::tick::{Symbol, Tick, validate};
 use crate::time::{NANOS_PER_MILLI, parse_timestamp};
@@ -49,43 +49,13 @@ pub fn row_groups(path: &Path) -> Result<Vec<(usize, u64, u64)>, CodecError> {
         .collect())
 }
 
-/// Column positions of the tick columns in a file's Arrow schema.
-struct Columns {
-    timestamp: usize,
-    symbol: usize,
-    price: usize,
-    volume: usize,
-    seq: Option<usize>,
-}
-
-impl Columns {
-    fn find(schema: &Schema) -> Result<Columns, String> {
-        let names: Vec<String> = schema.fields().iter().map(|f| f.name().to_ascii_lowercase()).collect();
-        let find = |name: &str| names.iter().position(|n| n == name);
-        let need = |name: &str| {
-            find(name).ok_or_else(|| {
-                format!(
-                    "schema lacks column `{name}` (found: {}); a tick file needs timestamp, symbol, price and volume",
-                    names.join(", ")
-                )
-            })
-        };
-        Ok(Columns {
-            timestamp: need("timestamp")?,
-            symbol: need("symbol")?,
-            price: need("price")?,
-            volume: need("volume")?,
-            seq: find("seq"),
-        })
-    }
-}
-
 /// Reads one row group into `sink`.
 pub fn read_row_group(path: &Path, index: usize, first_row: u64, sink: &mut dyn TickSink) -> Result<(), CodecError> {
     let source = path.display().to_string();
     let file = File::open(path).map_err(|e| CodecError::io(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq_error(path))?;
-    let columns = match Columns::find(builder.schema()) {
+    let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let columns = match TickColumns::find(&names, "schema") {
         Ok(columns) => columns,
         Err(reason) => {
             if index == 0 {
