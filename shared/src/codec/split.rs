@@ -4,7 +4,7 @@ use super::{CodecError, TickSink};
 use std::path::{Path, PathBuf};
 
 /// Target bytes per plain-CSV split.
-const CSV_SPLIT_BYTES: u64 = 32 << 20;
+const CSV_SPLIT_BYTES: u64 = 8 << 20;
 
 /// The file formats tickflow reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
