@@ -147,7 +147,13 @@ impl PreAggregator {
         window.acc = BarAcc::of(ts, seq, price, size);
     }
 
-    /// Closes every open window and yields the partial bars.
+    /// Yields (and forgets) the windows closed so far.
+    pub fn take_closed(&mut self) -> impl Iterator<Item = Partial> + '_ {
+        let symbols = &self.symbols;
+        self.closed.drain(..).map(move |(s, i, start, acc)| (symbols[s as usize].clone(), i, start, acc))
+    }
+
+    /// Closes every open window and yields the remaining partial bars.
     pub fn finish(mut self) -> impl Iterator<Item = Partial> {
         let roots = self.roots.len();
         for (slot, window) in self.open.iter().enumerate() {

@@ -84,11 +84,12 @@ pub fn compute(tasks: Vec<ReadTask>, plan: &IntervalPlan, workers: usize) -> Res
                         return;
                     };
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    if let Some(task) = tasks.get(index) {
+                    if let (Some(task), Some(cap)) = (tasks.get(index), capability.as_ref()) {
                         agg.begin(task.file, task.split.path.display().to_string(), task.filter.clone());
                         if let Err(error) = read_split(&task.split, agg) {
                             read_output.borrow_mut().errors.push(error.to_string());
                         }
+                        output.session(cap).give_iterator(agg.take_closed());
                         activator.activate();
                         return;
                     }

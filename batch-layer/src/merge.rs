@@ -23,12 +23,16 @@ pub struct OwnedBars {
     pub levels: Vec<Vec<Slot>>,
 }
 
+/// Partials per storage chunk: chunks never move, so growing the store never
+/// holds an old and a new copy of it at once.
+const CHUNK: usize = 1 << 16;
+
 /// Collects partial bars and merges them.
 #[derive(Default)]
 pub struct Merger {
     symbols: Vec<Symbol>,
     ids: FxHashMap<Symbol, u32>,
-    partials: Vec<(u32, u8, i64, BarAcc)>,
+    partials: Vec<Vec<(u32, u8, i64, BarAcc)>>,
 }
 
 impl Merger {
@@ -43,7 +47,12 @@ impl Merger {
                 id
             }
         };
-        self.partials.push((id, interval, start, acc));
+        if self.partials.last().is_none_or(|chunk| chunk.len() == CHUNK) {
+            self.partials.push(Vec::with_capacity(CHUNK));
+        }
+        if let Some(chunk) = self.partials.last_mut() {
+            chunk.push((id, interval, start, acc));
+        }
     }
 
     /// Folds equal keys, derives every planned interval and returns the bars.
@@ -57,13 +66,18 @@ impl Merger {
         }
         let mut keys: Vec<(u64, i64, u32)> = partials
             .iter()
+            .flatten()
             .enumerate()
             .map(|(i, p)| ((u64::from(p.1) << 32) | u64::from(rank[p.0 as usize]), p.2, i as u32))
             .collect();
         keys.sort_unstable();
         let mut levels: Vec<Vec<Slot>> = vec![Vec::new(); plan.intervals().len()];
+        for (i, level) in levels.iter_mut().enumerate() {
+            level.reserve_exact(keys.iter().filter(|k| (k.0 >> 32) as usize == i).count());
+        }
         for (high, start, index) in keys {
-            fold(&mut levels[(high >> 32) as usize], high as u32, start, &partials[index as usize].3);
+            let (chunk, at) = (index as usize / CHUNK, index as usize % CHUNK);
+            fold(&mut levels[(high >> 32) as usize], high as u32, start, &partials[chunk][at].3);
         }
         drop(partials);
         for (i, interval) in plan.intervals().iter().enumerate() {

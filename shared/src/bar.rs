@@ -4,19 +4,18 @@ use crate::fixed::{Price, Size, Volume, div_round};
 use crate::interval::Interval;
 use crate::tick::{Symbol, Tick};
 
-/// The order key of a trade within a symbol: `(ts, seq)`, then price and size
-/// so that two trades that tie on `(ts, seq)` (from two different sources)
-/// still order the same way on every worker.
+/// The order key of a trade within a symbol: `(ts, seq)`, then price, so that
+/// two trades that tie on `(ts, seq)` (from two different sources) order the
+/// same way on every worker. Trades that tie on all three give the same open
+/// or close price, so size is not needed to break ties.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
 pub struct TradeKey {
     /// Event time in nanoseconds.
     pub ts: i64,
     /// Position in the source.
     pub seq: u64,
-    /// Price, as a tie-breaker.
+    /// Price, as the tie-breaker.
     pub price: Price,
-    /// Size, as the last tie-breaker.
-    pub size: Size,
 }
 
 /// A mergeable summary of any set of trades of one symbol in one window.
@@ -39,7 +38,7 @@ pub struct BarAcc {
 impl BarAcc {
     /// The summary of one trade.
     pub fn of(ts: i64, seq: u64, price: Price, size: Size) -> Self {
-        let key = TradeKey { ts, seq, price, size };
+        let key = TradeKey { ts, seq, price };
         Self {
             open: key,
             close: key,
@@ -58,7 +57,7 @@ impl BarAcc {
             *self = Self::of(ts, seq, price, size);
             return;
         }
-        let key = TradeKey { ts, seq, price, size };
+        let key = TradeKey { ts, seq, price };
         if key < self.open {
             self.open = key;
         }
