@@ -12,7 +12,10 @@
 //! Start reading at [`plan_splits`] and [`read_split`].
 
 pub mod csv;
+mod csv_row;
+mod csv_write;
 pub mod parquet;
+mod parquet_write;
 mod split;
 #[cfg(test)]
 mod tests;
