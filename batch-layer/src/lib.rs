@@ -19,12 +19,12 @@ pub mod dataflow;
 pub mod inputs;
 pub mod merge;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tickflow_shared::codec::{Reject, plan_splits};
 use tickflow_shared::store::{BatchPublish, BatchRun, DaySummary, FileManifest, StoreError, ViewStore};
-use tickflow_shared::time::day_of;
+use tickflow_shared::time::{day_of, now_ns};
 use tickflow_shared::{Interval, IntervalPlan};
 
 /// Errors that stop a batch run; nothing is published when one occurs.
@@ -96,12 +96,53 @@ pub async fn run(config: &BatchConfig, store: &dyn ViewStore) -> Result<BatchRep
     let found = inputs::discover(&config.archive)?;
     let manifest = store.batch_manifest().await?;
     let interval_plan = IntervalPlan::new(&config.intervals);
-    let mut extra = BTreeSet::new();
     let clock = Instant::now();
-    let (plan, computed) = loop {
-        let plan = inputs::plan(&found, &manifest, &extra);
+    let Some((plan, computed)) = recompute(&found, &manifest, &interval_plan, config.workers)? else {
+        return Ok(BatchReport { unsealed: found.unsealed, ..BatchReport::default() });
+    };
+    let compute_seconds = clock.elapsed().as_secs_f64();
+    let days = trades_per_day(&plan, &computed, &interval_plan);
+    let read: BTreeSet<usize> = plan.tasks.iter().map(|t| t.file).collect();
+    let intervals = interval_plan.intervals().to_vec();
+    let publish =
+        BatchPublish {
+            started_at,
+            days: days.iter().map(|(&day, &trades)| DaySummary { day, trades }).collect(),
+            files: manifest_entries(&plan, &found, &computed),
+            forget_files: plan.forget.clone(),
+            rejects: computed.rejects.clone(),
+            bars: Box::new(merge::in_order(computed.bars).filter_map(move |(symbol, interval, start, acc)| {
+                acc.finish(symbol, intervals[interval as usize], start)
+            })),
+        };
+    let clock = Instant::now();
+    let run = store.publish_batch(publish).await?;
+    Ok(BatchReport {
+        run: Some(run),
+        days: days.keys().copied().collect(),
+        files_read: read.len(),
+        bytes_read: read.iter().map(|&i| found.files[i].bytes).sum(),
+        trades: computed.trades,
+        rejects: computed.rejects,
+        unsealed: found.unsealed,
+        compute_seconds,
+        publish_seconds: clock.elapsed().as_secs_f64(),
+    })
+}
+
+/// Plans and computes passes until no day first seen while reading is held by
+/// a file the pass left out; `None` when nothing changed.
+fn recompute(
+    found: &inputs::Discovery,
+    manifest: &[FileManifest],
+    interval_plan: &IntervalPlan,
+    workers: usize,
+) -> Result<Option<(inputs::Plan, dataflow::Computed)>, BatchError> {
+    let mut extra = BTreeSet::new();
+    loop {
+        let mut plan = inputs::plan(found, manifest, &extra);
         if plan.tasks.is_empty() && plan.dirty.is_empty() {
-            return Ok(BatchReport { unsealed: found.unsealed, ..BatchReport::default() });
+            return Ok(None);
         }
         let mut tasks = Vec::new();
         for task in &plan.tasks {
@@ -114,23 +155,27 @@ pub async fn run(config: &BatchConfig, store: &dyn ViewStore) -> Result<BatchRep
             }));
         }
         tasks.sort_by_key(|task| std::cmp::Reverse(task.split.bytes));
-        let computed = dataflow::compute(tasks, &interval_plan, config.workers).map_err(BatchError::Dataflow)?;
+        let computed = dataflow::compute(tasks, interval_plan, workers).map_err(BatchError::Dataflow)?;
         if !computed.errors.is_empty() {
             return Err(BatchError::Unreadable(computed.errors));
         }
         let seen: BTreeSet<i64> = computed.file_days.values().flatten().copied().collect();
         let new: BTreeSet<i64> = seen.difference(&plan.dirty).copied().collect();
-        if new.is_empty() || !plan.misses(&found, &manifest, &new) {
-            let mut plan = plan;
+        if new.is_empty() || !plan.misses(found, manifest, &new) {
             plan.dirty.extend(new);
-            break (plan, computed);
+            return Ok(Some((plan, computed)));
         }
         extra = plan.dirty.union(&new).copied().collect();
-    };
-    let compute_seconds = clock.elapsed().as_secs_f64();
-    let read: BTreeSet<usize> = plan.tasks.iter().map(|t| t.file).collect();
-    let files: Vec<FileManifest> = plan
-        .changed
+    }
+}
+
+/// The manifest entries of the files that are new or changed.
+fn manifest_entries(
+    plan: &inputs::Plan,
+    found: &inputs::Discovery,
+    computed: &dataflow::Computed,
+) -> Vec<FileManifest> {
+    plan.changed
         .iter()
         .map(|&i| {
             let file = &found.files[i];
@@ -140,38 +185,20 @@ pub async fn run(config: &BatchConfig, store: &dyn ViewStore) -> Result<BatchRep
             };
             FileManifest { path: file.key(), bytes: file.bytes, modified_ns: file.modified_ns, days }
         })
-        .collect();
-    let root = interval_plan.roots().next().unwrap_or(0);
-    let mut trades_per_day: std::collections::BTreeMap<i64, u64> = plan.dirty.iter().map(|d| (*d, 0)).collect();
-    for (_, start, acc) in computed.bars.iter().filter_map(|owned| owned.levels.get(root)).flatten() {
-        *trades_per_day.entry(day_of(*start)).or_default() += acc.trades();
-    }
-    let intervals = interval_plan.intervals().to_vec();
-    let bars = merge::in_order(computed.bars)
-        .filter_map(move |(symbol, interval, start, acc)| acc.finish(symbol, intervals[interval as usize], start));
-    let publish = BatchPublish {
-        started_at,
-        days: trades_per_day.iter().map(|(&day, &trades)| DaySummary { day, trades }).collect(),
-        bars: Box::new(bars),
-        files,
-        forget_files: plan.forget.clone(),
-        rejects: computed.rejects.clone(),
-    };
-    let clock = Instant::now();
-    let run = store.publish_batch(publish).await?;
-    Ok(BatchReport {
-        run: Some(run),
-        days: trades_per_day.keys().copied().collect(),
-        files_read: read.len(),
-        bytes_read: read.iter().map(|&i| found.files[i].bytes).sum(),
-        trades: computed.trades,
-        rejects: computed.rejects,
-        unsealed: found.unsealed,
-        compute_seconds,
-        publish_seconds: clock.elapsed().as_secs_f64(),
-    })
+        .collect()
 }
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
+/// Trades of every replaced day (0 for a day whose files are gone), counted
+/// from the bars of one root interval.
+fn trades_per_day(
+    plan: &inputs::Plan,
+    computed: &dataflow::Computed,
+    interval_plan: &IntervalPlan,
+) -> BTreeMap<i64, u64> {
+    let root = interval_plan.roots().next().unwrap_or(0);
+    let mut days: BTreeMap<i64, u64> = plan.dirty.iter().map(|d| (*d, 0)).collect();
+    for (_, start, acc) in computed.bars.iter().filter_map(|owned| owned.levels.get(root)).flatten() {
+        *days.entry(day_of(*start)).or_default() += acc.trades();
+    }
+    days
 }

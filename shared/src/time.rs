@@ -29,6 +29,11 @@ pub enum TimeError {
     OutOfRange,
 }
 
+/// The wall clock now, in nanoseconds since the epoch.
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 pub const fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };

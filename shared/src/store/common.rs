@@ -3,7 +3,6 @@
 
 use super::{BarQuery, StoreError, View, ViewSelect};
 use crate::interval::Interval;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// One table to read: a view and a `[lo, hi)` range of bar starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,13 +24,6 @@ pub(crate) fn parts(query: &BarQuery, boundary: Option<i64>) -> Vec<Part> {
             Part { view: View::Speed, lo: Some(query.from.map_or(b, |from| from.max(b))), hi: query.to },
         ],
     }
-}
-
-/// Now, in nanoseconds since the epoch, cut to whole microseconds so that it
-/// reads back the same from PostgreSQL.
-pub(crate) fn now_ns() -> i64 {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    i64::try_from(nanos / 1000 * 1000).unwrap_or(i64::MAX)
 }
 
 /// A `u64` count or size as a signed 64-bit column.
@@ -74,6 +66,12 @@ pub(crate) fn parse_units_i128(text: &str) -> Result<i128, StoreError> {
         units = units.checked_mul(10).and_then(|u| u.checked_add(i128::from(b - b'0'))).ok_or_else(bad)?;
     }
     Ok(if negative { -units } else { units })
+}
+
+/// Now, in nanoseconds cut to whole microseconds so that it reads back the
+/// same from PostgreSQL.
+pub(crate) fn now_micros() -> i64 {
+    crate::time::now_ns() / 1000 * 1000
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! read is one deferred transaction on a separate read connection, which in
 //! WAL mode is a snapshot that a concurrent publish does not disturb.
 
-use super::common::{Part, interval_of, now_ns, parts, to_i64, to_u64};
+use super::common::{Part, interval_of, now_micros, parts, to_i64, to_u64};
 use super::sqlite_insert::BarInserter;
 use super::{BarQuery, Bars, BatchPublish, BatchRun, FileManifest, StoreError, View, ViewBar, ViewStore, migrations};
 use crate::bar::Bar;
@@ -68,7 +68,7 @@ impl SqliteStore {
         let mut conn = lock(&self.write);
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) + 1 FROM batch_runs", [], |r| r.get(0))?;
-        let published_at = now_ns();
+        let published_at = now_micros();
 
         let intervals =
             tx.prepare(DISTINCT_INTERVALS)?.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;

@@ -3,7 +3,7 @@
 use super::PgTime;
 use crate::bar::Bar;
 use crate::interval::Interval;
-use crate::store::common::{now_ns, to_i64};
+use crate::store::common::{now_micros, to_i64};
 use crate::store::{BatchPublish, BatchRun, StoreError};
 use crate::time::{NANOS_PER_DAY, day_of, format_rfc3339, write_rfc3339};
 use bytes::Bytes;
@@ -53,7 +53,7 @@ async fn swap(
     // The row lock serialises publishers: versions follow commit order.
     tx.query_one("SELECT version FROM batch_boundary WHERE id = 1 FOR UPDATE", &[]).await?;
     let version: i64 = tx.query_one("SELECT COALESCE(MAX(version), 0) + 1 FROM batch_runs", &[]).await?.try_get(0)?;
-    let published_at = now_ns();
+    let published_at = now_micros();
 
     let intervals: Vec<String> =
         tx.query(DISTINCT_INTERVALS, &[]).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
