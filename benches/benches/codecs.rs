@@ -1,4 +1,4 @@
-//! Micro-benchmarks of the tick codecs: CSV and Parquet decoding.
+//! Micro-benchmarks of the tick codecs: CSV and Parquet decoding, the Kafka wire format.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tickflow_shared::codec::csv::CsvTickWriter;
@@ -57,5 +57,35 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decode);
+fn wire(c: &mut Criterion) {
+    let messages: Vec<String> = ticks()
+        .take(10_000)
+        .map(|t| {
+            let mut text = String::new();
+            tickflow_shared::wire::encode(&t, &mut text);
+            text
+        })
+        .collect();
+    let mut group = c.benchmark_group("wire");
+    group.throughput(Throughput::Elements(messages.len() as u64));
+    group.bench_function("decode", |b| {
+        b.iter(|| messages.iter().filter(|m| tickflow_shared::wire::decode(m.as_bytes()).is_ok()).count())
+    });
+    let trades: Vec<Tick> = ticks().take(10_000).collect();
+    group.bench_function("encode", |b| {
+        let mut text = String::new();
+        b.iter(|| {
+            trades
+                .iter()
+                .map(|t| {
+                    tickflow_shared::wire::encode(t, &mut text);
+                    text.len()
+                })
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decode, wire);
 criterion_main!(benches);
