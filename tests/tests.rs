@@ -3,5 +3,6 @@
 mod support;
 
 mod batch;
+mod kafka;
 mod reference;
 mod store_postgres;

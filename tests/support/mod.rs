@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: the binary, data, services.
 
+pub mod kafka;
 pub mod postgres;
 
 use std::path::PathBuf;
