@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Write a deterministic synthetic market as day-partitioned archive files.
     Generate(commands::generate::Args),
+    /// Put trades on the Kafka topic: from the live simulator or a replay of archive files.
+    Produce(commands::produce::Args),
     /// Recompute exact bars from archive files and publish them as a batch run.
     Batch(commands::batch::Args),
     /// Print bars from a view store as CSV or JSON.
@@ -35,6 +37,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Generate(args) => commands::generate::run(args),
+        Command::Produce(args) => commands::produce::run(args),
         Command::Batch(args) => commands::batch::run(args),
         Command::Bars(args) => commands::bars::run(args),
         Command::Bench(args) => tickflow_bench::run(args).map_err(anyhow::Error::from),

@@ -16,4 +16,6 @@
 //!
 //! Start reading at [`simulator::generate`] and [`simulator::Market`].
 
+pub mod producer;
+pub mod replay;
 pub mod simulator;

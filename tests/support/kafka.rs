@@ -1,5 +1,7 @@
 //! A real Kafka-protocol broker per test: `tansu`, on a free loopback port,
-//! with its own SQLite storage in a temporary directory, killed on drop.
+//! with its own in-memory storage and a temporary working directory for its
+//! log, killed on drop. (Its SQLite engine works too but serves a million
+//! messages several times slower, which the suite cannot afford.)
 //!
 //! The binary is `$TICKFLOW_TEST_TANSU`, else `tansu` on `PATH` or in
 //! `~/.cargo/bin` (`.ci/run` installs it there with
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 const NO_BROKER: &str = "Kafka tests need the tansu broker: run `cargo install tansu --locked --features \
                          dynostore,libsql` (or `bash .ci/run`), or set TICKFLOW_TEST_TANSU to its path";
 
-/// A running broker; stopped and its storage removed when dropped.
+/// A running broker; stopped, and its storage gone, when dropped.
 pub struct Broker {
     child: Child,
     port: u16,
@@ -31,7 +33,7 @@ impl Broker {
         let log = std::fs::File::create(storage.path().join("broker.log")).expect("broker log");
         let child = Command::new(&binary)
             .arg("broker")
-            .arg("--storage-engine=sqlite://tansu.db")
+            .arg("--storage-engine=memory://tansu/")
             .arg(format!("--listener-url={url}"))
             .arg(format!("--advertised-listener-url={url}"))
             .current_dir(storage.path())
