@@ -3,7 +3,7 @@
 //! from offset 0, and the wire format end to end.
 
 use crate::reference;
-use crate::support::kafka::Broker;
+use crate::support::kafka::{Broker, Storage};
 use crate::support::{shared_data, tickflow};
 use rdkafka::Message;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -130,7 +130,7 @@ fn a_consumer_group_starts_at_earliest_and_resumes_after_its_commit() {
 /// `seq` counting per symbol.
 #[test]
 fn replaying_the_real_data_puts_every_trade_on_the_topic_once_in_order() {
-    let broker = Broker::start();
+    let broker = Broker::with(Storage::Memory);
     let real = shared_data().join("real");
     let out = tickflow(&[
         "produce",

@@ -8,7 +8,9 @@
 //! Benchmarks print figures; they never assert on time.
 
 mod batch;
+mod produce;
 mod report;
+pub mod tansu;
 
 pub use report::Figures;
 
@@ -23,6 +25,8 @@ pub struct BenchArgs {
 enum Scenario {
     /// Batch layer end to end: read archive files, compute bars, publish to SQLite.
     Batch(batch::Args),
+    /// The Kafka producer replaying archive files, against the raw rdkafka client.
+    Produce(produce::Args),
 }
 
 /// Errors of the harness.
@@ -44,6 +48,7 @@ pub enum BenchError {
 pub fn run(args: BenchArgs) -> Result<(), BenchError> {
     let figures = match args.scenario {
         Scenario::Batch(args) => batch::run(args)?,
+        Scenario::Produce(args) => produce::run(args)?,
     };
     figures.print();
     Ok(())
