@@ -3,10 +3,10 @@
 use crate::BenchError;
 use crate::report::{Figures, children_peak_rss};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
-use tickflow_ingest::simulator::{Format, SimConfig, generate};
+use tickflow_ingest::simulator::Format;
 
 /// Arguments of `tickflow bench batch`.
 #[derive(clap::Args, Debug)]
@@ -49,8 +49,7 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         FileFormat::Csv => (Format::Csv, "csv"),
         FileFormat::Parquet => (Format::Parquet, "parquet"),
     };
-    let archive = args.data_dir.join(format!("{name}-{}-{}-{}", args.ticks, args.symbols, args.seed));
-    prepare(&archive, &args, format)?;
+    let archive = crate::generated(&args.data_dir, args.ticks, args.symbols, args.seed, format)?;
     let scratch = tempfile::tempdir()?;
     let store = format!("sqlite://{}", scratch.path().join("bench.db").display());
     let exe = std::env::current_exe()?;
@@ -80,19 +79,4 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         wall_seconds,
         peak_rss_bytes: children_peak_rss(),
     })
-}
-
-fn prepare(archive: &Path, args: &Args, format: Format) -> Result<(), BenchError> {
-    let done = archive.join("_GENERATED");
-    if done.exists() {
-        return Ok(());
-    }
-    if archive.exists() {
-        std::fs::remove_dir_all(archive)?;
-    }
-    let config = SimConfig { symbols: args.symbols, seed: args.seed, ..SimConfig::default() };
-    eprintln!("Generating {} trades into {} (not timed) ...", args.ticks, archive.display());
-    generate(archive, args.ticks, &config, format).map_err(|e| BenchError::Prepare(e.to_string()))?;
-    std::fs::write(done, b"")?;
-    Ok(())
 }

@@ -44,6 +44,35 @@ pub enum BenchError {
     Io(#[from] std::io::Error),
 }
 
+/// Generated archive files for a scenario, cached in `data_dir` between runs
+/// (generation is not timed). Returns the archive directory.
+fn generated(
+    data_dir: &std::path::Path,
+    ticks: u64,
+    symbols: usize,
+    seed: u64,
+    format: tickflow_ingest::simulator::Format,
+) -> Result<std::path::PathBuf, BenchError> {
+    let name = match format {
+        tickflow_ingest::simulator::Format::Csv => "csv",
+        tickflow_ingest::simulator::Format::Parquet => "parquet",
+    };
+    let archive = data_dir.join(format!("{name}-{ticks}-{symbols}-{seed}"));
+    let done = archive.join("_GENERATED");
+    if done.exists() {
+        return Ok(archive);
+    }
+    if archive.exists() {
+        std::fs::remove_dir_all(&archive)?;
+    }
+    let config = tickflow_ingest::simulator::SimConfig { symbols, seed, ..Default::default() };
+    eprintln!("Generating {ticks} trades into {} (not timed) ...", archive.display());
+    tickflow_ingest::simulator::generate(&archive, ticks, &config, format)
+        .map_err(|e| BenchError::Prepare(e.to_string()))?;
+    std::fs::write(done, b"")?;
+    Ok(archive)
+}
+
 /// Runs one scenario and prints its figures.
 pub fn run(args: BenchArgs) -> Result<(), BenchError> {
     let figures = match args.scenario {

@@ -15,7 +15,7 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tickflow_ingest::simulator::{Format, SimConfig, generate};
+use tickflow_ingest::simulator::Format;
 use tickflow_shared::wire;
 
 /// Arguments of `tickflow bench produce`.
@@ -40,14 +40,7 @@ pub struct Args {
 
 /// Measures the raw client, then the producer service, on one broker.
 pub fn run(args: Args) -> Result<Figures, BenchError> {
-    let archive = args.data_dir.join(format!("produce-csv-{}-{}", args.ticks, args.symbols));
-    if !archive.join("_GENERATED").exists() {
-        let _ = std::fs::remove_dir_all(&archive);
-        eprintln!("Generating {} trades into {} (not timed) ...", args.ticks, archive.display());
-        let config = SimConfig { symbols: args.symbols, seed: 7, ..SimConfig::default() };
-        generate(&archive, args.ticks, &config, Format::Csv).map_err(|e| BenchError::Prepare(e.to_string()))?;
-        std::fs::write(archive.join("_GENERATED"), b"")?;
-    }
+    let archive = crate::generated(&args.data_dir, args.ticks, args.symbols, 7, Format::Csv)?;
     let broker = match &args.brokers {
         Some(_) => None,
         None => Some(tansu::Broker::start(tansu::Storage::Memory)?),
