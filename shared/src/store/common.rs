@@ -26,6 +26,58 @@ pub(crate) fn parts(query: &BarQuery, boundary: Option<i64>) -> Vec<Part> {
     }
 }
 
+/// A value bound to a bars query; each engine turns it into its own type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Bound {
+    /// Text: the interval label or the symbol.
+    Text(String),
+    /// A bar start, nanoseconds since the epoch.
+    Time(i64),
+    /// The row limit.
+    Count(i64),
+}
+
+/// The SQL and values of one snapshot read over `parts`: one `SELECT` per
+/// part, whose columns and table `select(view)` gives (it ends in `WHERE`),
+/// united and ordered by `(symbol, start)`. `placeholder(n)` is the engine's
+/// name for the n-th value (`$n`, `?n`).
+pub(crate) fn bars_sql(
+    query: &BarQuery,
+    parts: &[Part],
+    select: impl Fn(View) -> String,
+    placeholder: impl Fn(usize) -> String,
+) -> (String, Vec<Bound>) {
+    let mut values = vec![Bound::Text(query.interval.to_string())];
+    if let Some(symbol) = &query.symbol {
+        values.push(Bound::Text(symbol.as_str().to_owned()));
+    }
+    let push = |values: &mut Vec<Bound>, value| {
+        values.push(value);
+        placeholder(values.len())
+    };
+    let mut selects = Vec::with_capacity(parts.len());
+    for part in parts {
+        let mut sql = format!(r#"{} "interval" = {}"#, select(part.view), placeholder(1));
+        if query.symbol.is_some() {
+            sql.push_str(&format!(" AND symbol = {}", placeholder(2)));
+        }
+        if let Some(lo) = part.lo {
+            sql.push_str(&format!(" AND start >= {}", push(&mut values, Bound::Time(lo))));
+        }
+        if let Some(hi) = part.hi {
+            sql.push_str(&format!(" AND start < {}", push(&mut values, Bound::Time(hi))));
+        }
+        selects.push(sql);
+    }
+    let mut sql = selects.join(" UNION ALL ");
+    sql.push_str(" ORDER BY symbol, start");
+    if let Some(limit) = query.limit {
+        let count = Bound::Count(i64::try_from(limit).unwrap_or(i64::MAX));
+        sql.push_str(&format!(" LIMIT {}", push(&mut values, count)));
+    }
+    (sql, values)
+}
+
 /// A `u64` count or size as a signed 64-bit column.
 pub(crate) fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::Range(format!("{what} {value} is larger than 2^63 - 1")))

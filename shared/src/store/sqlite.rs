@@ -4,7 +4,7 @@
 //! read is one deferred transaction on a separate read connection, which in
 //! WAL mode is a snapshot that a concurrent publish does not disturb.
 
-use super::common::{Part, interval_of, now_micros, parts, to_i64, to_u64};
+use super::common::{self, Bound, Part, interval_of, now_micros, parts, to_i64, to_u64};
 use super::sqlite_insert::BarInserter;
 use super::{BarQuery, Bars, BatchPublish, BatchRun, FileManifest, StoreError, View, ViewBar, ViewStore, migrations};
 use crate::bar::Bar;
@@ -226,43 +226,26 @@ fn outside(bar: &Bar) -> StoreError {
     ))
 }
 
-/// The SQL and parameters of one snapshot read.
+/// The SQL and parameters of one snapshot read, in SQLite's dialect.
 fn bars_sql(query: &BarQuery, parts: &[Part]) -> (String, Vec<Value>) {
-    let mut values = vec![Value::Text(query.interval.to_string())];
-    if let Some(symbol) = &query.symbol {
-        values.push(Value::Text(symbol.as_str().to_owned()));
-    }
-    let selects: Vec<String> = parts
-        .iter()
-        .map(|part| {
-            let (table, tag) = match part.view {
-                View::Batch => ("batch_bars", 0),
-                View::Speed => ("speed_bars", 1),
-            };
-            let mut sql = format!(
-                r#"SELECT symbol, "interval", start, open, high, low, close, volume, vwap, trades, first_ts_ns,
-                   last_ts_ns, 0, {tag} FROM {table} WHERE "interval" = ?1"#
-            );
-            if query.symbol.is_some() {
-                sql.push_str(" AND symbol = ?2");
-            }
-            if let Some(lo) = part.lo {
-                values.push(Value::Integer(lo));
-                sql.push_str(&format!(" AND start >= ?{}", values.len()));
-            }
-            if let Some(hi) = part.hi {
-                values.push(Value::Integer(hi));
-                sql.push_str(&format!(" AND start < ?{}", values.len()));
-            }
-            sql
+    let select = |view| {
+        let (table, tag) = match view {
+            View::Batch => ("batch_bars", 0),
+            View::Speed => ("speed_bars", 1),
+        };
+        format!(
+            r#"SELECT symbol, "interval", start, open, high, low, close, volume, vwap, trades, first_ts_ns,
+               last_ts_ns, 0, {tag} FROM {table} WHERE"#
+        )
+    };
+    let (sql, values) = common::bars_sql(query, parts, select, |n| format!("?{n}"));
+    let values = values
+        .into_iter()
+        .map(|value| match value {
+            Bound::Text(text) => Value::Text(text),
+            Bound::Time(n) | Bound::Count(n) => Value::Integer(n),
         })
         .collect();
-    let mut sql = selects.join(" UNION ALL ");
-    sql.push_str(" ORDER BY symbol, start");
-    if let Some(limit) = query.limit {
-        values.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-        sql.push_str(&format!(" LIMIT ?{}", values.len()));
-    }
     (sql, values)
 }
 

@@ -4,7 +4,7 @@ use super::PgTime;
 use crate::bar::Bar;
 use crate::codec::Reject;
 use crate::fixed::{Price, Volume};
-use crate::store::common::{Part, interval_of, parse_units_i128, parts, to_u64};
+use crate::store::common::{self, Bound, Part, interval_of, parse_units_i128, parts, to_u64};
 use crate::store::{BarQuery, Bars, BatchRun, FileManifest, StoreError, View, ViewBar};
 use crate::tick::Symbol;
 use std::collections::HashMap;
@@ -57,43 +57,29 @@ pub(super) async fn bars(client: &mut Client, query: &BarQuery) -> Result<Bars, 
 
 type Param = Box<dyn ToSql + Sync + Send>;
 
-/// The SQL and parameters of one snapshot read.
+/// The SQL and parameters of one snapshot read, in PostgreSQL's dialect.
 fn bars_sql(query: &BarQuery, parts: &[Part]) -> (String, Vec<Param>) {
-    let mut values: Vec<Param> = vec![Box::new(query.interval.to_string())];
-    if let Some(symbol) = &query.symbol {
-        values.push(Box::new(symbol.as_str().to_owned()));
-    }
-    let selects: Vec<String> = parts
-        .iter()
-        .map(|part| {
-            let (table, speed) = match part.view {
-                View::Batch => ("batch_bars", "FALSE"),
-                View::Speed => ("speed_bars", "TRUE"),
-            };
-            let mut sql = format!(
-                r#"SELECT symbol, "interval", start, open::text, high::text, low::text, close::text, volume::text,
-                   vwap::text, trades, first_ts_ns, last_ts_ns, {speed} AS speed FROM {table} WHERE "interval" = $1"#
-            );
-            if query.symbol.is_some() {
-                sql.push_str(" AND symbol = $2");
+    let select = |view| {
+        let (table, speed) = match view {
+            View::Batch => ("batch_bars", "FALSE"),
+            View::Speed => ("speed_bars", "TRUE"),
+        };
+        format!(
+            r#"SELECT symbol, "interval", start, open::text, high::text, low::text, close::text, volume::text,
+               vwap::text, trades, first_ts_ns, last_ts_ns, {speed} AS speed FROM {table} WHERE"#
+        )
+    };
+    let (sql, values) = common::bars_sql(query, parts, select, |n| format!("${n}"));
+    let values = values
+        .into_iter()
+        .map(|value| -> Param {
+            match value {
+                Bound::Text(text) => Box::new(text),
+                Bound::Time(ts) => Box::new(PgTime(ts)),
+                Bound::Count(count) => Box::new(count),
             }
-            if let Some(lo) = part.lo {
-                values.push(Box::new(PgTime(lo)));
-                sql.push_str(&format!(" AND start >= ${}", values.len()));
-            }
-            if let Some(hi) = part.hi {
-                values.push(Box::new(PgTime(hi)));
-                sql.push_str(&format!(" AND start < ${}", values.len()));
-            }
-            sql
         })
         .collect();
-    let mut sql = selects.join(" UNION ALL ");
-    sql.push_str(" ORDER BY symbol, start");
-    if let Some(limit) = query.limit {
-        values.push(Box::new(i64::try_from(limit).unwrap_or(i64::MAX)));
-        sql.push_str(&format!(" LIMIT ${}", values.len()));
-    }
     (sql, values)
 }
 
