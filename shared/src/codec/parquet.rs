@@ -190,19 +190,17 @@ fn timestamps(array: &ArrayRef, errors: &mut BTreeMap<usize, String>) -> Vec<i64
         TimeUnit::Nanosecond => 1,
     };
     match array.data_type() {
-        DataType::Timestamp(unit, _) => {
-            let factor = per_unit(unit);
-            let values = arrow::compute::cast(array, &DataType::Int64)
-                .map(|a| a.as_primitive::<arrow::datatypes::Int64Type>().values().to_vec());
-            values.map(|v| v.into_iter().map(|t| t.saturating_mul(factor)).collect()).unwrap_or_default()
-        }
-        DataType::Int64 | DataType::Int32 | DataType::UInt64 | DataType::UInt32 => {
+        DataType::Timestamp(..) | DataType::Int64 | DataType::Int32 | DataType::UInt64 | DataType::UInt32 => {
+            let factor = match array.data_type() {
+                DataType::Timestamp(unit, _) => per_unit(unit),
+                _ => NANOS_PER_MILLI,
+            };
             match arrow::compute::cast(array, &DataType::Int64) {
                 Ok(a) => a
                     .as_primitive::<arrow::datatypes::Int64Type>()
                     .values()
                     .iter()
-                    .map(|ms| ms.saturating_mul(NANOS_PER_MILLI))
+                    .map(|t| t.saturating_mul(factor))
                     .collect(),
                 Err(e) => fail_all(array.len(), &format!("timestamp cannot be read: {e}"), errors),
             }
@@ -264,16 +262,16 @@ fn scaled(array: &ArrayRef, name: &str, errors: &mut BTreeMap<usize, String>) ->
                 Err(e) => fail_all(array.len(), &format!("{name} cannot be read: {e}"), errors),
             }
         }
-        DataType::Float64 | DataType::Float32 => {
-            let floats = arrow::compute::cast(array, &DataType::Float64)
-                .map(|a| a.as_primitive::<arrow::datatypes::Float64Type>().values().to_vec())
-                .unwrap_or_default();
-            floats
+        DataType::Float64 | DataType::Float32 => match arrow::compute::cast(array, &DataType::Float64) {
+            Ok(a) => a
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .values()
                 .iter()
                 .enumerate()
                 .map(|(i, f)| convert(i, parse_scaled(f.to_string().as_bytes()).map_err(|e| format!("{f} {e}"))))
-                .collect()
-        }
+                .collect(),
+            Err(e) => fail_all(array.len(), &format!("{name} cannot be read: {e}"), errors),
+        },
         _ => match arrow::compute::cast(array, &DataType::Utf8) {
             Ok(text) => {
                 let text = text.as_string::<i32>();

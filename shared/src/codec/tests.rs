@@ -106,3 +106,40 @@ proptest! {
         prop_assert_eq!(lines, bad_rows.iter().map(|&i| i as u64 + 2).collect::<Vec<_>>());
     }
 }
+
+/// Files from other tools: epoch-millisecond integers, plain text symbols,
+/// double prices, integer volumes; a missing price is a reject, not a panic.
+#[test]
+fn parquet_written_by_other_tools() {
+    use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("foreign.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("Timestamp", DataType::Int64, false),
+        Field::new("symbol", DataType::Utf8, false),
+        Field::new("price", DataType::Float64, true),
+        Field::new("volume", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from(vec![1_381_132_800_464, 1_381_132_800_465])),
+            Arc::new(StringArray::from(vec!["SPY", "SPY"])),
+            Arc::new(Float64Array::from(vec![Some(167.41), None])),
+            Arc::new(Int64Array::from(vec![100, 200])),
+        ],
+    )
+    .expect("batch");
+    let mut writer = ::parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).expect("file"), schema, None)
+        .expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+    let got = read_all(&path, 1 << 30);
+    assert_eq!(got.ticks.len(), 1);
+    assert_eq!(got.ticks[0].ts, 1_381_132_800_464 * 1_000_000);
+    assert_eq!((got.ticks[0].price, got.ticks[0].size), (Price(16_741_000_000), Size(10_000_000_000)));
+    assert_eq!(got.rejects.len(), 1);
+    assert_eq!((got.rejects[0].position, got.rejects[0].reason.as_str()), (2, "price is missing"));
+}
