@@ -70,11 +70,19 @@ pub enum InvalidTick {
     #[error("volume must be positive")]
     Size,
     /// The symbol is empty, too long or has characters outside `A-Z a-z 0-9 . - _ / : = ^`.
-    #[error("symbol must be 1 to 32 characters of A-Z a-z 0-9 . - _ / : = ^")]
+    #[error("symbol {SYMBOL_RULE}")]
     Symbol,
     /// The event time is before 1970 or after 2199.
     #[error("timestamp is outside 1970-01-01 .. 2200-01-01")]
     Time,
+}
+
+/// What a symbol must be, as the end of an error message.
+const SYMBOL_RULE: &str = "must be 1 to 32 characters of A-Z a-z 0-9 . - _ / : = ^";
+
+/// The reject reason for a text that is not a symbol: `symbol "A B" must be ...`.
+pub fn invalid_symbol(text: &str) -> String {
+    format!("symbol {text:?} {SYMBOL_RULE}")
 }
 
 /// Checks the value rules of a trade (the symbol is checked where it is parsed).

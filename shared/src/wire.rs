@@ -12,7 +12,7 @@
 //! a valid trade is a [`WireError`] saying what was wrong.
 
 use crate::fixed::{Price, Size, parse_scaled, write_scaled};
-use crate::tick::{Symbol, Tick, validate};
+use crate::tick::{Symbol, Tick, invalid_symbol, validate};
 use crate::time::{NANOS_PER_MILLI, parse_timestamp, write_rfc3339};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -49,7 +49,7 @@ pub struct WireTick {
 /// Decodes one message value.
 pub fn decode(value: &[u8]) -> Result<WireTick, WireError> {
     let raw: Raw<'_> = serde_json::from_slice(value).map_err(|e| WireError(format!("not a trade message: {e}")))?;
-    let symbol = Symbol::new(&raw.symbol).map_err(|e| WireError(format!("symbol {:?}: {e}", raw.symbol)))?;
+    let symbol = Symbol::new(&raw.symbol).map_err(|_| WireError(invalid_symbol(&raw.symbol)))?;
     let ts = parse_timestamp(unquote(raw.ts.get())).map_err(|e| WireError(format!("ts {} {e}", raw.ts.get())))?;
     let price =
         Price(parse_scaled(unquote(raw.price.get())).map_err(|e| WireError(format!("price {} {e}", raw.price.get())))?);

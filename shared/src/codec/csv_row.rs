@@ -3,7 +3,7 @@
 
 use super::{BATCH_ROWS, Reject, TickBatch, TickColumns, TickSink};
 use crate::fixed::{Price, Size, parse_scaled};
-use crate::tick::{Symbol, validate};
+use crate::tick::{Symbol, invalid_symbol, validate};
 use crate::time::parse_timestamp;
 use rustc_hash::FxHashMap;
 use std::path::Path;
@@ -197,9 +197,7 @@ impl<'s> RowReader<'s> {
     #[cold]
     fn intern(&mut self, sym: &[u8]) -> Result<u32, String> {
         let text = std::str::from_utf8(sym).ok();
-        let symbol = text.and_then(|t| Symbol::new(t).ok()).ok_or_else(|| {
-            format!("symbol {:?} must be 1 to 32 characters of A-Z a-z 0-9 . - _ / : = ^", lossy(sym))
-        })?;
+        let symbol = text.and_then(|t| Symbol::new(t).ok()).ok_or_else(|| invalid_symbol(&lossy(sym)))?;
         let id = self.batch.symbols.len() as u32;
         self.batch.symbols.push(symbol);
         match short_key(sym) {

@@ -9,7 +9,7 @@
 
 use super::{BATCH_ROWS, CodecError, Reject, TickBatch, TickColumns, TickSink};
 use crate::fixed::{DECIMALS, Price, SCALE, Size, parse_scaled};
-use crate::tick::{Symbol, validate};
+use crate::tick::{Symbol, invalid_symbol, validate};
 use crate::time::{NANOS_PER_MILLI, parse_timestamp};
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, TimeUnit};
@@ -146,12 +146,12 @@ impl Decoder {
             .map(|(row, &key)| match ids.get(key).copied().flatten() {
                 Some(id) if !array.is_null(row) => id,
                 _ => {
-                    let text = if array.is_null(row) {
-                        "is missing".to_owned()
+                    let reason = if array.is_null(row) {
+                        "symbol is missing".to_owned()
                     } else {
-                        format!("{:?} must be 1 to 32 characters of A-Z a-z 0-9 . - _ / : = ^", values.value(key))
+                        invalid_symbol(values.value(key))
                     };
-                    note(errors, row, format!("symbol {text}"));
+                    note(errors, row, reason);
                     0
                 }
             })
