@@ -4,7 +4,7 @@
 //! read is one deferred transaction on a separate read connection, which in
 //! WAL mode is a snapshot that a concurrent publish does not disturb.
 
-use super::common::{self, Bound, Part, interval_of, now_micros, parts, to_i64, to_u64};
+use super::common::{self, Bound, DISTINCT_INTERVALS, Part, interval_of, now_micros, parts, to_i64, to_u64};
 use super::sqlite_insert::BarInserter;
 use super::{BarQuery, Bars, BatchPublish, BatchRun, FileManifest, StoreError, View, ViewBar, ViewStore, migrations};
 use crate::bar::Bar;
@@ -24,13 +24,6 @@ pub struct SqliteStore {
     write: Mutex<Connection>,
     read: Mutex<Connection>,
 }
-
-/// The distinct intervals of a bar table, by a loose index scan.
-pub(crate) const DISTINCT_INTERVALS: &str = r#"WITH RECURSIVE i(v) AS (
-    SELECT (SELECT MIN("interval") FROM batch_bars)
-    UNION ALL
-    SELECT (SELECT MIN("interval") FROM batch_bars WHERE "interval" > i.v) FROM i WHERE i.v IS NOT NULL
-) SELECT v FROM i WHERE v IS NOT NULL"#;
 
 fn connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;

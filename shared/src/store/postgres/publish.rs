@@ -3,7 +3,7 @@
 use super::PgTime;
 use crate::bar::Bar;
 use crate::interval::Interval;
-use crate::store::common::{now_micros, to_i64};
+use crate::store::common::{DISTINCT_INTERVALS, now_micros, to_i64};
 use crate::store::{BatchPublish, BatchRun, StoreError};
 use crate::time::{NANOS_PER_DAY, day_of, format_rfc3339, write_rfc3339};
 use bytes::Bytes;
@@ -15,25 +15,14 @@ use tokio_postgres::{Client, Transaction};
 /// Flush the `COPY` buffer at this size.
 const COPY_CHUNK: usize = 1 << 20;
 
-/// The distinct intervals of `batch_bars`, by a loose index scan.
-const DISTINCT_INTERVALS: &str = r#"WITH RECURSIVE i(v) AS (
-    SELECT (SELECT MIN("interval") FROM batch_bars)
-    UNION ALL
-    SELECT (SELECT MIN("interval") FROM batch_bars WHERE "interval" > i.v) FROM i WHERE i.v IS NOT NULL
-) SELECT v FROM i WHERE v IS NOT NULL"#;
-
 pub(super) async fn publish(client: &mut Client, mut publish: BatchPublish<'_>) -> Result<BatchRun, StoreError> {
     let tag: i64 = client.query_one("SELECT nextval('batch_bars_staging_tag')", &[]).await?.try_get(0)?;
     let mut bars_per_day: HashMap<i64, u64> = publish.days.iter().map(|d| (d.day, 0)).collect();
     let bars = std::mem::replace(&mut publish.bars, Box::new(std::iter::empty()));
-    let staged = match stage(client, tag, bars, &mut bars_per_day).await {
-        Ok(staged) => staged,
-        Err(error) => {
-            let _ = client.execute("DELETE FROM batch_bars_staging WHERE version = $1", &[&tag]).await;
-            return Err(error);
-        }
+    let result = match stage(client, tag, bars, &mut bars_per_day).await {
+        Ok(staged) => swap(client, tag, staged, publish, &bars_per_day).await,
+        Err(error) => Err(error),
     };
-    let result = swap(client, tag, staged, publish, &bars_per_day).await;
     if result.is_err() {
         let _ = client.execute("DELETE FROM batch_bars_staging WHERE version = $1", &[&tag]).await;
     }
