@@ -5,7 +5,8 @@
 //! and yields the same trades as a stream for live use. It will also hold the
 //! other sources (CSV/Parquet replay, a quote API), the Kafka producer that
 //! publishes trades keyed by symbol, and the archiver that writes the master
-//! dataset from the topic.
+//! dataset from the topic. The [`quote`] source polls a Finnhub-style REST
+//! quote API, one task per symbol, and turns each new quote into a trade.
 //!
 //! The design decision that matters: a simulation is a pure function of its
 //! configuration. The random generator is our own, each part of the model
@@ -17,5 +18,6 @@
 //! Start reading at [`simulator::generate`] and [`simulator::Market`].
 
 pub mod producer;
+pub mod quote;
 pub mod replay;
 pub mod simulator;
