@@ -4,5 +4,6 @@ mod support;
 
 mod batch;
 mod kafka;
+mod quote;
 mod reference;
 mod store_postgres;

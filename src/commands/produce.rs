@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tickflow_ingest::producer::{TickProducer, ensure_topic};
+use tickflow_ingest::quote::{QuoteConfig, QuoteEvent, Token};
 use tickflow_ingest::replay::{Pacer, read_in_event_order};
 use tickflow_ingest::simulator::{Market, SimConfig};
+use tickflow_shared::Symbol;
 use tickflow_shared::time::now_ns;
 
 /// Arguments of `tickflow produce`.
@@ -26,16 +28,16 @@ pub struct Args {
     /// Source: the live market simulator, event time = wall clock.
     #[arg(long, conflicts_with = "replay")]
     simulate: bool,
-    /// Simulator: number of symbols.
-    #[arg(long, default_value_t = SimConfig::default().symbols)]
-    symbols: usize,
+    /// Simulator: number of symbols (default 500). Quote API: the symbols to poll, `AAPL,MSFT,...`.
+    #[arg(long)]
+    symbols: Option<Symbols>,
     /// Simulator: trades per second.
     #[arg(long, default_value_t = 1000.0)]
     rate: f64,
     /// Simulator: seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Stop after this many trades (default: the simulator runs until Ctrl-C).
+    /// Stop after this many trades (default: the simulator and the quote API run until Ctrl-C).
     #[arg(long)]
     ticks: Option<u64>,
     /// Source: archive files or directories, replayed in event-time order.
@@ -44,22 +46,61 @@ pub struct Args {
     /// Replay speed: 1 is real time, 10 ten times faster, 0 as fast as possible.
     #[arg(long, default_value_t = 0.0)]
     speed: f64,
+    /// Source: a Finnhub-style quote API, its base URL (like `https://finnhub.io/api/v1`);
+    /// each new quote of `--symbols` becomes a trade. The token is read from `TICKFLOW_QUOTE_API_TOKEN`.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["simulate", "replay"])]
+    quote_api: Option<String>,
+    /// Quote API: how often each symbol is polled (`500ms`, `1s`, `1m`).
+    #[arg(long, default_value = "1s", value_parser = span)]
+    poll_interval: Duration,
+    /// Quote API: the longest one request may take before it is retried.
+    #[arg(long, default_value = "10s", value_parser = span)]
+    request_timeout: Duration,
+}
+
+/// `--symbols`: a count for the simulator or a list for the quote API.
+#[derive(Clone, Debug)]
+enum Symbols {
+    /// `--symbols 500`.
+    Count(usize),
+    /// `--symbols AAPL,MSFT`.
+    List(Vec<Symbol>),
+}
+
+impl std::str::FromStr for Symbols {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if let Ok(count) = text.parse() {
+            return Ok(Symbols::Count(count));
+        }
+        let list = text.split(',').map(|s| Symbol::new(s.trim()).map_err(|e| format!("{s:?}: {e}")));
+        list.collect::<Result<_, _>>().map(Symbols::List)
+    }
 }
 
 /// Runs `tickflow produce`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.simulate || !args.replay.is_empty(),
-        "choose a source: --simulate [--symbols S --rate R] or --replay PATH... [--speed X]"
+        args.simulate || !args.replay.is_empty() || args.quote_api.is_some(),
+        "choose a source: --simulate [--symbols S --rate R], --replay PATH... [--speed X] \
+         or --quote-api URL --symbols AAPL,MSFT [--poll-interval 1s]"
     );
     anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
+    let sim_symbols = match &args.symbols {
+        None => SimConfig::default().symbols,
+        Some(Symbols::Count(count)) => *count,
+        Some(Symbols::List(_)) if args.simulate => anyhow::bail!("--simulate takes a number of symbols: --symbols 500"),
+        Some(Symbols::List(_)) => 0,
+    };
+    let quotes = args.quote_api.as_deref().map(|url| quote_config(url, &args)).transpose()?;
     super::runtime()?.block_on(ensure_topic(&args.brokers, &args.topic, args.partitions))?;
     let stop = stop_on_signal()?;
     let mut producer = TickProducer::new(&args.brokers, &args.topic)?;
     let mut progress = Progress::new();
     let limit = args.ticks.unwrap_or(u64::MAX);
     if args.simulate {
-        let config = SimConfig { symbols: args.symbols, seed: args.seed, ..SimConfig::default() };
+        let config = SimConfig { symbols: sim_symbols, seed: args.seed, ..SimConfig::default() };
         let mut market = Market::new(&config)?;
         let started = Instant::now();
         while producer.sent() < limit && !stop.load(Ordering::Relaxed) {
@@ -70,6 +111,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             progress.show(&producer);
             std::thread::sleep(Duration::from_millis(1));
         }
+    } else if let Some(config) = quotes {
+        produce_quotes(config, &mut producer, &stop, &mut progress, limit)?;
     } else {
         let (ticks, rejects) = read_in_event_order(&args.replay).context("reading the replay files")?;
         for reject in rejects.iter().take(10) {
@@ -96,6 +139,56 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The quote source's configuration from the flags and the environment.
+fn quote_config(url: &str, args: &Args) -> anyhow::Result<QuoteConfig> {
+    let symbols = match &args.symbols {
+        Some(Symbols::List(symbols)) => symbols,
+        Some(Symbols::Count(n)) => {
+            anyhow::bail!("--quote-api polls named symbols (--symbols AAPL,MSFT), not a count ({n})")
+        }
+        None => anyhow::bail!("--quote-api needs the symbols to poll: --symbols AAPL,MSFT"),
+    };
+    anyhow::ensure!(!args.poll_interval.is_zero(), "--poll-interval must be positive");
+    anyhow::ensure!(!args.request_timeout.is_zero(), "--request-timeout must be positive");
+    let mut config = QuoteConfig::new(url, symbols.clone());
+    config.token = Token::from_env();
+    config.poll_interval = args.poll_interval;
+    config.timeout = args.request_timeout;
+    Ok(config)
+}
+
+/// Polls the quote API until `limit` trades, Ctrl-C or SIGTERM; rejects and
+/// failed requests are logged and counted by the source, which retries.
+fn produce_quotes(
+    config: QuoteConfig,
+    producer: &mut TickProducer,
+    stop: &std::sync::atomic::AtomicBool,
+    progress: &mut Progress,
+    limit: u64,
+) -> anyhow::Result<()> {
+    let runtime = super::runtime()?;
+    let stats = runtime.block_on(async {
+        let mut source = config.build()?;
+        while producer.sent() < limit && !stop.load(Ordering::Relaxed) {
+            match tokio::time::timeout(Duration::from_millis(100), source.next()).await {
+                Ok(Some(QuoteEvent::Trade(mut tick))) => producer.send(&mut tick)?,
+                Ok(Some(QuoteEvent::Reject(_) | QuoteEvent::Failed(_))) | Err(_) => {}
+                Ok(None) => break,
+            }
+            progress.show(producer);
+        }
+        let stats = source.stats();
+        anyhow::Ok(
+            [&stats.requests, &stats.repeated, &stats.rejects, &stats.failures].map(|n| n.load(Ordering::Relaxed)),
+        )
+    })?;
+    let [requests, repeated, rejects, failures] = stats;
+    println!(
+        "Quote API: {requests} requests, {repeated} repeated quotes skipped, {rejects} rejected, {failures} failed."
+    );
+    Ok(())
+}
+
 /// A flag set by Ctrl-C or SIGTERM.
 fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -112,6 +205,22 @@ fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
         flag.store(true, Ordering::Relaxed);
     });
     Ok(stop)
+}
+
+/// A span of time as flags take it: `250ms`, `10s`, `1m`, `1h`.
+fn span(text: &str) -> Result<Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let bad = || format!("{text:?} is not a span of time; write a whole number and a unit: 250ms, 10s, 1m, 1h");
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let millis = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(bad()),
+    };
+    Ok(Duration::from_millis(n.checked_mul(millis).ok_or_else(bad)?))
 }
 
 /// A progress line on a terminal every few seconds.
