@@ -34,6 +34,7 @@ pub const ADVISORY_LOCK: i64 = 0x7469_636b_666c_6f77;
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "views, batch runs and rejects", postgres: PG_1, sqlite: SQLITE_1 },
     Migration { version: 2, name: "timescaledb hypertables when available", postgres: PG_2, sqlite: "" },
+    Migration { version: 3, name: "speed offsets, late trades, change sequence", postgres: PG_3, sqlite: SQLITE_3 },
 ];
 
 const PG_1: &str = r#"
@@ -158,6 +159,53 @@ END
 $$;
 "#;
 
+// Speed bars get the number of their last change (bars that exist already
+// are numbered in the order they were written); `speed_status` holds the
+// newest number, and the commit that takes its row lock numbers its bars, so
+// numbers become visible in commit order. Late trades are keyed like rejects,
+// by where they were read.
+const PG_3: &str = r#"
+ALTER TABLE speed_bars ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;
+UPDATE speed_bars AS b SET change_seq = n.seq
+FROM (SELECT symbol, "interval", start,
+          row_number() OVER (ORDER BY updated_at, "interval", symbol, start) AS seq
+      FROM speed_bars) AS n
+WHERE b.symbol = n.symbol AND b."interval" = n."interval" AND b.start = n.start;
+CREATE INDEX speed_bars_changes ON speed_bars ("interval", change_seq);
+
+CREATE TABLE speed_status (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    change_seq BIGINT NOT NULL,
+    watermark_ns BIGINT,
+    updated_at TIMESTAMPTZ
+);
+INSERT INTO speed_status (id, change_seq) SELECT 1, COUNT(*) FROM speed_bars;
+
+CREATE TABLE speed_offsets (
+    topic TEXT NOT NULL,
+    "partition" INTEGER NOT NULL,
+    next_offset BIGINT NOT NULL,
+    replay_from BIGINT NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (topic, "partition"),
+    CHECK (0 <= replay_from AND replay_from <= next_offset)
+);
+
+CREATE TABLE late_trades (
+    source TEXT NOT NULL,
+    "position" BIGINT NOT NULL,
+    symbol TEXT COLLATE "C" NOT NULL,
+    ts_ns BIGINT NOT NULL,
+    price NUMERIC(20,8) NOT NULL,
+    size NUMERIC(20,8) NOT NULL,
+    seq BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    seen_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (source, "position")
+);
+CREATE INDEX late_trades_seen_at ON late_trades (seen_at);
+"#;
+
 // Bar tables are keyed interval first: every query names one interval, and a
 // publish inserts in key order, so one B-tree serves reads and writes.
 const SQLITE_1: &str = r#"
@@ -247,6 +295,48 @@ CREATE TABLE rejects (
 CREATE INDEX rejects_seen_at ON rejects (seen_at);
 "#;
 
+const SQLITE_3: &str = r#"
+ALTER TABLE speed_bars ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+UPDATE speed_bars SET change_seq = n.seq
+FROM (SELECT symbol, "interval", start,
+          row_number() OVER (ORDER BY updated_at, "interval", symbol, start) AS seq
+      FROM speed_bars) AS n
+WHERE speed_bars.symbol = n.symbol AND speed_bars."interval" = n."interval" AND speed_bars.start = n.start;
+CREATE INDEX speed_bars_changes ON speed_bars ("interval", change_seq);
+
+CREATE TABLE speed_status (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    change_seq INTEGER NOT NULL,
+    watermark_ns INTEGER,
+    updated_at INTEGER
+);
+INSERT INTO speed_status (id, change_seq) SELECT 1, COUNT(*) FROM speed_bars;
+
+CREATE TABLE speed_offsets (
+    topic TEXT NOT NULL,
+    "partition" INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    replay_from INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (topic, "partition"),
+    CHECK (0 <= replay_from AND replay_from <= next_offset)
+) WITHOUT ROWID;
+
+CREATE TABLE late_trades (
+    source TEXT NOT NULL,
+    "position" INTEGER NOT NULL,
+    symbol TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL,
+    price INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (source, "position")
+);
+CREATE INDEX late_trades_seen_at ON late_trades (seen_at);
+"#;
+
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version BIGINT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -255,8 +345,13 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 
 /// Applies every missing migration to a SQLite database; returns how many ran.
 pub(crate) fn run_sqlite(conn: &mut rusqlite::Connection) -> Result<usize, StoreError> {
+    run_sqlite_to(conn, i64::MAX)
+}
+
+/// Applies the missing migrations up to version `last` to a SQLite database.
+pub(crate) fn run_sqlite_to(conn: &mut rusqlite::Connection, last: i64) -> Result<usize, StoreError> {
     let mut applied = 0;
-    for migration in MIGRATIONS {
+    for migration in MIGRATIONS.iter().filter(|m| m.version <= last) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(CREATE_TABLE)?;
         let done: bool = tx.query_row(
@@ -279,8 +374,13 @@ pub(crate) fn run_sqlite(conn: &mut rusqlite::Connection) -> Result<usize, Store
 
 /// Applies every missing migration to a PostgreSQL database; returns how many ran.
 pub(crate) async fn run_postgres(client: &mut tokio_postgres::Client) -> Result<usize, StoreError> {
+    run_postgres_to(client, i64::MAX).await
+}
+
+/// Applies the missing migrations up to version `last` to a PostgreSQL database.
+pub(crate) async fn run_postgres_to(client: &mut tokio_postgres::Client, last: i64) -> Result<usize, StoreError> {
     let mut applied = 0;
-    for migration in MIGRATIONS {
+    for migration in MIGRATIONS.iter().filter(|m| m.version <= last) {
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ADVISORY_LOCK]).await?;
         tx.batch_execute(
