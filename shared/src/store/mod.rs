@@ -10,14 +10,19 @@
 //! The batch layer publishes whole UTC days in one transaction
 //! ([`ViewStore::publish_batch`]) and moves the boundary with them; readers
 //! see the boundary and both views in one snapshot ([`ViewStore::bars`]).
+//! The speed layer upserts bars together with the Kafka positions that
+//! produced them ([`ViewStore::commit_speed`], see [`speed`]).
 
 mod common;
 pub mod migrations;
 mod postgres;
+pub mod speed;
 mod sqlite;
 mod sqlite_insert;
+mod sqlite_speed;
 
 pub use postgres::PostgresStore;
+pub use speed::{LateTrade, PartitionOffset, SpeedBar, SpeedChange, SpeedChanges, SpeedCommit, SpeedStatus};
 pub use sqlite::SqliteStore;
 
 use crate::bar::Bar;
@@ -211,6 +216,34 @@ pub trait ViewStore: Send + Sync {
 
     /// The newest rejects, newest first.
     async fn rejects(&self, limit: usize) -> Result<Vec<Reject>, StoreError>;
+
+    /// Writes one speed-layer commit in one transaction: upserts its bars
+    /// (numbering them in the change sequence), moves its partitions'
+    /// positions and the watermark, and records its late trades and rejects.
+    /// On error nothing of it is visible.
+    async fn commit_speed(&self, commit: SpeedCommit) -> Result<(), StoreError>;
+
+    /// The stored position of every partition of `topic`, by partition:
+    /// where a restarting speed job seeks to.
+    async fn speed_offsets(&self, topic: &str) -> Result<Vec<PartitionOffset>, StoreError>;
+
+    /// The speed layer's progress: watermark, last commit, change sequence
+    /// and every partition's position, in one snapshot.
+    async fn speed_status(&self) -> Result<SpeedStatus, StoreError>;
+
+    /// The newest late trades, newest first.
+    async fn late_trades(&self, limit: usize) -> Result<Vec<LateTrade>, StoreError>;
+
+    /// The speed bars of `interval` (of `symbols`, if given) whose last change
+    /// is newer than `since`, oldest change first, at most `limit`; and the
+    /// head of the change sequence in the same snapshot.
+    async fn speed_changes(
+        &self,
+        interval: Interval,
+        symbols: Option<&[Symbol]>,
+        since: i64,
+        limit: usize,
+    ) -> Result<SpeedChanges, StoreError>;
 }
 
 /// Opens (creating and migrating as needed) the store a URL names.

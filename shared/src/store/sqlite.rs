@@ -6,10 +6,13 @@
 
 use super::common::{self, Bound, DISTINCT_INTERVALS, Part, interval_of, now_micros, parts, to_i64, to_u64};
 use super::sqlite_insert::BarInserter;
+use super::sqlite_speed;
 use super::{BarQuery, Bars, BatchPublish, BatchRun, FileManifest, StoreError, View, ViewBar, ViewStore, migrations};
+use super::{LateTrade, PartitionOffset, SpeedChanges, SpeedCommit, SpeedStatus};
 use crate::bar::Bar;
 use crate::codec::Reject;
 use crate::fixed::{Price, Volume};
+use crate::interval::Interval;
 use crate::tick::Symbol;
 use crate::time::{NANOS_PER_DAY, day_of, format_rfc3339};
 use rusqlite::types::Value;
@@ -314,6 +317,32 @@ impl ViewStore for SqliteStore {
             });
         }
         Ok(rejects)
+    }
+
+    async fn commit_speed(&self, commit: SpeedCommit) -> Result<(), StoreError> {
+        sqlite_speed::commit(&mut lock(&self.write), commit)
+    }
+
+    async fn speed_offsets(&self, topic: &str) -> Result<Vec<PartitionOffset>, StoreError> {
+        sqlite_speed::offsets(&lock(&self.read), topic)
+    }
+
+    async fn speed_status(&self) -> Result<SpeedStatus, StoreError> {
+        sqlite_speed::status(&mut lock(&self.read))
+    }
+
+    async fn late_trades(&self, limit: usize) -> Result<Vec<LateTrade>, StoreError> {
+        sqlite_speed::late(&lock(&self.read), limit)
+    }
+
+    async fn speed_changes(
+        &self,
+        interval: Interval,
+        symbols: Option<&[Symbol]>,
+        since: i64,
+        limit: usize,
+    ) -> Result<SpeedChanges, StoreError> {
+        sqlite_speed::changes(&mut lock(&self.read), interval, symbols, since, limit)
     }
 }
 

@@ -5,11 +5,17 @@
 //! the commit); a few others read, each read being one `REPEATABLE READ READ
 //! ONLY` transaction, so it sees the boundary and both views of one commit.
 
+mod numeric;
 mod publish;
 mod read;
+mod speed;
+mod speed_read;
 
 use super::{BarQuery, Bars, BatchPublish, BatchRun, FileManifest, StoreError, ViewStore, migrations};
+use super::{LateTrade, PartitionOffset, SpeedChanges, SpeedCommit, SpeedStatus};
 use crate::codec::Reject;
+use crate::interval::Interval;
+use crate::tick::Symbol;
 use bytes::{BufMut, BytesMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Mutex;
@@ -41,6 +47,7 @@ impl PostgresStore {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let mut write = client(url).await?;
         migrations::run_postgres(&mut write).await?;
+        speed::create_staging(&write).await?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             readers.push(Mutex::new(client(url).await?));
@@ -76,6 +83,32 @@ impl ViewStore for PostgresStore {
 
     async fn rejects(&self, limit: usize) -> Result<Vec<Reject>, StoreError> {
         read::rejects(&*self.reader().lock().await, limit).await
+    }
+
+    async fn commit_speed(&self, commit: SpeedCommit) -> Result<(), StoreError> {
+        speed::commit(&mut *self.write.lock().await, commit).await
+    }
+
+    async fn speed_offsets(&self, topic: &str) -> Result<Vec<PartitionOffset>, StoreError> {
+        speed_read::offsets(&*self.reader().lock().await, topic).await
+    }
+
+    async fn speed_status(&self) -> Result<SpeedStatus, StoreError> {
+        speed_read::status(&mut *self.reader().lock().await).await
+    }
+
+    async fn late_trades(&self, limit: usize) -> Result<Vec<LateTrade>, StoreError> {
+        speed_read::late(&*self.reader().lock().await, limit).await
+    }
+
+    async fn speed_changes(
+        &self,
+        interval: Interval,
+        symbols: Option<&[Symbol]>,
+        since: i64,
+        limit: usize,
+    ) -> Result<SpeedChanges, StoreError> {
+        speed_read::changes(&mut *self.reader().lock().await, interval, symbols, since, limit).await
     }
 }
 
