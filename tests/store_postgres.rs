@@ -1,13 +1,16 @@
 //! The PostgreSQL view store against a real server: the SQLite store's
-//! behaviours, plus atomic replacement of a day under concurrent readers.
+//! behaviours, plus atomic replacement of a day under concurrent readers,
+//! the speed-layer scenarios of `store::testing`, and change polling under
+//! concurrent speed commits.
 
 use crate::support::postgres;
 use std::sync::Arc;
 use tickflow_shared::codec::Reject;
 use tickflow_shared::store::{
-    BarQuery, BatchPublish, DaySummary, FileManifest, PostgresStore, View, ViewBar, ViewSelect, ViewStore,
+    BarQuery, BatchPublish, DaySummary, FileManifest, PostgresStore, SpeedBar, SpeedCommit, View, ViewBar, ViewSelect,
+    ViewStore, testing,
 };
-use tickflow_shared::time::NANOS_PER_DAY;
+use tickflow_shared::time::{NANOS_PER_DAY, format_rfc3339};
 use tickflow_shared::{Bar, Interval, Price, Symbol, Volume};
 
 fn interval(label: &str) -> Interval {
@@ -196,4 +199,111 @@ async fn store_postgres_atomic_replace() {
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let reads = reader.await.expect("reader");
     assert!(reads >= 300);
+}
+
+macro_rules! speed_scenarios {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $name() {
+            testing::$name(&store().await).await;
+        }
+    )*};
+}
+
+speed_scenarios!(
+    speed_commit_reads_back,
+    speed_upsert_replaces,
+    speed_offsets_move,
+    speed_commit_is_atomic,
+    speed_replay_is_idempotent,
+    speed_changes_since,
+);
+
+#[tokio::test]
+async fn store_postgres_speed_upgrade_from_version_2() {
+    let url = postgres::database();
+    testing::postgres_at_version(&url, 2).await.expect("version 2");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
+    tokio::spawn(connection);
+    let old = [testing::bar("MSFT", "1m", 60_000_000_000, 5), testing::bar("AAPL", "1m", 120_000_000_000, 6)];
+    for (written, b) in (1i64..).zip(&old) {
+        let money = [b.open.to_string(), b.high.to_string(), b.low.to_string(), b.close.to_string()];
+        client
+            .execute(
+                r#"INSERT INTO speed_bars VALUES ($1, '1m', $2::text::timestamptz, $3::text::numeric,
+                   $4::text::numeric, $5::text::numeric, $6::text::numeric, $7::text::numeric, $8::text::numeric,
+                   $9, $10, $11, TRUE, to_timestamp($12))"#,
+                &[
+                    &b.symbol.as_str(),
+                    &format_rfc3339(b.start),
+                    &money[0],
+                    &money[1],
+                    &money[2],
+                    &money[3],
+                    &b.volume.to_string(),
+                    &b.vwap.to_string(),
+                    &i64::try_from(b.trades).expect("trades"),
+                    &b.first_ts,
+                    &b.last_ts,
+                    &(written as f64),
+                ],
+            )
+            .await
+            .expect("insert a version-2 speed bar");
+    }
+    let store = PostgresStore::connect(&url).await.expect("upgrade");
+    testing::speed_after_upgrade(&store, "1m", &old).await;
+}
+
+/// Two writers commit while a third store polls for changes: the poller
+/// ends with the last value of every bar, so no change number became
+/// visible after a larger one it had already read past.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_postgres_speed_changes_poller_misses_nothing() {
+    const ROUNDS: i64 = 30;
+    const KEYS: usize = 50;
+    let url = postgres::database();
+    let writers =
+        [PostgresStore::connect(&url).await.expect("connect"), PostgresStore::connect(&url).await.expect("connect")];
+    let poller = PostgresStore::connect(&url).await.expect("connect");
+    let minute = interval("1m");
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poll = {
+        let done = Arc::clone(&done);
+        async move {
+            let mut seen = std::collections::HashMap::new();
+            let mut since = 0;
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::Acquire);
+                let changes = poller.speed_changes(minute, None, since, 64).await.expect("poll");
+                for change in &changes.changes {
+                    seen.insert(change.bar.bar.symbol.clone(), change.bar.bar.open);
+                }
+                let caught_up = changes.next == changes.head;
+                since = changes.next;
+                if finished && caught_up {
+                    return seen;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+    };
+    let write = |w: usize| {
+        let store = &writers[w];
+        async move {
+            for round in 0..ROUNDS {
+                let bars = (0..KEYS)
+                    .map(|k| SpeedBar { bar: bar(&format!("W{w}K{k:02}"), "1m", 0, 1_000 + round), is_final: false })
+                    .collect();
+                store.commit_speed(SpeedCommit { bars, ..SpeedCommit::default() }).await.expect("commit");
+            }
+        }
+    };
+    let writes = async {
+        tokio::join!(write(0), write(1));
+        done.store(true, std::sync::atomic::Ordering::Release);
+    };
+    let (seen, ()) = tokio::join!(poll, writes);
+    assert_eq!(seen.len(), 2 * KEYS);
+    assert!(seen.values().all(|open| *open == Price(1_000 + ROUNDS - 1)), "a poll missed a change");
 }

@@ -20,6 +20,8 @@ pub mod speed;
 mod sqlite;
 mod sqlite_insert;
 mod sqlite_speed;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 pub use postgres::PostgresStore;
 pub use speed::{LateTrade, PartitionOffset, SpeedBar, SpeedChange, SpeedChanges, SpeedCommit, SpeedStatus};

@@ -349,3 +349,7 @@ impl ViewStore for SqliteStore {
 #[cfg(test)]
 #[path = "sqlite_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "sqlite_speed_tests.rs"]
+mod speed_tests;
