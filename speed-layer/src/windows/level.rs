@@ -1,0 +1,188 @@
+//! The open bars of one interval: windows by start, each a dense list of bars.
+//!
+//! A window is a small hash index (symbol id → slot) over a `Vec` of 128-byte
+//! slots (the 112-byte accumulator, the symbol id, a dirty flag), so a bar
+//! costs about 140 bytes and evicting a window frees all of its bars at once.
+
+use super::{BarUpdate, SymbolId, SymbolTable};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+use std::ops::Bound::{Excluded, Included};
+use tickflow_shared::{BarAcc, Interval};
+
+/// The trades of one symbol in one window since the last flush.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Delta {
+    pub(super) symbol: SymbolId,
+    pub(super) start: i64,
+    pub(super) acc: BarAcc,
+}
+
+/// The deltas of `interval` from those of a finer interval that divides it,
+/// combining neighbours of one (symbol, window). Deltas are not sorted: one
+/// (symbol, window) met twice (trades that went back and forth across a
+/// window boundary) gives two deltas, which [`Level::apply`] merges alike.
+pub(super) fn coarsen(finer: &[Delta], interval: Interval, out: &mut Vec<Delta>) {
+    for delta in finer {
+        let start = interval.start_of(delta.start);
+        match out.last_mut() {
+            Some(last) if last.symbol == delta.symbol && last.start == start => last.acc.merge(&delta.acc),
+            _ => out.push(Delta { symbol: delta.symbol, start, acc: delta.acc }),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    acc: BarAcc,
+    symbol: SymbolId,
+    /// Changed since the last emission.
+    dirty: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Window {
+    index: FxHashMap<SymbolId, u32>,
+    bars: Vec<Slot>,
+    /// Slots whose `dirty` was set, in the order it was.
+    dirty: Vec<u32>,
+}
+
+impl Window {
+    /// Merges one delta into its bar and marks it changed; returns whether the bar is new.
+    fn apply(&mut self, delta: &Delta) -> bool {
+        let (index, new) = match self.index.get(&delta.symbol) {
+            Some(&index) => {
+                self.bars[index as usize].acc.merge(&delta.acc);
+                (index, false)
+            }
+            None => {
+                let index = self.bars.len() as u32;
+                self.index.insert(delta.symbol, index);
+                self.bars.push(Slot { acc: delta.acc, symbol: delta.symbol, dirty: false });
+                (index, true)
+            }
+        };
+        let slot = &mut self.bars[index as usize];
+        if !slot.dirty {
+            slot.dirty = true;
+            self.dirty.push(index);
+        }
+        new
+    }
+}
+
+/// Counts of one emission, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AdvanceReport {
+    /// Bars emitted as provisional.
+    pub provisional: usize,
+    /// Bars emitted as final (newly final, or final and changed by a late trade).
+    pub finals: usize,
+    /// Bars evicted (dropped from memory for good).
+    pub evicted: usize,
+}
+
+/// The open bars of one interval.
+#[derive(Clone, Debug)]
+pub(super) struct Level {
+    interval: Interval,
+    windows: BTreeMap<i64, Window>,
+    /// Starts of the windows with dirty slots, in the order they got the first.
+    dirty_windows: Vec<i64>,
+    bars: usize,
+}
+
+impl Level {
+    pub(super) fn new(interval: Interval) -> Self {
+        Self { interval, windows: BTreeMap::new(), dirty_windows: Vec::new(), bars: 0 }
+    }
+
+    /// The interval.
+    pub(super) fn interval(&self) -> Interval {
+        self.interval
+    }
+
+    /// Number of open bars.
+    pub(super) fn bars(&self) -> usize {
+        self.bars
+    }
+
+    /// Merges deltas of this interval into the open bars and marks them changed.
+    pub(super) fn apply(&mut self, mut deltas: &[Delta]) {
+        // Deltas mostly come in long runs of one window: one window lookup per run.
+        while let Some(first) = deltas.first() {
+            let run = deltas.iter().position(|d| d.start != first.start).unwrap_or(deltas.len());
+            let window = self.windows.entry(first.start).or_default();
+            let was_clean = window.dirty.is_empty();
+            for delta in &deltas[..run] {
+                self.bars += usize::from(window.apply(delta));
+            }
+            if was_clean && !window.dirty.is_empty() {
+                self.dirty_windows.push(first.start);
+            }
+            deltas = &deltas[run..];
+        }
+    }
+
+    /// Emits the bars whose window ended in `(previous, watermark]` as final,
+    /// then every other changed bar, final if its window ended by `watermark`.
+    pub(super) fn emit(
+        &mut self,
+        previous: i64,
+        watermark: i64,
+        symbols: &SymbolTable,
+        emit: &mut impl FnMut(BarUpdate),
+        report: &mut AdvanceReport,
+    ) {
+        let (interval, len) = (self.interval, self.interval.nanos());
+        let mut send = |slot: &mut Slot, start: i64, is_final: bool| {
+            slot.dirty = false;
+            let Some(symbol) = symbols.symbol(slot.symbol) else { return };
+            if let Some(bar) = slot.acc.finish(symbol.clone(), interval, start) {
+                *(if is_final { &mut report.finals } else { &mut report.provisional }) += 1;
+                emit(BarUpdate { bar, is_final });
+            }
+        };
+        if watermark > previous {
+            let newly_final = (Excluded(previous.saturating_sub(len)), Included(watermark.saturating_sub(len)));
+            for (&start, window) in self.windows.range_mut(newly_final) {
+                window.bars.iter_mut().for_each(|slot| send(slot, start, true));
+                window.dirty.clear();
+            }
+        }
+        for start in self.dirty_windows.drain(..) {
+            let Some(window) = self.windows.get_mut(&start) else { continue };
+            let is_final = start.saturating_add(len) <= watermark;
+            for index in window.dirty.drain(..) {
+                let slot = &mut window.bars[index as usize];
+                if slot.dirty {
+                    send(slot, start, is_final);
+                }
+            }
+        }
+    }
+
+    /// Drops the windows that start at or before `last_evicted`; returns how many bars went.
+    pub(super) fn evict(&mut self, last_evicted: i64) -> usize {
+        let mut evicted = 0;
+        while let Some(entry) = self.windows.first_entry() {
+            if *entry.key() > last_evicted {
+                break;
+            }
+            evicted += entry.remove().bars.len();
+        }
+        self.bars -= evicted;
+        evicted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_open_bar_costs_a_128_byte_slot() {
+        assert_eq!(std::mem::size_of::<Slot>(), 128, "the memory figures in the docs assume this");
+    }
+}
