@@ -16,6 +16,7 @@ pub mod render;
 pub mod store;
 pub mod tick;
 pub mod time;
+pub mod watermark;
 pub mod wire;
 
 pub use bar::{Bar, BarAcc};

@@ -378,7 +378,7 @@ impl Windows {
 
     /// The lowest offset in `partition` of a trade still held by an open window;
     /// `None` when none is. See the restart contract in the [module docs](self).
-    pub fn min_open_position(&self, partition: crate::watermark::Partition) -> Option<u64> {
+    pub fn min_open_position(&self, partition: tickflow_shared::watermark::Partition) -> Option<u64> {
         self.held.min_offset(partition)
     }
 

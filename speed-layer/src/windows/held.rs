@@ -8,7 +8,7 @@
 //! one minimum offset per (partition, span window), a handful of entries per
 //! partition, updated with two comparisons per trade.
 
-use crate::watermark::Partition;
+use tickflow_shared::watermark::Partition;
 
 /// Where a trade was read: its partition and its offset in it (opaque, increasing).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

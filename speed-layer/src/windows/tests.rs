@@ -1,12 +1,12 @@
 //! Windows against a naive reference: group, sort, fold by hand.
 
 use super::*;
-use crate::watermark::{Partition, WatermarkConfig, Watermarks};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use tickflow_shared::Volume;
 use tickflow_shared::fixed::{SCALE, div_round};
 use tickflow_shared::time::NANOS_PER_DAY;
+use tickflow_shared::watermark::{Partition, WatermarkConfig, Watermarks};
 
 mod runs;
 
