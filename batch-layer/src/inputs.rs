@@ -11,12 +11,9 @@ use crate::BatchError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tickflow_shared::codec::data_format;
+use tickflow_shared::codec::{SEALED_MARKER, data_format};
 use tickflow_shared::store::FileManifest;
 use tickflow_shared::time::{format_day, parse_day};
-
-/// The marker the archiver writes into a day directory that can no longer change.
-pub const SEALED_MARKER: &str = "_SEALED";
 
 /// A data file found under the archive paths.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -34,7 +34,7 @@ mod write;
 
 pub use clock::{EventTimes, intensity, session_opens};
 pub use market::Market;
-pub use write::{Format, GenerateSummary, MAX_PART_ROWS, SEALED_MARKER, generate};
+pub use write::{Format, GenerateSummary, MAX_PART_ROWS, generate};
 
 use rng::{Rng, Stream};
 use std::collections::BinaryHeap;

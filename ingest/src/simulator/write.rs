@@ -5,14 +5,13 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use tickflow_shared::Tick;
+use tickflow_shared::codec::SEALED_MARKER;
 use tickflow_shared::codec::csv::CsvTickWriter;
 use tickflow_shared::codec::parquet::ParquetTickWriter;
 use tickflow_shared::time::{NANOS_PER_DAY, day_of, format_day};
 
 /// Most rows in one part file.
 pub const MAX_PART_ROWS: u64 = 4_194_304;
-/// The file whose presence says a day directory is complete.
-pub const SEALED_MARKER: &str = "_SEALED";
 
 /// The file format of a generated data set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]

@@ -26,6 +26,11 @@ use crate::fixed::{Price, Size};
 use crate::tick::Symbol;
 use std::fmt;
 
+/// The file whose presence says a `date=YYYY-MM-DD` archive directory is
+/// complete: the simulator and the archiver write it, the batch layer reads
+/// only days that carry it.
+pub const SEALED_MARKER: &str = "_SEALED";
+
 /// Rows per batch handed to a [`TickSink`].
 pub const BATCH_ROWS: usize = 8192;
 
