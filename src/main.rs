@@ -21,6 +21,8 @@ enum Command {
     Generate(commands::generate::Args),
     /// Put trades on the Kafka topic: from the live simulator or a replay of archive files.
     Produce(commands::produce::Args),
+    /// Keep every trade of the topic as day-partitioned Parquet files: the master dataset.
+    Archive(commands::archive::Args),
     /// Recompute exact bars from archive files and publish them as a batch run.
     Batch(commands::batch::Args),
     /// Print bars from a view store as CSV or JSON.
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => commands::generate::run(args),
         Command::Produce(args) => commands::produce::run(args),
+        Command::Archive(args) => commands::archive::run(args),
         Command::Batch(args) => commands::batch::run(args),
         Command::Bars(args) => commands::bars::run(args),
         Command::Bench(args) => tickflow_bench::run(args).map_err(anyhow::Error::from),

@@ -2,9 +2,7 @@
 //! created through the admin API, an idempotent producer, a consumer reading
 //! from offset 0, and the wire format end to end.
 
-use crate::reference;
-use crate::support::kafka::{Broker, Storage};
-use crate::support::{shared_data, tickflow};
+use crate::support::kafka::Broker;
 use rdkafka::Message;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -123,43 +121,4 @@ fn a_consumer_group_starts_at_earliest_and_resumes_after_its_commit() {
     let second = group();
     received.extend(receive(&second, sent.len() - 150));
     assert_eq!(by_symbol(received), by_symbol(sent), "every trade exactly once across the restart");
-}
-
-/// Issue 3, first half of its first criterion: `tickflow produce --replay`
-/// puts every real trade on the topic once, each symbol in event order, with
-/// `seq` counting per symbol.
-#[test]
-fn replaying_the_real_data_puts_every_trade_on_the_topic_once_in_order() {
-    let broker = Broker::with(Storage::Memory);
-    let real = shared_data().join("real");
-    let out = tickflow(&[
-        "produce",
-        "--brokers",
-        &broker.bootstrap(),
-        "--topic",
-        "ticks",
-        "--partitions",
-        "3",
-        "--replay",
-        real.to_str().expect("path"),
-    ]);
-    let expected = reference::real_trades();
-    assert!(out.contains(&format!("Produced {} trades", expected.len())), "{out}");
-    let consumer: BaseConsumer = client(&broker).set("group.id", "check").create().expect("consumer");
-    let mut assignment = TopicPartitionList::new();
-    for partition in 0..PARTITIONS {
-        assignment.add_partition_offset("ticks", partition, Offset::Offset(0)).expect("assignment");
-    }
-    consumer.assign(&assignment).expect("assign");
-    let received = by_symbol(receive(&consumer, expected.len()));
-    let mut sorted = expected;
-    sorted.sort_by(|a, b| (&a.symbol, a.ts_ms, a.line).cmp(&(&b.symbol, b.ts_ms, b.line)));
-    for (symbol, ticks) in &received {
-        let want: Vec<(i64, i64, i64)> =
-            sorted.iter().filter(|t| &t.symbol == symbol).map(|t| (t.ts_ms * 1_000_000, t.price, t.size)).collect();
-        let got: Vec<(i64, i64, i64)> = ticks.iter().map(|t| (t.ts, t.price.0, t.size.0)).collect();
-        assert!(got == want, "{symbol}: {} trades received, {} expected, or out of order", got.len(), want.len());
-        assert!(ticks.iter().enumerate().all(|(i, t)| t.seq == i as u64), "{symbol}: seq counts per symbol");
-    }
-    assert_eq!(received.values().map(Vec::len).sum::<usize>(), sorted.len());
 }

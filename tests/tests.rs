@@ -2,6 +2,7 @@
 
 mod support;
 
+mod archive;
 mod batch;
 mod kafka;
 mod quote;

@@ -17,6 +17,7 @@
 //!
 //! Start reading at [`simulator::generate`] and [`simulator::Market`].
 
+pub mod archive;
 pub mod producer;
 pub mod quote;
 pub mod replay;

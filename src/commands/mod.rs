@@ -1,5 +1,6 @@
 //! One module per subcommand: its arguments and how it runs.
 
+pub mod archive;
 pub mod bars;
 pub mod batch;
 pub mod generate;
@@ -25,4 +26,52 @@ impl std::str::FromStr for Intervals {
 /// The default number of worker threads: one per core.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// A flag set by Ctrl-C or SIGTERM.
+pub fn stop_on_signal() -> anyhow::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let runtime = runtime()?;
+    std::thread::spawn(move || {
+        runtime.block_on(async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { if let Some(term) = term.as_mut() { term.recv().await; } else { std::future::pending::<()>().await } } => {}
+            }
+        });
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    Ok(stop)
+}
+
+/// A span of time as flags take it: `250ms`, `10s`, `1m`, `1h`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span(pub std::time::Duration);
+
+impl std::str::FromStr for Span {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let bad = || format!("{text:?} is not a span of time; write a whole number and a unit: 250ms, 10s, 1m, 1h");
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        let millis = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            _ => return Err(bad()),
+        };
+        Ok(Span(std::time::Duration::from_millis(n.checked_mul(millis).ok_or_else(bad)?)))
+    }
+}
+
+impl Span {
+    /// The span in nanoseconds, as event-time arithmetic takes it.
+    pub fn nanos(self) -> i64 {
+        i64::try_from(self.0.as_nanos()).unwrap_or(i64::MAX)
+    }
 }

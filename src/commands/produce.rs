@@ -3,8 +3,7 @@
 use anyhow::Context;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tickflow_ingest::producer::{TickProducer, ensure_topic};
 use tickflow_ingest::quote::{QuoteConfig, QuoteEvent, Token};
@@ -51,11 +50,11 @@ pub struct Args {
     #[arg(long, value_name = "URL", conflicts_with_all = ["simulate", "replay"])]
     quote_api: Option<String>,
     /// Quote API: how often each symbol is polled (`500ms`, `1s`, `1m`).
-    #[arg(long, default_value = "1s", value_parser = span)]
-    poll_interval: Duration,
+    #[arg(long, default_value = "1s")]
+    poll_interval: super::Span,
     /// Quote API: the longest one request may take before it is retried.
-    #[arg(long, default_value = "10s", value_parser = span)]
-    request_timeout: Duration,
+    #[arg(long, default_value = "10s")]
+    request_timeout: super::Span,
 }
 
 /// `--symbols`: a count for the simulator or a list for the quote API.
@@ -95,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let quotes = args.quote_api.as_deref().map(|url| quote_config(url, &args)).transpose()?;
     super::runtime()?.block_on(ensure_topic(&args.brokers, &args.topic, args.partitions))?;
-    let stop = stop_on_signal()?;
+    let stop = super::stop_on_signal()?;
     let mut producer = TickProducer::new(&args.brokers, &args.topic)?;
     let mut progress = Progress::new();
     let limit = args.ticks.unwrap_or(u64::MAX);
@@ -148,12 +147,12 @@ fn quote_config(url: &str, args: &Args) -> anyhow::Result<QuoteConfig> {
         }
         None => anyhow::bail!("--quote-api needs the symbols to poll: --symbols AAPL,MSFT"),
     };
-    anyhow::ensure!(!args.poll_interval.is_zero(), "--poll-interval must be positive");
-    anyhow::ensure!(!args.request_timeout.is_zero(), "--request-timeout must be positive");
+    anyhow::ensure!(!args.poll_interval.0.is_zero(), "--poll-interval must be positive");
+    anyhow::ensure!(!args.request_timeout.0.is_zero(), "--request-timeout must be positive");
     let mut config = QuoteConfig::new(url, symbols.clone());
     config.token = Token::from_env();
-    config.poll_interval = args.poll_interval;
-    config.timeout = args.request_timeout;
+    config.poll_interval = args.poll_interval.0;
+    config.timeout = args.request_timeout.0;
     Ok(config)
 }
 
@@ -187,40 +186,6 @@ fn produce_quotes(
         "Quote API: {requests} requests, {repeated} repeated quotes skipped, {rejects} rejected, {failures} failed."
     );
     Ok(())
-}
-
-/// A flag set by Ctrl-C or SIGTERM.
-fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let runtime = super::runtime()?;
-    std::thread::spawn(move || {
-        runtime.block_on(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { if let Some(term) = term.as_mut() { term.recv().await; } else { std::future::pending::<()>().await } } => {}
-            }
-        });
-        flag.store(true, Ordering::Relaxed);
-    });
-    Ok(stop)
-}
-
-/// A span of time as flags take it: `250ms`, `10s`, `1m`, `1h`.
-fn span(text: &str) -> Result<Duration, String> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let bad = || format!("{text:?} is not a span of time; write a whole number and a unit: 250ms, 10s, 1m, 1h");
-    let n: u64 = number.parse().map_err(|_| bad())?;
-    let millis = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => return Err(bad()),
-    };
-    Ok(Duration::from_millis(n.checked_mul(millis).ok_or_else(bad)?))
 }
 
 /// A progress line on a terminal every few seconds.

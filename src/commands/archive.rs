@@ -1,0 +1,77 @@
+//! `tickflow archive`: keep every trade of the topic as day-partitioned Parquet.
+
+use super::Span;
+use std::path::PathBuf;
+use tickflow_ingest::archive::{ArchiveConfig, run as archive};
+use tickflow_shared::time::format_day;
+use tickflow_shared::watermark::WatermarkConfig;
+
+/// Arguments of `tickflow archive`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Kafka bootstrap servers, `host:port[,host:port]`.
+    #[arg(long, env = "TICKFLOW_BROKERS")]
+    brokers: String,
+    /// Topic to archive.
+    #[arg(long, default_value = "ticks")]
+    topic: String,
+    /// Consumer group; its committed offsets say what is archived.
+    #[arg(long, default_value = "tickflow-archiver")]
+    group: String,
+    /// Archive directory: `DIR/date=YYYY-MM-DD/part-<partition>-<first offset>.parquet`.
+    #[arg(long)]
+    out: PathBuf,
+    /// Finish the open files and commit after this many trades...
+    #[arg(long, default_value_t = 1_000_000)]
+    roll_trades: u64,
+    /// ...or after this long, whichever comes first.
+    #[arg(long, default_value = "60s")]
+    roll_interval: Span,
+    /// The watermark trails the newest trade of a partition by this much.
+    #[arg(long, default_value = "2s")]
+    max_out_of_orderness: Span,
+    /// A partition silent this long stops holding the watermark back.
+    #[arg(long, default_value = "10s")]
+    idle_timeout: Span,
+    /// A day is sealed once the watermark is this far past its end.
+    #[arg(long, default_value = "1m")]
+    allowed_lateness: Span,
+    /// Exit after reading every partition to its end (default: run until Ctrl-C or SIGTERM).
+    #[arg(long)]
+    stop_at_end: bool,
+}
+
+/// Runs `tickflow archive`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(args.roll_trades > 0, "--roll-trades must be at least 1");
+    let config = ArchiveConfig {
+        brokers: args.brokers,
+        topic: args.topic,
+        group: args.group,
+        out: args.out,
+        roll_trades: args.roll_trades,
+        roll_interval: args.roll_interval.0,
+        watermark: WatermarkConfig {
+            max_out_of_orderness: args.max_out_of_orderness.0,
+            idle_timeout: args.idle_timeout.0,
+        },
+        allowed_lateness: args.allowed_lateness.nanos(),
+        stop_at_end: args.stop_at_end,
+    };
+    let stop = super::stop_on_signal()?;
+    let started = std::time::Instant::now();
+    let report = archive(&config, &stop)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let sealed: Vec<String> = report.sealed.iter().map(|d| format_day(*d)).collect();
+    println!(
+        "Archived {} trades in {} rolls to {} in {seconds:.1} s ({:.0} trades/s); {} rejected, {} late for a sealed day; sealed: {}.",
+        report.trades,
+        report.rolls,
+        config.out.display(),
+        report.trades as f64 / seconds.max(1e-9),
+        report.rejects,
+        report.late,
+        if sealed.is_empty() { "none".to_owned() } else { sealed.join(", ") }
+    );
+    Ok(())
+}
