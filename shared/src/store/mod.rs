@@ -236,6 +236,10 @@ pub trait ViewStore: Send + Sync {
     /// The newest late trades, newest first.
     async fn late_trades(&self, limit: usize) -> Result<Vec<LateTrade>, StoreError>;
 
+    /// Positions at or after `from` of the late trades of `source` (`topic/partition`),
+    /// ascending: a restarting speed job skips them when it reads them again.
+    async fn late_positions(&self, source: &str, from: u64) -> Result<Vec<u64>, StoreError>;
+
     /// The speed bars of `interval` (of `symbols`, if given) whose last change
     /// is newer than `since`, oldest change first, at most `limit`; and the
     /// head of the change sequence in the same snapshot.

@@ -335,6 +335,10 @@ impl ViewStore for SqliteStore {
         sqlite_speed::late(&lock(&self.read), limit)
     }
 
+    async fn late_positions(&self, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
+        sqlite_speed::late_positions(&lock(&self.read), source, from)
+    }
+
     async fn speed_changes(
         &self,
         interval: Interval,

@@ -205,6 +205,15 @@ pub(super) fn late(conn: &Connection, limit: usize) -> Result<Vec<LateTrade>, St
     Ok(late)
 }
 
+pub(super) fn late_positions(conn: &Connection, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        r#"SELECT "position" FROM late_trades WHERE source = ?1 AND "position" >= ?2 ORDER BY "position""#,
+    )?;
+    let rows =
+        statement.query_map(params![source, to_i64(from, "late trade position")?], |row| row.get::<_, i64>(0))?;
+    rows.map(|row| to_u64(row?, "late trade position")).collect()
+}
+
 pub(super) fn changes(
     conn: &mut Connection,
     interval: Interval,

@@ -101,6 +101,10 @@ impl ViewStore for PostgresStore {
         speed_read::late(&*self.reader().lock().await, limit).await
     }
 
+    async fn late_positions(&self, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
+        speed_read::late_positions(&*self.reader().lock().await, source, from).await
+    }
+
     async fn speed_changes(
         &self,
         interval: Interval,

@@ -53,6 +53,22 @@ fn symbol(row: &Row, column: usize) -> Result<Symbol, StoreError> {
     Symbol::new(text).map_err(|e| StoreError::Corrupt(format!("symbol {text:?}: {e}")))
 }
 
+pub(super) async fn late_positions(client: &Client, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
+    let from = i64::try_from(from).map_err(|_| StoreError::Range(format!("late trade position {from}")))?;
+    let rows = client
+        .query(
+            r#"SELECT "position" FROM late_trades WHERE source = $1 AND "position" >= $2 ORDER BY "position""#,
+            &[&source, &from],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let position: i64 = row.try_get(0)?;
+            u64::try_from(position).map_err(|_| StoreError::Corrupt(format!("late trade position {position}")))
+        })
+        .collect()
+}
+
 pub(super) async fn late(client: &Client, limit: usize) -> Result<Vec<LateTrade>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = client
