@@ -23,6 +23,8 @@ enum Command {
     Produce(commands::produce::Args),
     /// Keep every trade of the topic as day-partitioned Parquet files: the master dataset.
     Archive(commands::archive::Args),
+    /// Keep event-time bars current from the topic (or the in-process simulator), effectively once.
+    Speed(commands::speed::Args),
     /// Recompute exact bars from archive files and publish them as a batch run.
     Batch(commands::batch::Args),
     /// Print bars from a view store as CSV or JSON.
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => commands::generate::run(args),
         Command::Produce(args) => commands::produce::run(args),
         Command::Archive(args) => commands::archive::run(args),
+        Command::Speed(args) => commands::speed::run(args),
         Command::Batch(args) => commands::batch::run(args),
         Command::Bars(args) => commands::bars::run(args),
         Command::Bench(args) => tickflow_bench::run(args).map_err(anyhow::Error::from),

@@ -1,10 +1,265 @@
-//! The event-time core is two plain, deterministic modules with time passed
-//! in, no I/O and no timely: `tickflow_shared::watermark` turns per-partition event times
-//! into one monotone watermark (bounded out-of-orderness, idle partitions),
-//! and [`windows`] keeps the open bars of every (symbol, interval, window),
-//! takes trades with one range check each, and on `advance(watermark)` emits
-//! provisional and final bars, applies or refuses late trades by one lateness
-//! rule, evicts expired windows, and says from which offsets to replay after
-//! a restart. Start reading at [`windows`].
+//! The speed layer: event-time bars from the `ticks` stream, kept current
+//! within milliseconds, written effectively once.
+//!
+//! A timely dataflow ([`dataflow`]) runs on every worker: a source reads the
+//! worker's partitions ([`input`]: Kafka in [`kafka`], or the in-process
+//! [`memory`] bus), turns event times into a watermark
+//! (`tickflow_shared::watermark`: bounded out-of-orderness, idle partitions)
+//! and holds its timely capability at the watermark's epoch. Trades are
+//! exchanged by symbol to a window operator that keeps the open bars of
+//! every (symbol, interval, window) ([`windows`]: one lateness rule, coarser
+//! bars merged from finer ones) and flushes them each time the frontier
+//! moves. One sink gathers the flushes with the offsets that produced them
+//! ([`sink`]) and writes both in one store transaction at most every
+//! `emit_interval` ([`commit`]). On start the job seeks every partition back
+//! to where its open windows began and replays up to the stored offsets, so a
+//! crash at any point neither loses nor double-counts a trade.
+//!
+//! Start reading at [`run`].
 
+pub mod commit;
+pub mod dataflow;
+pub mod input;
+pub mod kafka;
+pub mod memory;
+pub mod sink;
 pub mod windows;
+
+use crate::dataflow::{Event, Published, Settings, SourceStart};
+use crate::input::{Inputs, owned_by};
+use crate::sink::Pending;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+use tickflow_shared::IntervalPlan;
+use tickflow_shared::store::{LateTrade, ViewStore};
+use tickflow_shared::watermark::WatermarkConfig;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use windows::WindowsConfig;
+
+/// How the speed job runs.
+#[derive(Clone, Debug)]
+pub struct SpeedConfig {
+    /// The intervals kept.
+    pub plan: IntervalPlan,
+    /// Watermark parameters.
+    pub watermark: WatermarkConfig,
+    /// Lateness.
+    pub windows: WindowsConfig,
+    /// Provisional bars are written at most this often.
+    pub emit_interval: Duration,
+    /// Event time per timely epoch.
+    pub epoch: Duration,
+    /// Timely workers: threads of this process, or a cluster.
+    pub timely: TimelyConfig,
+    /// Exit once every partition is read to its end.
+    pub stop_at_end: bool,
+}
+
+/// Where the timely workers run.
+#[derive(Clone, Debug)]
+pub enum TimelyConfig {
+    /// `workers` threads in this process.
+    Process {
+        /// Threads.
+        workers: usize,
+    },
+    /// Process `index` of a cluster listed in `hosts`, `workers` threads each.
+    Cluster {
+        /// Threads per process.
+        workers: usize,
+        /// This process.
+        index: usize,
+        /// `host:port` of every process.
+        hosts: Vec<String>,
+    },
+}
+
+impl TimelyConfig {
+    fn peers(&self) -> usize {
+        match self {
+            Self::Process { workers } => *workers,
+            Self::Cluster { workers, hosts, .. } => workers * hosts.len(),
+        }
+    }
+
+    fn local_workers(&self) -> usize {
+        match self {
+            Self::Process { workers } | Self::Cluster { workers, .. } => *workers,
+        }
+    }
+
+    fn timely(&self) -> timely::Config {
+        match self {
+            Self::Process { workers } => timely::Config::process((*workers).max(1)),
+            Self::Cluster { workers, index, hosts } => timely::Config {
+                communication: timely::CommunicationConfig::Cluster {
+                    threads: (*workers).max(1),
+                    process: *index,
+                    addresses: hosts.clone(),
+                    report: false,
+                    zerocopy: false,
+                },
+                worker: timely::WorkerConfig::default(),
+            },
+        }
+    }
+}
+
+/// Why the speed job stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpeedError {
+    /// The input could not be read.
+    #[error("input: {0}")]
+    Input(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] tickflow_shared::store::StoreError),
+    /// A timely worker failed.
+    #[error("dataflow: {0}")]
+    Dataflow(String),
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpeedReport {
+    /// Commits written.
+    pub commits: u64,
+    /// Bars written (a bar written twice counts twice).
+    pub bars: u64,
+    /// Late trades recorded.
+    pub late: u64,
+    /// Rejected messages.
+    pub rejects: u64,
+    /// The watermark at the last commit.
+    pub watermark: Option<i64>,
+}
+
+/// Runs the speed job on `inputs` until `stop` is set (or, with
+/// `stop_at_end`, the input is read to its end), writing to `store`.
+pub fn run(
+    config: &SpeedConfig,
+    inputs: Arc<dyn Inputs>,
+    store: Arc<dyn ViewStore>,
+    stop: Arc<AtomicBool>,
+) -> Result<SpeedReport, SpeedError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| SpeedError::Dataflow(e.to_string()))?;
+    let topic = inputs.topic().to_owned();
+    let partitions = inputs.partitions().map_err(SpeedError::Input)?;
+    if partitions.is_empty() {
+        return Err(SpeedError::Input(format!("topic {topic:?} has no partitions; create it first")));
+    }
+    let (starts, skip, stored_watermark) = if inputs.durable() {
+        runtime.block_on(resume_points(store.as_ref(), &topic, &partitions))?
+    } else {
+        (partitions.iter().map(|p| (*p, (0, 0))).collect(), BTreeMap::new(), None)
+    };
+    let settings = Settings {
+        topic: topic.clone(),
+        epoch_ns: i64::try_from(config.epoch.as_nanos()).unwrap_or(i64::MAX).max(1),
+        watermark: config.watermark,
+        windows: config.windows,
+        plan: config.plan.clone(),
+        partitions: partitions.clone(),
+        stored_watermark,
+        stop_at_end: config.stop_at_end,
+    };
+    let committer = commit::Committer::start(store, runtime, stop.clone());
+    let published = Arc::new(Published::new(config.timely.local_workers()));
+    let peers = config.timely.peers();
+    let emit_interval = config.emit_interval;
+    let sender = committer.sender();
+    let starts = Arc::new(starts);
+    let skip = Arc::new(skip);
+    let guards = timely::execute(config.timely.timely(), move |worker| {
+        let index = worker.index();
+        let owned = owned_by(&partitions, index, peers);
+        let mine: BTreeMap<_, _> = owned.iter().filter_map(|p| starts.get(p).map(|s| (*p, *s))).collect();
+        let from = mine.iter().map(|(p, (from, _))| (*p, *from)).collect();
+        let input = match inputs.open(&from) {
+            Ok(input) => input,
+            Err(error) => {
+                tracing::error!(%error, "Cannot open the input.");
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                return Err(error);
+            }
+        };
+        let skip = owned.iter().filter_map(|p| skip.get(p).map(|s| (*p, s.clone()))).collect();
+        let start = SourceStart { input, starts: mine, skip };
+        let (published, stop, sender, settings) = (published.clone(), stop.clone(), sender.clone(), settings.clone());
+        worker.dataflow::<u64, _, _>(|scope| {
+            let events = dataflow::read(scope, &settings, start, published, stop);
+            let flushed = dataflow::windows(events, &settings);
+            let mut pending = Pending::new(&settings.topic, peers);
+            let mut last = Instant::now();
+            flushed.sink(Exchange::new(|_: &Event| 0), "Commit", move |(input, frontier)| {
+                input.for_each_time(|_, data| {
+                    for event in data.flat_map(|batch| batch.drain(..)) {
+                        gather(&mut pending, event, &settings.topic);
+                    }
+                });
+                let done = frontier.is_empty();
+                if (done || last.elapsed() >= emit_interval) && !pending.is_empty() {
+                    last = Instant::now();
+                    sender.send(pending.take());
+                }
+            });
+        });
+        while worker.step_or_park(Some(emit_interval)) {}
+        Ok(())
+    })
+    .map_err(SpeedError::Dataflow)?;
+    let mut failure = None;
+    for result in guards.join() {
+        if let Err(error) = result.map_err(SpeedError::Dataflow).and_then(|r| r.map_err(SpeedError::Input)) {
+            failure.get_or_insert(error);
+        }
+    }
+    let report = committer.finish()?;
+    failure.map_or(Ok(report), Err)
+}
+
+fn gather(pending: &mut Pending, event: Event, topic: &str) {
+    match event {
+        Event::Flush(flush) => pending.flush(flush),
+        Event::Offsets { at, partition, next } => pending.report(at, partition, next),
+        Event::Reject(reject) => pending.reject(reject),
+        Event::Late { tick, partition, offset, reason } => {
+            pending.late(LateTrade { tick, source: format!("{topic}/{partition}"), position: offset, reason })
+        }
+        Event::Trade { .. } => {}
+    }
+}
+
+/// Where each partition resumes: `(replay_from, next)` from the store (from
+/// the beginning when none is stored), the late offsets to skip in replay,
+/// and the stored watermark.
+async fn resume_points(
+    store: &dyn ViewStore,
+    topic: &str,
+    partitions: &[i32],
+) -> Result<(BTreeMap<i32, (u64, u64)>, BTreeMap<i32, Vec<u64>>, Option<i64>), SpeedError> {
+    let stored: BTreeMap<i32, (u64, u64)> = store
+        .speed_offsets(topic)
+        .await?
+        .into_iter()
+        .map(|o| (o.partition, (o.replay_from.max(0) as u64, o.next_offset.max(0) as u64)))
+        .collect();
+    let mut starts = BTreeMap::new();
+    let mut skip = BTreeMap::new();
+    for &partition in partitions {
+        let (from, next) = stored.get(&partition).copied().unwrap_or((0, 0));
+        starts.insert(partition, (from, next));
+        if from < next {
+            skip.insert(partition, store.late_positions(&format!("{topic}/{partition}"), from).await?);
+        }
+    }
+    let watermark = store.speed_status().await?.watermark;
+    Ok((starts, skip, watermark))
+}

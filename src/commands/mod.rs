@@ -5,6 +5,7 @@ pub mod bars;
 pub mod batch;
 pub mod generate;
 pub mod produce;
+pub mod speed;
 
 /// A runtime for the async parts of a command (store access).
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -1,0 +1,87 @@
+//! The committer: one thread that writes the sink's commits to the store,
+//! so the timely workers never wait on the database unless it falls behind
+//! (then the bounded queue holds the sink worker back: backpressure).
+
+use crate::SpeedReport;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Instant;
+use tickflow_shared::store::{SpeedCommit, StoreError, ViewStore};
+
+/// Commits waiting for the store, at most.
+const QUEUE: usize = 2;
+
+/// Hands commits to the committer thread.
+#[derive(Clone)]
+pub struct CommitSender(SyncSender<SpeedCommit>);
+
+impl CommitSender {
+    /// Queues a commit, waiting while the queue is full.
+    pub fn send(&self, commit: SpeedCommit) {
+        if self.0.send(commit).is_err() {
+            tracing::error!("The committer has stopped; a commit is dropped and will be replayed on restart.");
+        }
+    }
+}
+
+/// The committer thread.
+pub struct Committer {
+    sender: Option<CommitSender>,
+    thread: JoinHandle<Result<SpeedReport, StoreError>>,
+}
+
+impl Committer {
+    /// Starts writing to `store` on its own thread; a failed commit sets `stop`.
+    pub fn start(store: Arc<dyn ViewStore>, runtime: tokio::runtime::Runtime, stop: Arc<AtomicBool>) -> Self {
+        let (sender, receiver) = sync_channel(QUEUE);
+        let thread = std::thread::spawn(move || write(&*store, &runtime, &receiver, &stop));
+        Self { sender: Some(CommitSender(sender)), thread }
+    }
+
+    /// A handle to queue commits.
+    pub fn sender(&self) -> CommitSender {
+        self.sender.clone().unwrap_or_else(|| unreachable!("the sender lives until finish"))
+    }
+
+    /// Waits until every queued commit is written (all senders dropped).
+    pub fn finish(mut self) -> Result<SpeedReport, StoreError> {
+        self.sender = None;
+        self.thread.join().unwrap_or_else(|_| Err(StoreError::Corrupt("the committer thread panicked".into())))
+    }
+}
+
+fn write(
+    store: &dyn ViewStore,
+    runtime: &tokio::runtime::Runtime,
+    receiver: &Receiver<SpeedCommit>,
+    stop: &AtomicBool,
+) -> Result<SpeedReport, StoreError> {
+    let mut report = SpeedReport::default();
+    let mut failure = None;
+    for commit in receiver {
+        if failure.is_some() {
+            continue;
+        }
+        let (bars, late, rejects, watermark) =
+            (commit.bars.len() as u64, commit.late.len() as u64, commit.rejects.len() as u64, commit.watermark);
+        let started = Instant::now();
+        match runtime.block_on(store.commit_speed(commit)) {
+            Ok(()) => {
+                report.commits += 1;
+                report.bars += bars;
+                report.late += late;
+                report.rejects += rejects;
+                report.watermark = watermark.max(report.watermark);
+                tracing::trace!(bars, elapsed = ?started.elapsed(), "Speed commit written.");
+            }
+            Err(error) => {
+                tracing::error!(%error, "A speed commit failed; stopping (a restart resumes from the last commit).");
+                stop.store(true, Ordering::Relaxed);
+                failure = Some(error);
+            }
+        }
+    }
+    failure.map_or(Ok(report), Err)
+}

@@ -1,0 +1,83 @@
+//! What a worker reads: records of the partitions it owns, from Kafka or
+//! from the in-process bus, each with its partition and offset.
+
+use std::collections::BTreeMap;
+use tickflow_shared::Tick;
+use tickflow_shared::watermark::Partition;
+
+/// One message read from a partition.
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// The partition it was read from.
+    pub partition: Partition,
+    /// Its offset there.
+    pub offset: u64,
+    /// The trade, or why the message is not one.
+    pub payload: Payload,
+}
+
+/// A message's content.
+#[derive(Clone, Debug)]
+pub enum Payload {
+    /// A valid trade; its `seq` is the offset when the message carried none.
+    Trade(Tick),
+    /// A message that did not decode, with the reason and its raw bytes.
+    Invalid {
+        /// What was wrong.
+        reason: String,
+        /// The message value, cut short.
+        raw: Vec<u8>,
+    },
+}
+
+/// What polling found besides records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Polled {
+    /// Records appended.
+    pub records: usize,
+}
+
+/// The partitions one worker reads.
+pub trait Input {
+    /// Appends up to `max` available records to `out` without waiting long,
+    /// and marks in `at_end` the partitions read to their current end.
+    fn poll(&mut self, out: &mut Vec<Record>, max: usize, at_end: &mut Vec<Partition>) -> Result<Polled, String>;
+
+    /// Stops fetching `partition` until [`resume`](Self::resume) (a worker
+    /// waits with partitions that finished replaying while others replay).
+    fn pause(&mut self, partition: Partition);
+
+    /// Fetches every paused partition again.
+    fn resume(&mut self);
+}
+
+/// Where each worker starts: for every partition, the offset to read from
+/// and the offset where replay ends and live input begins.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Starts {
+    /// `partition → (replay_from, next)`.
+    pub partitions: BTreeMap<Partition, (u64, u64)>,
+}
+
+/// Opens the input of each worker.
+pub trait Inputs: Send + Sync {
+    /// The name that identifies the stream in the store (the Kafka topic).
+    fn topic(&self) -> &str;
+
+    /// Every partition of the stream.
+    fn partitions(&self) -> Result<Vec<Partition>, String>;
+
+    /// Opens the reader of `owned` partitions, each from its offset.
+    fn open(&self, owned: &BTreeMap<Partition, u64>) -> Result<Box<dyn Input>, String>;
+
+    /// Whether stored offsets mean anything for this stream (not for an
+    /// in-process bus that starts empty in every process).
+    fn durable(&self) -> bool {
+        true
+    }
+}
+
+/// The partitions global worker `index` of `peers` owns: every `peers`-th.
+pub fn owned_by(partitions: &[Partition], index: usize, peers: usize) -> Vec<Partition> {
+    partitions.iter().copied().enumerate().filter(|(i, _)| i % peers.max(1) == index).map(|(_, p)| p).collect()
+}

@@ -1,0 +1,143 @@
+//! Kafka as the speed layer's input: each worker assigns itself its
+//! partitions explicitly (no group rebalancing: the job's stored offsets,
+//! not the group's, say where to resume) and decodes the wire format.
+
+use crate::input::{Input, Inputs, Payload, Polled, Record};
+use rdkafka::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use tickflow_shared::codec::Reject;
+use tickflow_shared::watermark::Partition;
+use tickflow_shared::wire;
+
+/// The `ticks` topic on a Kafka cluster.
+pub struct KafkaInputs {
+    brokers: String,
+    topic: String,
+}
+
+impl KafkaInputs {
+    /// Reads `topic` on `brokers`.
+    pub fn new(brokers: &str, topic: &str) -> Self {
+        Self { brokers: brokers.to_owned(), topic: topic.to_owned() }
+    }
+
+    fn consumer(&self) -> Result<BaseConsumer<Quiet>, String> {
+        ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", "tickflow-speed")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "true")
+            .set("fetch.wait.max.ms", "10")
+            .create_with_context(Quiet)
+            .map_err(|e| format!("Kafka at {}: {e}", self.brokers))
+    }
+}
+
+/// Keeps "end of partition" events, which the job asks for, out of the log.
+struct Quiet;
+
+impl ClientContext for Quiet {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
+            tracing::error!(%error, reason, "Kafka client error.");
+        }
+    }
+}
+
+impl ConsumerContext for Quiet {}
+
+impl Inputs for KafkaInputs {
+    fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    fn partitions(&self) -> Result<Vec<Partition>, String> {
+        let metadata = self
+            .consumer()?
+            .fetch_metadata(Some(&self.topic), Duration::from_secs(30))
+            .map_err(|e| format!("Kafka at {}: {e}", self.brokers))?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == self.topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect())
+    }
+
+    fn open(&self, owned: &BTreeMap<Partition, u64>) -> Result<Box<dyn Input>, String> {
+        let consumer = self.consumer()?;
+        let mut assignment = TopicPartitionList::new();
+        for (&partition, &offset) in owned {
+            let offset = i64::try_from(offset).map_err(|_| format!("offset {offset} out of range"))?;
+            assignment
+                .add_partition_offset(&self.topic, partition, Offset::Offset(offset))
+                .map_err(|e| format!("assigning partition {partition}: {e}"))?;
+        }
+        consumer.assign(&assignment).map_err(|e| format!("Kafka at {}: {e}", self.brokers))?;
+        Ok(Box::new(KafkaInput { consumer, topic: self.topic.clone(), paused: Vec::new() }))
+    }
+}
+
+struct KafkaInput {
+    consumer: BaseConsumer<Quiet>,
+    topic: String,
+    paused: Vec<Partition>,
+}
+
+impl Input for KafkaInput {
+    fn poll(&mut self, out: &mut Vec<Record>, max: usize, at_end: &mut Vec<Partition>) -> Result<Polled, String> {
+        let mut records = 0;
+        while records < max {
+            match self.consumer.poll(Duration::ZERO) {
+                None => break,
+                Some(Ok(message)) => {
+                    let offset = u64::try_from(message.offset()).unwrap_or_default();
+                    let value = message.payload().unwrap_or_default();
+                    let payload = match wire::decode(value) {
+                        Ok(mut decoded) => {
+                            if !decoded.has_seq {
+                                decoded.tick.seq = offset;
+                            }
+                            Payload::Trade(decoded.tick)
+                        }
+                        Err(error) => Payload::Invalid {
+                            reason: error.to_string(),
+                            raw: value[..value.len().min(Reject::MAX_RAW)].to_vec(),
+                        },
+                    };
+                    out.push(Record { partition: message.partition(), offset, payload });
+                    records += 1;
+                }
+                Some(Err(KafkaError::PartitionEOF(partition))) => at_end.push(partition),
+                Some(Err(error)) => tracing::warn!(%error, "Kafka consumer error; retrying."),
+            }
+        }
+        Ok(Polled { records })
+    }
+
+    fn pause(&mut self, partition: Partition) {
+        let mut list = TopicPartitionList::new();
+        list.add_partition(&self.topic, partition);
+        if self.consumer.pause(&list).is_ok() {
+            self.paused.push(partition);
+        }
+    }
+
+    fn resume(&mut self) {
+        let mut list = TopicPartitionList::new();
+        for partition in self.paused.drain(..) {
+            list.add_partition(&self.topic, partition);
+        }
+        if let Err(error) = self.consumer.resume(&list) {
+            tracing::warn!(%error, "Could not resume Kafka partitions.");
+        }
+    }
+}

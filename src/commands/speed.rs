@@ -1,0 +1,172 @@
+//! `tickflow speed`: the speed layer, from Kafka or the in-process simulator.
+
+use super::Span;
+use anyhow::Context;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tickflow_ingest::producer::ensure_topic;
+use tickflow_ingest::simulator::{Market, SimConfig};
+use tickflow_shared::time::{format_rfc3339, now_ns};
+use tickflow_shared::watermark::WatermarkConfig;
+use tickflow_shared::{Interval, IntervalPlan};
+use tickflow_speed::input::Inputs;
+use tickflow_speed::kafka::KafkaInputs;
+use tickflow_speed::memory::MemoryBus;
+use tickflow_speed::windows::WindowsConfig;
+use tickflow_speed::{SpeedConfig, SpeedReport, TimelyConfig};
+
+/// Arguments of `tickflow speed`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Kafka bootstrap servers, `host:port[,host:port]` (or use --simulate).
+    #[arg(long, env = "TICKFLOW_BROKERS", required_unless_present = "simulate")]
+    brokers: Option<String>,
+    /// Topic of trades; created (with `--partitions`) if missing.
+    #[arg(long, default_value = "ticks")]
+    topic: String,
+    /// Partitions of the topic when it has to be created (or of the in-process bus).
+    #[arg(long, default_value_t = 6)]
+    partitions: i32,
+    /// View store URL: `sqlite://path/to/file.db` or `postgres://user@host/db`.
+    #[arg(long, env = "TICKFLOW_STORE")]
+    store: String,
+    /// Intervals to keep, comma-separated; each must divide one day.
+    #[arg(long, default_value = Interval::DEFAULTS)]
+    intervals: super::Intervals,
+    /// Timely worker threads per process (default: one per core).
+    #[arg(long, default_value_t = super::default_workers())]
+    workers: usize,
+    /// Processes in the timely cluster (with --process and --hostfile).
+    #[arg(long, default_value_t = 1)]
+    processes: usize,
+    /// This process's index in the cluster, from 0.
+    #[arg(long, default_value_t = 0)]
+    process: usize,
+    /// File with one `host:port` per line, one line per process.
+    #[arg(long)]
+    hostfile: Option<PathBuf>,
+    /// Provisional bars are written at most this often.
+    #[arg(long, default_value = "250ms")]
+    emit_interval: Span,
+    /// The watermark trails the newest trade of a partition by this much.
+    #[arg(long, default_value = "2s")]
+    max_out_of_orderness: Span,
+    /// A partition silent this long stops holding the watermark back.
+    #[arg(long, default_value = "10s")]
+    idle_timeout: Span,
+    /// Trades this late after their bar closed still update it; later ones go to the late table.
+    #[arg(long, default_value = "1m")]
+    allowed_lateness: Span,
+    /// Event time per timely epoch: the frontier's granularity.
+    #[arg(long, default_value = "100ms")]
+    epoch: Span,
+    /// Exit once every partition is read to its end (default: run until Ctrl-C or SIGTERM).
+    #[arg(long)]
+    stop_at_end: bool,
+    /// Source: the in-process market simulator instead of Kafka (event time = wall clock).
+    #[arg(long, conflicts_with = "brokers")]
+    simulate: bool,
+    /// Simulator: number of symbols.
+    #[arg(long, default_value_t = SimConfig::default().symbols)]
+    symbols: usize,
+    /// Simulator: trades per second.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Simulator: stop after this many trades (then exit when they are processed).
+    #[arg(long)]
+    ticks: Option<u64>,
+}
+
+/// Runs `tickflow speed`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let config = config(&args)?;
+    let runtime = super::runtime()?;
+    let store: Arc<dyn tickflow_shared::store::ViewStore> = Arc::from(
+        runtime
+            .block_on(tickflow_shared::store::open(&args.store))
+            .with_context(|| format!("opening {}", args.store))?,
+    );
+    let stop = super::stop_on_signal()?;
+    let inputs: Arc<dyn Inputs> = match &args.brokers {
+        Some(brokers) if !args.simulate => {
+            runtime.block_on(ensure_topic(brokers, &args.topic, args.partitions))?;
+            Arc::new(KafkaInputs::new(brokers, &args.topic))
+        }
+        _ => {
+            anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
+            let bus = MemoryBus::new(args.partitions.max(1) as usize);
+            simulate(bus.clone(), &args, stop.clone())?;
+            Arc::new(bus)
+        }
+    };
+    drop(runtime);
+    let started = Instant::now();
+    let report = tickflow_speed::run(&config, inputs, store, stop)?;
+    print(&report, started.elapsed());
+    Ok(())
+}
+
+fn config(args: &Args) -> anyhow::Result<SpeedConfig> {
+    anyhow::ensure!(args.workers > 0, "--workers must be at least 1");
+    anyhow::ensure!(!args.epoch.0.is_zero(), "--epoch must be positive");
+    let timely = match (&args.hostfile, args.processes) {
+        (None, 1) => TimelyConfig::Process { workers: args.workers },
+        (Some(file), processes) => {
+            let text =
+                std::fs::read_to_string(file).with_context(|| format!("reading --hostfile {}", file.display()))?;
+            let hosts: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+            anyhow::ensure!(
+                hosts.len() == processes && args.process < processes,
+                "--hostfile lists {} hosts; it needs one per process (--processes {processes}), and --process must be below that",
+                hosts.len()
+            );
+            TimelyConfig::Cluster { workers: args.workers, index: args.process, hosts }
+        }
+        (None, _) => anyhow::bail!("--processes needs --hostfile with one host:port per process"),
+    };
+    Ok(SpeedConfig {
+        plan: IntervalPlan::new(&args.intervals.0),
+        watermark: WatermarkConfig {
+            max_out_of_orderness: args.max_out_of_orderness.0,
+            idle_timeout: args.idle_timeout.0,
+        },
+        windows: WindowsConfig { allowed_lateness: args.allowed_lateness.0 },
+        emit_interval: args.emit_interval.0,
+        epoch: args.epoch.0,
+        timely,
+        stop_at_end: args.stop_at_end || (args.simulate && args.ticks.is_some()),
+    })
+}
+
+/// Feeds the bus from the live simulator at `--rate` trades/s on a thread.
+fn simulate(bus: MemoryBus, args: &Args, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    let mut market = Market::new(&SimConfig { symbols: args.symbols, ..SimConfig::default() })?;
+    let (rate, limit) = (args.rate, args.ticks.unwrap_or(u64::MAX));
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut sent = 0u64;
+        while sent < limit && !stop.load(Ordering::Relaxed) {
+            let due = ((started.elapsed().as_secs_f64() * rate) as u64).min(limit);
+            let now = now_ns();
+            bus.publish((sent..due).map(|_| market.next_trade(now)));
+            sent = due;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        bus.close();
+    });
+    Ok(())
+}
+
+fn print(report: &SpeedReport, elapsed: Duration) {
+    println!(
+        "Speed layer wrote {} commits with {} bar updates, {} late trades and {} rejects in {:.1} s; watermark {}.",
+        report.commits,
+        report.bars,
+        report.late,
+        report.rejects,
+        elapsed.as_secs_f64(),
+        report.watermark.map_or_else(|| "none".to_owned(), format_rfc3339)
+    );
+}
