@@ -1,26 +1,189 @@
-//! Archive files as trades in event-time order, paced like the market was.
+//! Archive files as trades in event-time order, streamed, paced like the
+//! market was.
+//!
+//! The order is that of a stable sort by event time over every file in path
+//! order: trades that share a timestamp come out in file order, then in their
+//! order within the file. [`Replay`] produces it without holding the input:
+//! a merge over the files' *splits* (byte ranges of a CSV file, row groups of
+//! a Parquet file), each loaded when the merge reaches its earliest trade,
+//! sorted on its own and dropped when drained.
+//!
+//! The design decision that matters: the first trade out must be the earliest
+//! of all, so nothing can be sent before every split that might hold an
+//! earlier one is known. Each split's range of event times is found by a scan
+//! (a read that keeps only the smallest and largest timestamp) before the
+//! merge may pass its start. A day-partitioned archive bounds that work: files
+//! in a `date=YYYY-MM-DD` directory hold that day's trades, so a day is
+//! scanned only when the merge reaches it, on a thread of its own that runs a
+//! day ahead of the merge, while the previous day is being sent. Files outside
+//! such directories may hold any time and are scanned before anything is sent.
+//! Memory stays bounded by the splits whose time ranges overlap: one split for
+//! time-ordered part files, one per partition for the archiver's files, the
+//! whole file only for a file that is not in time order at all.
+//!
+//! Reading, merging and whatever the caller does with a chunk (the producer
+//! encodes it) run on the replay's thread; chunks reach the caller through a
+//! bounded channel, so reading overlaps sending.
+//!
+//! Start reading at [`Replay::start`].
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tickflow_shared::Tick;
-use tickflow_shared::codec::{CodecError, Collect, Reject, data_format, plan_splits, read_split};
+use tickflow_shared::codec::{CodecError, Reject, Split, TickBatch, TickSink, data_format, plan_splits_sized, read_split};
+use tickflow_shared::time::{NANOS_PER_DAY, parse_day};
 
-/// Reads every data file under `paths` (files, or directories searched
-/// recursively) and returns their valid trades ordered by event time; trades
-/// that share a timestamp keep their order in the files (files in path order).
-pub fn read_in_event_order(paths: &[PathBuf]) -> Result<(Vec<Tick>, Vec<Reject>), CodecError> {
-    let mut files = Vec::new();
-    for path in paths {
-        collect_files(path, &mut files)?;
+/// Trades per chunk handed to the caller.
+pub const CHUNK_TICKS: usize = 8192;
+
+/// Bytes per split of a plain CSV file: the unit loaded and sorted at once.
+const CSV_SPLIT_BYTES: u64 = 8 << 20;
+
+/// Chunks the replay thread may run ahead of the caller.
+const CHANNEL_CHUNKS: usize = 32;
+
+/// A piece of the replay: trades in event-time order, following those of the
+/// chunk before, and the rows rejected by the splits loaded meanwhile.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    /// Valid trades, in event-time order.
+    pub ticks: Vec<Tick>,
+    /// Rows that were not valid trades.
+    pub rejects: Vec<Reject>,
+}
+
+/// Trades of archive files in event-time order, read and prepared on a
+/// thread of their own; iterate to receive them.
+pub struct Replay<T> {
+    chunks: Option<Receiver<Result<T, CodecError>>>,
+    stop: Arc<AtomicBool>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl<T: Send + 'static> Replay<T> {
+    /// Starts replaying every data file under `paths` (files, or directories
+    /// searched recursively; files in path order). Each chunk passes through
+    /// `prepare` on the replay's thread before it is handed over.
+    ///
+    /// Fails at once if a path does not exist or a file cannot be planned;
+    /// errors met later arrive as items.
+    pub fn start<F>(paths: &[PathBuf], prepare: F) -> Result<Self, CodecError>
+    where
+        F: FnMut(Chunk) -> T + Send + 'static,
+    {
+        Self::start_sized(paths, CSV_SPLIT_BYTES, prepare)
     }
-    let mut sink = Collect::default();
-    for file in &files {
-        for split in plan_splits(file)? {
-            read_split(&split, &mut sink)?;
+
+    /// [`Replay::start`] with plain CSV files cut into splits of about `csv_split_bytes`.
+    fn start_sized<F>(paths: &[PathBuf], csv_split_bytes: u64, prepare: F) -> Result<Self, CodecError>
+    where
+        F: FnMut(Chunk) -> T + Send + 'static,
+    {
+        let plan = Plan::new(paths, csv_split_bytes)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (sender, chunks) = sync_channel(CHANNEL_CHUNKS);
+        let worker = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("replay".into())
+                .spawn(move || merge(plan, &stop, prepare, &sender))
+                .map_err(|e| CodecError::Io { path: "replay thread".into(), source: e })?
+        };
+        Ok(Self { chunks: Some(chunks), stop, worker: Some(worker) })
+    }
+}
+
+impl<T> Iterator for Replay<T> {
+    type Item = Result<T, CodecError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.chunks.as_ref()?.recv().ok()
+    }
+}
+
+impl<T> Drop for Replay<T> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.chunks = None;
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
         }
     }
-    sink.ticks.sort_by_key(|tick| tick.ts);
-    Ok((sink.ticks, sink.rejects))
+}
+
+/// Reads every data file under `paths` and returns their valid trades in
+/// event-time order (ties in file order), and the rejected rows.
+pub fn read_in_event_order(paths: &[PathBuf]) -> Result<(Vec<Tick>, Vec<Reject>), CodecError> {
+    let mut all = Chunk::default();
+    for chunk in Replay::start(paths, |chunk| chunk)? {
+        let chunk = chunk?;
+        all.ticks.extend(chunk.ticks);
+        all.rejects.extend(chunk.rejects);
+    }
+    Ok((all.ticks, all.rejects))
+}
+
+/// A split and where it sits in the order of ties.
+struct Part {
+    split: Split,
+    /// The file's index in path order.
+    file: u32,
+    /// The split's index within its file.
+    index: u32,
+}
+
+/// Files scanned together: those outside `date=` directories, or one day's.
+struct Group {
+    /// No trade of the group is earlier (before its scan).
+    start: i64,
+    /// Indexes into [`Plan::parts`].
+    parts: Vec<usize>,
+}
+
+/// Every split of the input, grouped for scanning.
+struct Plan {
+    parts: Vec<Part>,
+    /// In scan order: files outside `date=` directories first, then days ascending.
+    groups: Vec<Group>,
+}
+
+impl Plan {
+    fn new(paths: &[PathBuf], csv_split_bytes: u64) -> Result<Self, CodecError> {
+        let mut files = Vec::new();
+        for path in paths {
+            collect_files(path, &mut files)?;
+        }
+        let mut parts = Vec::new();
+        let mut loose = Group { start: i64::MIN, parts: Vec::new() };
+        let mut days: std::collections::BTreeMap<i64, Vec<usize>> = std::collections::BTreeMap::new();
+        for (file, path) in files.iter().enumerate() {
+            let group = match day_of_dir(path) {
+                Some(day) => days.entry(day).or_default(),
+                None => &mut loose.parts,
+            };
+            for (index, split) in plan_splits_sized(path, csv_split_bytes)?.into_iter().enumerate() {
+                group.push(parts.len());
+                parts.push(Part { split, file: file as u32, index: index as u32 });
+            }
+        }
+        let mut groups = vec![loose];
+        groups.extend(
+            days.into_iter().map(|(day, parts)| Group { start: day.saturating_mul(NANOS_PER_DAY), parts }),
+        );
+        groups.retain(|group| !group.parts.is_empty());
+        Ok(Self { parts, groups })
+    }
+}
+
+/// The day of a file in a `date=YYYY-MM-DD` directory.
+fn day_of_dir(path: &Path) -> Option<i64> {
+    parse_day(path.parent()?.file_name()?.to_str()?.strip_prefix("date=")?)
 }
 
 fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), CodecError> {
@@ -41,6 +204,237 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), CodecError
     } else {
         Err(io(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory")))
     }
+}
+
+/// The event times a split holds: `None` when it has no valid trade.
+type Range = Option<(i64, i64)>;
+
+/// A sink that keeps only the range of event times.
+#[derive(Default)]
+struct Bounds(Range);
+
+impl TickSink for Bounds {
+    fn ticks(&mut self, batch: &TickBatch) {
+        let (mut lo, mut hi) = self.0.unwrap_or((i64::MAX, i64::MIN));
+        for &ts in &batch.ts {
+            lo = lo.min(ts);
+            hi = hi.max(ts);
+        }
+        if !batch.is_empty() {
+            self.0 = Some((lo, hi));
+        }
+    }
+
+    fn reject(&mut self, _: Reject) {}
+}
+
+/// Scans the groups in order, each on all cores, and sends each group's
+/// ranges (in the group's order of parts) as soon as it is done.
+fn scan(plan: &Plan, stop: &AtomicBool, ranges: &SyncSender<Vec<Result<Range, CodecError>>>) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for group in &plan.groups {
+        let next = AtomicUsize::new(0);
+        let scanned = std::sync::Mutex::new((0..group.parts.len()).map(|_| Ok(None)).collect::<Vec<_>>());
+        std::thread::scope(|scope| {
+            for _ in 0..threads.min(group.parts.len()) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= group.parts.len() || stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let mut bounds = Bounds::default();
+                        let result = read_split(&plan.parts[group.parts[i]].split, &mut bounds).map(|()| bounds.0);
+                        if let Ok(mut scanned) = scanned.lock() {
+                            scanned[i] = result;
+                        }
+                    }
+                });
+            }
+        });
+        let Ok(scanned) = scanned.into_inner() else { return };
+        if ranges.send(scanned).is_err() || stop.load(Ordering::Relaxed) {
+            return;
+        }
+    }
+}
+
+/// A sink that keeps the trades as [`Tick`]s, and the rejects.
+#[derive(Default)]
+struct Load(Chunk);
+
+impl TickSink for Load {
+    fn ticks(&mut self, batch: &TickBatch) {
+        self.0.ticks.extend(batch.ticks());
+    }
+
+    fn reject(&mut self, reject: Reject) {
+        self.0.rejects.push(reject);
+    }
+}
+
+/// The order of a trade among ties: its file, its split in the file.
+type Tie = (u32, u32);
+
+/// A loaded split, sorted, drained from the front.
+struct Cursor {
+    ticks: std::vec::IntoIter<Tick>,
+    tie: Tie,
+}
+
+impl Cursor {
+    fn head(&self) -> Option<(i64, Tie)> {
+        self.ticks.as_slice().first().map(|t| (t.ts, self.tie))
+    }
+}
+
+/// What waits in the merge, by the earliest trade it may hold.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Waiting {
+    /// A group whose scan is still to come.
+    Group,
+    /// A scanned split, an index into [`Plan::parts`].
+    Part(usize),
+}
+
+/// The merge: loads splits as it reaches them, emits chunks in event-time order.
+fn merge<T, F>(plan: Plan, stop: &AtomicBool, mut prepare: F, chunks: &SyncSender<Result<T, CodecError>>)
+where
+    F: FnMut(Chunk) -> T,
+{
+    let plan = Arc::new(plan);
+    let (ranges_sender, ranges) = sync_channel(1);
+    let scan_stop = Arc::new(AtomicBool::new(false));
+    let scanner = {
+        let (plan, stop) = (plan.clone(), scan_stop.clone());
+        std::thread::Builder::new().name("replay-scan".into()).spawn(move || scan(&plan, &stop, &ranges_sender))
+    };
+    let scanner = match scanner {
+        Ok(scanner) => scanner,
+        Err(e) => {
+            let _ = chunks.send(Err(CodecError::Io { path: "replay scan thread".into(), source: e }));
+            return;
+        }
+    };
+    let mut merger = Merger { plan: &plan, ranges, waiting: BinaryHeap::new(), loaded: Vec::new(), last: i64::MIN };
+    let result = merger.run(stop, &mut prepare, chunks);
+    scan_stop.store(true, Ordering::Relaxed);
+    drop(merger);
+    let _ = scanner.join();
+    if let Err(error) = result {
+        let _ = chunks.send(Err(error));
+    }
+}
+
+struct Merger<'a> {
+    plan: &'a Plan,
+    ranges: Receiver<Vec<Result<Range, CodecError>>>,
+    /// Keyed by the earliest trade each may hold, then by tie order.
+    waiting: BinaryHeap<Reverse<(i64, Tie, Waiting)>>,
+    loaded: Vec<Cursor>,
+    /// The latest event time emitted.
+    last: i64,
+}
+
+impl Merger<'_> {
+    fn run<T, F>(&mut self, stop: &AtomicBool, prepare: &mut F, chunks: &SyncSender<Result<T, CodecError>>) -> Result<(), CodecError>
+    where
+        F: FnMut(Chunk) -> T,
+    {
+        for group in &self.plan.groups {
+            self.waiting.push(Reverse((group.start, (0, 0), Waiting::Group)));
+        }
+        let mut groups = self.plan.groups.iter();
+        let mut out = Chunk { ticks: Vec::with_capacity(CHUNK_TICKS), rejects: Vec::new() };
+        let mut warned = false;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            // The loaded split with the earliest trade, and the bound of what it may emit.
+            let best = (0..self.loaded.len()).filter_map(|i| Some((self.loaded[i].head()?, i))).min();
+            let waiting = self.waiting.peek().map(|Reverse((ts, tie, _))| (*ts, *tie));
+            match (best, waiting) {
+                (None, None) => break,
+                (None, Some(_)) => {}
+                (Some((head, _)), Some(key)) if key <= head => {}
+                (Some((_, i)), waiting) => {
+                    let others = self.loaded.iter().enumerate().filter(|(j, _)| *j != i).filter_map(|(_, c)| c.head());
+                    let bound = others.chain(waiting).min();
+                    let cursor = &mut self.loaded[i];
+                    let tie = cursor.tie;
+                    let run = match bound {
+                        None => cursor.ticks.len(),
+                        Some(bound) => cursor.ticks.as_slice().partition_point(|t| (t.ts, tie) < bound),
+                    };
+                    let take = run.clamp(1, CHUNK_TICKS - out.ticks.len());
+                    out.ticks.extend(cursor.ticks.by_ref().take(take));
+                    if let Some(tick) = out.ticks.last() {
+                        self.last = self.last.max(tick.ts);
+                    }
+                    if cursor.ticks.as_slice().is_empty() {
+                        self.loaded.swap_remove(i);
+                    }
+                    if out.ticks.len() >= CHUNK_TICKS && !send(&mut out, prepare, chunks) {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            }
+            let Some(Reverse((_, _, what))) = self.waiting.pop() else { break };
+            match what {
+                Waiting::Group => {
+                    let group = groups.next().ok_or_else(|| lost("the scan order"))?;
+                    let ranges = self.ranges.recv().map_err(|_| lost("the scan thread"))?;
+                    for (&part, range) in group.parts.iter().zip(ranges) {
+                        let start = range?.map_or(i64::MIN, |(lo, _)| lo);
+                        let tie = (self.plan.parts[part].file, self.plan.parts[part].index);
+                        self.waiting.push(Reverse((start, tie, Waiting::Part(part))));
+                    }
+                }
+                Waiting::Part(part) => {
+                    let part = &self.plan.parts[part];
+                    let mut load = Load::default();
+                    read_split(&part.split, &mut load)?;
+                    let Load(Chunk { mut ticks, rejects }) = load;
+                    if !ticks.is_sorted_by_key(|t| t.ts) {
+                        ticks.sort_by_key(|t| t.ts);
+                    }
+                    if let Some(first) = ticks.first()
+                        && first.ts < self.last
+                        && !std::mem::replace(&mut warned, true)
+                    {
+                        tracing::warn!(
+                            file = %part.split.path.display(),
+                            "A file holds trades earlier than its date= directory's day; they are replayed late."
+                        );
+                    }
+                    out.rejects.extend(rejects);
+                    if ticks.is_empty() {
+                        continue;
+                    }
+                    self.loaded.push(Cursor { ticks: ticks.into_iter(), tie: (part.file, part.index) });
+                }
+            }
+        }
+        if (!out.ticks.is_empty() || !out.rejects.is_empty()) && !send(&mut out, prepare, chunks) {
+            return Ok(());
+        }
+        Ok(())
+    }
+}
+
+/// Hands the chunk over; false when the caller has gone.
+fn send<T, F>(out: &mut Chunk, prepare: &mut F, chunks: &SyncSender<Result<T, CodecError>>) -> bool
+where
+    F: FnMut(Chunk) -> T,
+{
+    let chunk = std::mem::replace(out, Chunk { ticks: Vec::with_capacity(CHUNK_TICKS), rejects: Vec::new() });
+    chunks.send(Ok(prepare(chunk))).is_ok()
+}
+
+fn lost(what: &str) -> CodecError {
+    CodecError::Io { path: "replay".into(), source: std::io::Error::other(format!("{what} ended early")) }
 }
 
 /// Paces a replay: at `speed` 1 trades leave as far apart as their event
@@ -68,5 +462,127 @@ impl Pacer {
         if due > elapsed + Duration::from_millis(1) {
             std::thread::sleep(due - elapsed);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use tickflow_shared::codec::{Collect, plan_splits};
+    use tickflow_shared::time::NANOS_PER_MILLI;
+
+    /// 2026-01-05, the simulator's first day.
+    const DAY: i64 = 20_458;
+
+    /// The definition: every file read whole, in path order, then a stable
+    /// sort by event time.
+    fn oracle(files: &[PathBuf]) -> (Vec<Tick>, Vec<Reject>) {
+        let mut sink = Collect::default();
+        for file in files {
+            for split in plan_splits(file).unwrap() {
+                read_split(&split, &mut sink).unwrap();
+            }
+        }
+        sink.ticks.sort_by_key(|tick| tick.ts);
+        (sink.ticks, sink.rejects)
+    }
+
+    fn replayed(paths: &[PathBuf], split_bytes: u64) -> (Vec<Tick>, Vec<Reject>) {
+        let mut all = Chunk::default();
+        for chunk in Replay::start_sized(paths, split_bytes, |chunk| chunk).unwrap() {
+            let chunk = chunk.unwrap();
+            assert!(chunk.ticks.len() <= CHUNK_TICKS);
+            all.ticks.extend(chunk.ticks);
+            all.rejects.extend(chunk.rejects);
+        }
+        (all.ticks, all.rejects)
+    }
+
+    /// A file's home and rows: `None` outside `date=` directories, else the
+    /// day (from `DAY`); rows as (day from `DAY`, milliseconds into it, symbol, valid).
+    type File = (Option<i64>, Vec<(i64, i64, usize, bool)>);
+
+    fn file() -> impl Strategy<Value = File> {
+        let ms = prop_oneof![0i64..20, Just(86_399_999), 0i64..86_400_000];
+        prop_oneof![Just(None), (0i64..3).prop_map(Some)].prop_flat_map(move |home| {
+            let day = match home {
+                Some(day) => Just(day).boxed(),
+                None => (0i64..3).boxed(),
+            };
+            let row = (day, ms.clone(), 0usize..4, prop::bool::weighted(0.95));
+            (Just(home), prop::collection::vec(row, 0..60))
+        })
+    }
+
+    /// Writes the files (each sorted by time or not, as generated) and returns their paths.
+    fn write(dir: &Path, files: &[File]) -> Vec<PathBuf> {
+        let mut paths = Vec::new();
+        for (i, (home, rows)) in files.iter().enumerate() {
+            let parent = match home {
+                Some(day) => dir.join(format!("date={}", tickflow_shared::time::format_day(DAY + day))),
+                None => dir.join("loose"),
+            };
+            std::fs::create_dir_all(&parent).unwrap();
+            let mut text = String::from("timestamp,symbol,price,volume\n");
+            for &(day, ms, symbol, valid) in rows {
+                let day = home.unwrap_or(day);
+                let ts = (DAY + day) * NANOS_PER_DAY / NANOS_PER_MILLI + ms;
+                let price = if valid { "12.5" } else { "-1" };
+                text.push_str(&format!("{ts},{},{price},{}\n", ["AAPL", "MSFT", "SPY", "BAC"][symbol], i + 1));
+            }
+            let path = parent.join(format!("part-{i:03}.csv"));
+            std::fs::write(&path, text).unwrap();
+            paths.push(path);
+        }
+        paths.sort();
+        paths
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The streamed order is the stable sort of everything, for files in
+        /// and out of `date=` directories, in time order or not, cut into
+        /// splits of any size; every reject comes out once.
+        #[test]
+        fn streams_the_stable_sort_of_everything(
+            files in prop::collection::vec(file(), 0..6),
+            sorted in prop::collection::vec(any::<bool>(), 6),
+            split_bytes in prop_oneof![16u64..200, Just(8u64 << 20)],
+        ) {
+            let mut files = files;
+            for (file, sorted) in files.iter_mut().zip(sorted) {
+                if sorted {
+                    file.1.sort_by_key(|&(day, ms, _, _)| (file.0.unwrap_or(day), ms));
+                }
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let paths = write(dir.path(), &files);
+            let (want, mut want_rejects) = oracle(&paths);
+            let (got, mut got_rejects) = replayed(&[dir.path().to_owned()], split_bytes);
+            prop_assert_eq!(got, want);
+            let key = |r: &Reject| (r.source.clone(), r.position);
+            want_rejects.sort_by_key(key);
+            got_rejects.sort_by_key(key);
+            prop_assert_eq!(got_rejects, want_rejects);
+        }
+    }
+
+    #[test]
+    fn a_missing_path_fails_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = Replay::start(&[dir.path().join("nope")], |chunk| chunk).err().expect("an error");
+        assert!(error.to_string().contains("no such file"), "{error}");
+    }
+
+    #[test]
+    fn dropping_the_replay_early_stops_its_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<_> = (0..50_000).map(|i| (0, i, (i % 4) as usize, true)).collect();
+        let paths = write(dir.path(), &[(Some(0), rows.clone()), (Some(1), rows)]);
+        let mut replay = Replay::start_sized(&paths, 4096, |chunk| chunk).unwrap();
+        assert_eq!(replay.next().unwrap().unwrap().ticks.len(), CHUNK_TICKS);
+        drop(replay);
     }
 }

@@ -5,9 +5,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tickflow_ingest::producer::{TickProducer, ensure_topic};
+use tickflow_ingest::producer::{Sequencer, TickProducer, ensure_topic};
 use tickflow_ingest::quote::{QuoteConfig, QuoteEvent, Token};
-use tickflow_ingest::replay::{Pacer, read_in_event_order};
+use tickflow_ingest::replay::{Chunk, Pacer, Replay};
 use tickflow_ingest::simulator::{Market, SimConfig};
 use tickflow_shared::Symbol;
 use tickflow_shared::time::now_ns;
@@ -113,18 +113,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else if let Some(config) = quotes {
         produce_quotes(config, &mut producer, &stop, &mut progress, limit)?;
     } else {
-        let (ticks, rejects) = read_in_event_order(&args.replay).context("reading the replay files")?;
-        for reject in rejects.iter().take(10) {
-            eprintln!("rejected {reject}");
-        }
+        // Reading, ordering, `seq` and encoding run on the replay's thread;
+        // this one only paces and sends.
+        let mut sequencer = Sequencer::default();
+        let replay = Replay::start(&args.replay, move |mut chunk: Chunk| {
+            let prepared = sequencer.prepare(&mut chunk.ticks);
+            (prepared, chunk.rejects)
+        })
+        .context("reading the replay files")?;
         let mut pacer = Pacer::new(args.speed);
-        for mut tick in ticks.into_iter().take(limit as usize) {
-            if stop.load(Ordering::Relaxed) {
-                break;
+        let mut rejected = 0u64;
+        'replay: for chunk in replay {
+            let (batch, rejects) = chunk.context("reading the replay files")?;
+            for reject in rejects {
+                rejected += 1;
+                if rejected <= 10 {
+                    eprintln!("rejected {reject}");
+                }
             }
-            pacer.wait(tick.ts);
-            producer.send(&mut tick)?;
-            progress.show(&producer);
+            for i in 0..batch.len() {
+                if producer.sent() >= limit || stop.load(Ordering::Relaxed) {
+                    break 'replay;
+                }
+                pacer.wait(batch.get(i).0);
+                producer.send_prepared(&batch, i)?;
+                progress.show(&producer);
+            }
+        }
+        if rejected > 10 {
+            eprintln!("... and {} more rejected rows", rejected - 10);
         }
     }
     producer.flush()?;
