@@ -14,6 +14,7 @@ pub mod fixed;
 pub mod interval;
 pub mod render;
 pub mod store;
+pub mod telemetry;
 pub mod tick;
 pub mod time;
 pub mod watermark;
