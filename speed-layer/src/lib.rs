@@ -23,20 +23,19 @@ pub mod input;
 pub mod kafka;
 pub mod memory;
 pub mod sink;
+pub mod source;
 pub mod windows;
 
-use crate::dataflow::{Event, Published, Settings, SourceStart};
+use crate::dataflow::Settings;
 use crate::input::{Inputs, owned_by};
-use crate::sink::Pending;
+use crate::source::{Published, SourceStart};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tickflow_shared::IntervalPlan;
-use tickflow_shared::store::{LateTrade, ViewStore};
+use tickflow_shared::store::ViewStore;
 use tickflow_shared::watermark::WatermarkConfig;
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::Operator;
 use windows::WindowsConfig;
 
 /// How the speed job runs.
@@ -52,6 +51,8 @@ pub struct SpeedConfig {
     pub emit_interval: Duration,
     /// Event time per timely epoch.
     pub epoch: Duration,
+    /// Event time between checkpoints, where offsets can be committed.
+    pub checkpoint: Duration,
     /// Timely workers: threads of this process, or a cluster.
     pub timely: TimelyConfig,
     /// Exit once every partition is read to its end.
@@ -168,6 +169,7 @@ pub fn run(
         plan: config.plan.clone(),
         partitions: partitions.clone(),
         stored_watermark,
+        checkpoint_every: (config.checkpoint.as_nanos() / config.epoch.as_nanos().max(1)).max(1) as u64,
         stop_at_end: config.stop_at_end,
     };
     let committer = commit::Committer::start(store, runtime, stop.clone());
@@ -194,22 +196,9 @@ pub fn run(
         let start = SourceStart { input, starts: mine, skip };
         let (published, stop, sender, settings) = (published.clone(), stop.clone(), sender.clone(), settings.clone());
         worker.dataflow::<u64, _, _>(|scope| {
-            let events = dataflow::read(scope, &settings, start, published, stop);
+            let events = source::read(scope, &settings, start, published, stop);
             let flushed = dataflow::windows(events, &settings);
-            let mut pending = Pending::new(&settings.topic, peers);
-            let mut last = Instant::now();
-            flushed.sink(Exchange::new(|_: &Event| 0), "Commit", move |(input, frontier)| {
-                input.for_each_time(|_, data| {
-                    for event in data.flat_map(|batch| batch.drain(..)) {
-                        gather(&mut pending, event, &settings.topic);
-                    }
-                });
-                let done = frontier.is_empty();
-                if (done || last.elapsed() >= emit_interval) && !pending.is_empty() {
-                    last = Instant::now();
-                    sender.send(pending.take());
-                }
-            });
+            sink::commit(flushed, &settings.topic, peers, emit_interval, sender);
         });
         while worker.step_or_park(Some(emit_interval)) {}
         Ok(())
@@ -223,18 +212,6 @@ pub fn run(
     }
     let report = committer.finish()?;
     failure.map_or(Ok(report), Err)
-}
-
-fn gather(pending: &mut Pending, event: Event, topic: &str) {
-    match event {
-        Event::Flush(flush) => pending.flush(flush),
-        Event::Offsets { at, partition, next } => pending.report(at, partition, next),
-        Event::Reject(reject) => pending.reject(reject),
-        Event::Late { tick, partition, offset, reason } => {
-            pending.late(LateTrade { tick, source: format!("{topic}/{partition}"), position: offset, reason })
-        }
-        Event::Trade { .. } => {}
-    }
 }
 
 /// Where each partition resumes: `(replay_from, next)` from the store (from

@@ -2,24 +2,31 @@
 //! turns into one [`SpeedCommit`] whose offsets match its bars (DESIGN.md,
 //! contract 4).
 //!
-//! Every window operator *flushes* at its frontier `s`: the bars that
-//! changed, its watermark, and per partition the lowest offset still held by
-//! an open window; its state then reflects exactly its input at timely times
-//! before `s`. Sources report, at time `t`, the next offset of each partition
-//! after everything they sent at times up to `t`. A commit takes every
-//! worker's latest flush and the offsets reported before the earliest of
-//! them, so every trade before `next` is in the stored bars, and everything
-//! any open window holds is at or after `replay_from`. Bars are whole-state
-//! upserts, so a bar that already holds a few trades past `next` is simply
-//! rewritten when those trades are read again after a restart.
+//! Every window operator *flushes* the bars that changed whenever its
+//! frontier moves, and at every *checkpoint* time `c` it passes it flushes
+//! its exact state there: its input at timely times before `c`, its
+//! watermark, and per partition the lowest offset an open window holds.
+//! Sources report, at time `t`, the next offset of each partition after
+//! everything they sent at times up to `t`. A commit's offsets come from the
+//! latest checkpoint every worker has flushed: `next` from the reports before
+//! it, `replay_from` from what the workers' open windows held there, and the
+//! watermark of that cut. A restart rebuilds exactly that state. Bars are
+//! whole-state upserts, so bars flushed after the cut (holding trades past
+//! `next`) are simply rewritten when those trades are read again.
 
+use crate::commit::CommitSender;
+use crate::dataflow::Event;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 use tickflow_shared::codec::Reject;
 use tickflow_shared::interval::Interval;
 use tickflow_shared::store::{LateTrade, PartitionOffset, SpeedBar, SpeedCommit};
 use tickflow_shared::watermark::Partition;
 use tickflow_shared::{Bar, Symbol};
+use timely::dataflow::Stream;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 
 /// A window operator's state after its input before time `at`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -28,6 +35,8 @@ pub struct Flush {
     pub worker: usize,
     /// The timely time of the flush.
     pub at: u64,
+    /// Whether it is a checkpoint: `held` is complete and the state is exactly that before `at`.
+    pub checkpoint: bool,
     /// The watermark its bars were finalised at, if any.
     pub watermark: Option<i64>,
     /// Bars that changed or became final.
@@ -42,7 +51,10 @@ pub struct Pending {
     topic: String,
     workers: usize,
     bars: FxHashMap<(Interval, Symbol, i64), SpeedBar>,
-    latest: BTreeMap<usize, Flush>,
+    /// Per worker, the checkpoints not yet committed: `at → (watermark, held)`.
+    checkpoints: BTreeMap<usize, BTreeMap<u64, Checkpoint>>,
+    /// The cut of the last commit.
+    committed: u64,
     /// `(time, partition) → next offset`, as the sources reported.
     reports: BTreeMap<(u64, Partition), u64>,
     next: BTreeMap<Partition, u64>,
@@ -57,7 +69,8 @@ impl Pending {
             topic: topic.to_owned(),
             workers,
             bars: FxHashMap::default(),
-            latest: BTreeMap::new(),
+            checkpoints: BTreeMap::new(),
+            committed: 0,
             reports: BTreeMap::new(),
             next: BTreeMap::new(),
             late: Vec::new(),
@@ -72,11 +85,14 @@ impl Pending {
     }
 
     /// Takes a window operator's flush; later bars replace earlier ones.
-    pub fn flush(&mut self, mut flush: Flush) {
-        for (bar, is_final) in flush.bars.drain(..) {
+    pub fn flush(&mut self, flush: Flush) {
+        for (bar, is_final) in flush.bars {
             self.bars.insert((bar.interval, bar.symbol.clone(), bar.start), SpeedBar { bar, is_final });
         }
-        self.latest.insert(flush.worker, flush);
+        if flush.checkpoint {
+            let checkpoint = Checkpoint { watermark: flush.watermark, held: flush.held };
+            self.checkpoints.entry(flush.worker).or_default().insert(flush.at, checkpoint);
+        }
     }
 
     /// Takes a trade refused as late.
@@ -94,9 +110,8 @@ impl Pending {
         self.bars.is_empty() && self.late.is_empty() && self.rejects.is_empty() && self.reports.is_empty()
     }
 
-    /// The commit of everything gathered, leaving what is not yet covered by
-    /// every worker's flush for the next one. Offsets are written only once
-    /// every worker has flushed.
+    /// The commit of everything gathered. Offsets are written when every
+    /// worker has flushed a checkpoint newer than the last commit's.
     pub fn take(&mut self) -> SpeedCommit {
         let mut commit = SpeedCommit {
             bars: self.bars.drain().map(|(_, bar)| bar).collect(),
@@ -104,10 +119,9 @@ impl Pending {
             rejects: std::mem::take(&mut self.rejects),
             ..SpeedCommit::default()
         };
-        if self.latest.len() < self.workers {
+        let Some(cut) = self.cut() else {
             return commit;
-        }
-        let cut = self.latest.values().map(|f| f.at).min().unwrap_or_default();
+        };
         let covered: Vec<(u64, Partition)> = self.reports.range(..(cut, Partition::MIN)).map(|(k, _)| *k).collect();
         for key in covered {
             if let Some(next) = self.reports.remove(&key) {
@@ -116,10 +130,16 @@ impl Pending {
             }
         }
         let mut held: BTreeMap<Partition, u64> = BTreeMap::new();
-        for (partition, offset) in self.latest.values().flat_map(|f| f.held.iter().copied()) {
-            let slot = held.entry(partition).or_insert(offset);
-            *slot = (*slot).min(offset);
+        for checkpoints in self.checkpoints.values_mut() {
+            let Some(checkpoint) = checkpoints.get(&cut) else { continue };
+            commit.watermark = commit.watermark.max(checkpoint.watermark);
+            for &(partition, offset) in &checkpoint.held {
+                let slot = held.entry(partition).or_insert(offset);
+                *slot = (*slot).min(offset);
+            }
+            checkpoints.retain(|at, _| *at > cut);
         }
+        self.committed = cut;
         commit.offsets = self
             .next
             .iter()
@@ -130,8 +150,75 @@ impl Pending {
                 replay_from: held.get(&partition).map_or(next, |&h| h.min(next)) as i64,
             })
             .collect();
-        commit.watermark = self.latest.values().filter_map(|f| f.watermark).max();
         commit
+    }
+
+    /// The newest checkpoint every worker has flushed, if newer than the last commit's.
+    fn cut(&self) -> Option<u64> {
+        if self.checkpoints.len() < self.workers {
+            return None;
+        }
+        let cut = self.checkpoints.values().map(|c| c.keys().next_back().copied().unwrap_or(0)).min()?;
+        let everywhere = self.checkpoints.values().all(|c| c.contains_key(&cut));
+        (cut > self.committed && everywhere).then_some(cut)
+    }
+}
+
+/// A worker's exact state at a checkpoint, as far as a restart needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Checkpoint {
+    watermark: Option<i64>,
+    held: Vec<(Partition, u64)>,
+}
+
+/// The sink operator: gathers every worker's flushes, reports, late trades
+/// and rejects on worker 0 and hands a commit to the committer at most every
+/// `emit_interval`, and at once when the input ends. Whatever waits is sent
+/// once the interval has passed, also when nothing more arrives.
+pub fn commit(
+    flushed: Stream<'_, u64, Vec<Event>>,
+    topic: &str,
+    workers: usize,
+    emit_interval: Duration,
+    sender: CommitSender,
+) {
+    let scope = flushed.scope();
+    let mut builder = OperatorBuilder::new("Commit".to_owned(), scope);
+    let activator = scope.activator_for(builder.operator_info().address);
+    let mut input = builder.new_input(flushed, Exchange::new(|_: &Event| 0));
+    let topic = topic.to_owned();
+    builder.build(move |_capabilities| {
+        let mut pending = Pending::new(&topic, workers);
+        let mut last = Instant::now();
+        move |frontiers| {
+            input.for_each_time(|_, data| {
+                for event in data.flat_map(|batch| batch.drain(..)) {
+                    gather(&mut pending, event, &topic);
+                }
+            });
+            if pending.is_empty() {
+                return;
+            }
+            let waited = last.elapsed();
+            if frontiers[0].is_empty() || waited >= emit_interval {
+                last = Instant::now();
+                sender.send(pending.take());
+            } else {
+                activator.activate_after(emit_interval - waited);
+            }
+        }
+    });
+}
+
+fn gather(pending: &mut Pending, event: Event, topic: &str) {
+    match event {
+        Event::Flush(flush) => pending.flush(flush),
+        Event::Offsets { at, partition, next } => pending.report(at, partition, next),
+        Event::Reject(reject) => pending.reject(reject),
+        Event::Late { tick, partition, offset, reason } => {
+            pending.late(LateTrade { tick, source: format!("{topic}/{partition}"), position: offset, reason })
+        }
+        Event::Trade { .. } => {}
     }
 }
 
@@ -150,11 +237,11 @@ mod tests {
     }
 
     fn flush(worker: usize, at: u64, watermark: i64, bars: Vec<(Bar, bool)>, held: Vec<(Partition, u64)>) -> Flush {
-        Flush { worker, at, watermark: Some(watermark), bars, held }
+        Flush { worker, at, checkpoint: true, watermark: Some(watermark), bars, held }
     }
 
     #[test]
-    fn offsets_wait_for_every_worker_and_stop_at_the_earliest_flush() {
+    fn offsets_come_from_the_newest_checkpoint_every_worker_flushed() {
         let mut pending = Pending::new("ticks", 2);
         pending.report(1, 0, 10);
         pending.report(3, 0, 30);
@@ -163,16 +250,27 @@ mod tests {
         let first = pending.take();
         assert_eq!(first.bars.len(), 1);
         assert!(first.offsets.is_empty(), "worker 1 has not flushed: no offsets yet");
-        pending.flush(flush(1, 6, 500, vec![], vec![(0, 20)]));
+        pending.flush(flush(0, 6, 500, vec![], vec![(0, 9)]));
+        pending.flush(flush(1, 4, 300, vec![], vec![(0, 20)]));
         let second = pending.take();
         assert_eq!(second.offsets.len(), 1);
-        assert_eq!(second.offsets[0].next_offset, 30, "reports before the earliest flush (4) only");
-        assert_eq!(second.offsets[0].replay_from, 7, "the lowest offset any open window holds");
-        assert_eq!(second.watermark, Some(500));
-        pending.flush(flush(0, 7, 600, vec![], vec![]));
+        assert_eq!(second.offsets[0].next_offset, 30, "reports before the common checkpoint (4) only");
+        assert_eq!(second.offsets[0].replay_from, 7, "what the open windows held at 4, not later");
+        assert_eq!(second.watermark, Some(300));
+        pending.flush(flush(1, 6, 500, vec![], vec![]));
         let third = pending.take();
         assert_eq!(third.offsets[0].next_offset, 50);
-        assert_eq!(third.offsets[0].replay_from, 20);
+        assert_eq!(third.offsets[0].replay_from, 9);
+        assert!(pending.take().offsets.is_empty(), "no newer common checkpoint");
+    }
+
+    #[test]
+    fn a_flush_that_is_no_checkpoint_moves_no_offset() {
+        let mut pending = Pending::new("ticks", 1);
+        pending.report(1, 0, 10);
+        pending.flush(Flush { checkpoint: false, ..flush(0, 4, 300, vec![(bar("A", 1), false)], vec![]) });
+        let commit = pending.take();
+        assert_eq!((commit.bars.len(), commit.offsets.len()), (1, 0));
     }
 
     #[test]

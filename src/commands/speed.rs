@@ -135,6 +135,7 @@ fn config(args: &Args) -> anyhow::Result<SpeedConfig> {
         windows: WindowsConfig { allowed_lateness: args.allowed_lateness.0 },
         emit_interval: args.emit_interval.0,
         epoch: args.epoch.0,
+        checkpoint: Duration::from_secs(1).max(args.epoch.0),
         timely,
         stop_at_end: args.stop_at_end || (args.simulate && args.ticks.is_some()),
     })

@@ -1,0 +1,271 @@
+//! The source operator of one worker: reads its partitions, replays what a
+//! restart must rebuild, then sends live trades at the timely time of their
+//! own event-time epoch.
+//!
+//! The source holds its capability at the epoch of its watermark (the
+//! minimum over its partitions, see `tickflow_shared::watermark`), so the
+//! frontier downstream is the minimum watermark of all workers. A trade is
+//! sent at `max(capability, epoch of its ts)`: once the frontier passes an
+//! epoch, every trade of it that is not late has arrived, and a window that
+//! ended before the watermark can be final without waiting for more input.
+//! A trade behind the watermark is sent at the capability, for the windows
+//! to judge. Offset reports say at which time everything before `next` was
+//! sent, so the sink never commits an offset past a trade a checkpoint
+//! lacks.
+
+use crate::dataflow::{Event, Settings};
+use crate::input::{Input, Payload, Record};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+use tickflow_shared::codec::Reject;
+use tickflow_shared::watermark::{Partition, Watermarks};
+use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::generic::operator::source;
+use timely::dataflow::{Scope, Stream};
+
+/// What one worker's source starts from.
+pub struct SourceStart {
+    /// The reader of its partitions.
+    pub input: Box<dyn Input>,
+    /// `partition → (replay_from, next)`.
+    pub starts: BTreeMap<Partition, (u64, u64)>,
+    /// Offsets per partition refused as late before, skipped in replay.
+    pub skip: BTreeMap<Partition, Vec<u64>>,
+}
+
+/// Watermarks the workers of this process publish, so that a worker whose
+/// partitions are all idle can follow the others instead of holding them back.
+pub struct Published(Vec<AtomicI64>);
+
+impl Published {
+    /// Nothing published by any of `workers`.
+    pub fn new(workers: usize) -> Self {
+        Self((0..workers).map(|_| AtomicI64::new(i64::MIN)).collect())
+    }
+
+    fn set(&self, worker: usize, watermark: Option<i64>) {
+        if let Some(slot) = self.0.get(worker) {
+            slot.store(watermark.unwrap_or(i64::MIN), Ordering::Relaxed);
+        }
+    }
+
+    fn others(&self, worker: usize) -> Option<i64> {
+        let values = self.0.iter().enumerate().filter(|(i, _)| *i != worker);
+        values.map(|(_, v)| v.load(Ordering::Relaxed)).filter(|v| *v != i64::MIN).min()
+    }
+}
+
+/// The timely time of an event time: its epoch, from 1 (0 is the replay).
+pub fn epoch_of(ts: i64, epoch_ns: i64) -> u64 {
+    1 + (ts.max(0) / epoch_ns.max(1)) as u64
+}
+
+/// The source of one worker; see the [module docs](self).
+pub fn read<'s>(
+    scope: Scope<'s, u64>,
+    settings: &Settings,
+    start: SourceStart,
+    published: Arc<Published>,
+    stop: Arc<AtomicBool>,
+) -> Stream<'s, u64, Vec<Event>> {
+    let worker = scope.index();
+    let settings = settings.clone();
+    source(scope, "ReadPartitions", move |capability, info| {
+        let activator = scope.activator_for(info.address);
+        let mut reader = Reader::new(start, &settings, worker);
+        let mut capability = if reader.owned.is_empty() { None } else { Some(capability) };
+        let origin = Instant::now();
+        move |output| {
+            let Some(cap) = capability.as_mut() else {
+                return;
+            };
+            let now = origin.elapsed();
+            let done = reader.step(*cap.time());
+            reader.report(*cap.time());
+            reader.send(cap, |cap, events| output.session(cap).give_container(events));
+            if stop.load(Ordering::Relaxed) || (settings.stop_at_end && done) {
+                capability = None;
+                return;
+            }
+            if reader.replaying() {
+                activator.activate();
+                return;
+            }
+            let local = reader.watermarks.watermark(now);
+            let active = reader.watermarks.partitions(now).any(|p| !p.idle);
+            published.set(worker, if active { local } else { None });
+            let followed = if active { local } else { published.others(worker).max(local) };
+            let live = followed.map_or(1, |w| epoch_of(w, settings.epoch_ns)).max(*cap.time()).max(1);
+            if live > *cap.time() {
+                reader.release(*cap.time());
+                reader.send(cap, |cap, events| output.session(cap).give_container(events));
+                cap.downgrade(&live);
+            }
+            if reader.busy {
+                activator.activate();
+            } else {
+                activator.activate_after(Duration::from_millis(2));
+            }
+        }
+    })
+}
+
+/// A worker's reading state.
+struct Reader {
+    input: Box<dyn Input>,
+    owned: Vec<Partition>,
+    topic: String,
+    epoch_ns: i64,
+    /// Partitions still replaying, with the offset where replay ends.
+    replay_until: BTreeMap<Partition, u64>,
+    skip: BTreeMap<Partition, Vec<u64>>,
+    /// Per partition, the next offset once what was read so far is sent.
+    next: BTreeMap<Partition, u64>,
+    /// Per partition, the latest time an event of it was sent at.
+    sent_until: BTreeMap<Partition, u64>,
+    /// Events to send, by timely time.
+    out: BTreeMap<u64, Vec<Event>>,
+    /// Live events read while other partitions of this worker still replay,
+    /// with their partition and the offset after them.
+    held_back: Vec<(Partition, u64, Event)>,
+    watermarks: Watermarks,
+    origin: Instant,
+    records: Vec<Record>,
+    at_end: Vec<Partition>,
+    ended: BTreeMap<Partition, bool>,
+    busy: bool,
+}
+
+const POLL_BATCH: usize = 16_384;
+
+impl Reader {
+    fn new(start: SourceStart, settings: &Settings, worker: usize) -> Self {
+        let owned: Vec<Partition> = start.starts.keys().copied().collect();
+        let replay_until = start.starts.iter().filter(|(_, (from, next))| from < next).map(|(p, (_, n))| (*p, *n));
+        tracing::debug!(worker, ?owned, "Speed source starts.");
+        Self {
+            input: start.input,
+            topic: settings.topic.clone(),
+            epoch_ns: settings.epoch_ns,
+            replay_until: replay_until.collect(),
+            skip: start.skip,
+            next: start.starts.iter().map(|(p, (from, _))| (*p, *from)).collect(),
+            sent_until: BTreeMap::new(),
+            out: BTreeMap::new(),
+            held_back: Vec::new(),
+            watermarks: Watermarks::new(owned.iter().copied(), settings.watermark, Duration::ZERO),
+            origin: Instant::now(),
+            records: Vec::new(),
+            at_end: Vec::new(),
+            ended: owned.iter().map(|p| (*p, false)).collect(),
+            owned,
+            busy: false,
+        }
+    }
+
+    fn replaying(&self) -> bool {
+        !self.replay_until.is_empty()
+    }
+
+    /// Reads a batch at capability time `time` and queues its events; says
+    /// whether every partition is read to its end.
+    fn step(&mut self, time: u64) -> bool {
+        self.records.clear();
+        self.at_end.clear();
+        let polled = match self.input.poll(&mut self.records, POLL_BATCH, &mut self.at_end) {
+            Ok(polled) => polled.records,
+            Err(error) => {
+                tracing::warn!(%error, "Reading the input failed; retrying.");
+                0
+            }
+        };
+        self.busy = polled == POLL_BATCH;
+        let now = self.origin.elapsed();
+        for record in std::mem::take(&mut self.records) {
+            let Record { partition, offset, payload } = record;
+            self.ended.insert(partition, false);
+            let replay = self.replay_until.get(&partition).is_some_and(|until| offset < *until);
+            if replay && self.skip.get(&partition).is_some_and(|s| s.binary_search(&offset).is_ok()) {
+                self.next.insert(partition, offset + 1);
+                continue;
+            }
+            let event = match payload {
+                Payload::Trade(tick) => {
+                    self.watermarks.observe(partition, tick.ts, now);
+                    Event::Trade { tick, partition, offset }
+                }
+                Payload::Invalid { reason, raw } => {
+                    Event::Reject(Reject::new(&format!("{}/{partition}", self.topic), offset, reason, &raw))
+                }
+            };
+            if replay || time > 0 {
+                self.queue(time, partition, offset + 1, event);
+            } else {
+                self.finish_replay(partition);
+                self.held_back.push((partition, offset + 1, event));
+            }
+            if self.replay_until.get(&partition).is_some_and(|until| offset + 1 >= *until) {
+                self.finish_replay(partition);
+            }
+        }
+        for partition in std::mem::take(&mut self.at_end) {
+            self.ended.insert(partition, true);
+            self.finish_replay(partition);
+        }
+        if time == 0 && !self.replaying() && !self.held_back.is_empty() {
+            self.input.resume();
+        }
+        self.held_back.is_empty() && self.ended.values().all(|e| *e)
+    }
+
+    /// Queues an event read at capability time `now`: a live trade at its
+    /// own epoch (never before `now`), anything else at `now`.
+    fn queue(&mut self, now: u64, partition: Partition, next: u64, event: Event) {
+        let at = match &event {
+            Event::Trade { tick, .. } if now > 0 => now.max(epoch_of(tick.ts, self.epoch_ns)),
+            _ => now,
+        };
+        let sent = self.sent_until.entry(partition).or_default();
+        *sent = (*sent).max(at);
+        self.next.insert(partition, next);
+        self.out.entry(at).or_default().push(event);
+    }
+
+    /// Queues the events held back during replay as live ones, before the
+    /// capability leaves `now`.
+    fn release(&mut self, now: u64) {
+        for (partition, next, event) in std::mem::take(&mut self.held_back) {
+            self.queue(now.max(1), partition, next, event);
+        }
+    }
+
+    /// Queues, at `now`, where every partition stands: everything before
+    /// `next` was sent at times up to `at`.
+    fn report(&mut self, now: u64) {
+        let reports = self.next.iter().map(|(&partition, &next)| {
+            let at = self.sent_until.get(&partition).map_or(now, |&sent| sent.max(now));
+            Event::Offsets { at, partition, next }
+        });
+        let reports: Vec<Event> = reports.collect();
+        self.out.entry(now).or_default().extend(reports);
+    }
+
+    /// Sends the queued events, each time under a capability for it.
+    fn send(&mut self, cap: &Capability<u64>, mut give: impl FnMut(&Capability<u64>, &mut Vec<Event>)) {
+        for (time, mut events) in std::mem::take(&mut self.out) {
+            if time == *cap.time() {
+                give(cap, &mut events);
+            } else {
+                give(&cap.delayed(&time), &mut events);
+            }
+        }
+    }
+
+    fn finish_replay(&mut self, partition: Partition) {
+        if self.replay_until.remove(&partition).is_some() && self.replaying() {
+            self.input.pause(partition);
+        }
+    }
+}
