@@ -7,4 +7,6 @@ mod batch;
 mod kafka;
 mod quote;
 mod reference;
+mod speed;
+mod speed_crash;
 mod store_postgres;
