@@ -36,7 +36,9 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tickflow_shared::Tick;
-use tickflow_shared::codec::{CodecError, Reject, Split, TickBatch, TickSink, data_format, plan_splits_sized, read_split};
+use tickflow_shared::codec::{
+    CodecError, Reject, Split, TickBatch, TickSink, data_format, plan_splits_sized, read_split,
+};
 use tickflow_shared::time::{NANOS_PER_DAY, parse_day};
 
 /// Trades per chunk handed to the caller.
@@ -173,9 +175,7 @@ impl Plan {
             }
         }
         let mut groups = vec![loose];
-        groups.extend(
-            days.into_iter().map(|(day, parts)| Group { start: day.saturating_mul(NANOS_PER_DAY), parts }),
-        );
+        groups.extend(days.into_iter().map(|(day, parts)| Group { start: day.saturating_mul(NANOS_PER_DAY), parts }));
         groups.retain(|group| !group.parts.is_empty());
         Ok(Self { parts, groups })
     }
@@ -337,7 +337,12 @@ struct Merger<'a> {
 }
 
 impl Merger<'_> {
-    fn run<T, F>(&mut self, stop: &AtomicBool, prepare: &mut F, chunks: &SyncSender<Result<T, CodecError>>) -> Result<(), CodecError>
+    fn run<T, F>(
+        &mut self,
+        stop: &AtomicBool,
+        prepare: &mut F,
+        chunks: &SyncSender<Result<T, CodecError>>,
+    ) -> Result<(), CodecError>
     where
         F: FnMut(Chunk) -> T,
     {

@@ -31,9 +31,10 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 pub fn routes(
     registry: Arc<Registry>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-    let metrics = warp::path("metrics").and(warp::path::end()).and(warp::get()).map(move || {
-        warp::reply::with_header(encode(&registry), "content-type", CONTENT_TYPE)
-    });
+    let metrics = warp::path("metrics")
+        .and(warp::path::end())
+        .and(warp::get())
+        .map(move || warp::reply::with_header(encode(&registry), "content-type", CONTENT_TYPE));
     let health = warp::path("healthz").and(warp::path::end()).and(warp::get()).map(|| "ok");
     metrics.or(health)
 }
