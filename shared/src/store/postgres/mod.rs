@@ -30,29 +30,68 @@ pub struct PostgresStore {
     write: Mutex<Client>,
     readers: Vec<Mutex<Client>>,
     next_reader: AtomicUsize,
+    /// Drives the connections; declared last, so it stops after the clients.
+    _io: IoThread,
 }
 
-async fn client(url: &str) -> Result<Client, StoreError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::warn!(%error, "PostgreSQL connection closed.");
+/// A runtime of the store's own that drives its connections, so the store
+/// works from any runtime: one that is only driven now and then (a
+/// current-thread runtime between `block_on` calls) or one dropped after
+/// opening the store.
+struct IoThread {
+    handle: tokio::runtime::Handle,
+    /// Taken on drop.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl IoThread {
+    fn start() -> Result<Self, StoreError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("postgres-io")
+            .enable_all()
+            .build()
+            .map_err(|source| StoreError::Io { path: "the PostgreSQL connection thread".into(), source })?;
+        Ok(Self { handle: runtime.handle().clone(), runtime: Some(runtime) })
+    }
+
+    /// Connects on the store's runtime, which then drives the connection.
+    async fn client(&self, url: &str) -> Result<Client, StoreError> {
+        let url = url.to_owned();
+        let connect = self.handle.spawn(async move {
+            let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::warn!(%error, "PostgreSQL connection closed.");
+                }
+            });
+            Ok(client)
+        });
+        connect.await.map_err(|e| StoreError::Corrupt(format!("the PostgreSQL connection task failed: {e}")))?
+    }
+}
+
+impl Drop for IoThread {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which is not allowed inside another runtime.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
-    });
-    Ok(client)
+    }
 }
 
 impl PostgresStore {
     /// Connects to the database `url` names and applies missing migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let mut write = client(url).await?;
+        let io = IoThread::start()?;
+        let mut write = io.client(url).await?;
         migrations::run_postgres(&mut write).await?;
         speed::create_staging(&write).await?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(Mutex::new(client(url).await?));
+            readers.push(Mutex::new(io.client(url).await?));
         }
-        Ok(Self { write: Mutex::new(write), readers, next_reader: AtomicUsize::new(0) })
+        Ok(Self { write: Mutex::new(write), readers, next_reader: AtomicUsize::new(0), _io: io })
     }
 
     fn reader(&self) -> &Mutex<Client> {
