@@ -75,6 +75,8 @@ struct State {
     partition: Partition,
     max_ts: Option<i64>,
     last_active: Duration,
+    /// The reader is behind the end of the partition's log.
+    backlog: bool,
 }
 
 /// The watermark of a set of partitions; see the [module docs](self).
@@ -109,7 +111,7 @@ impl Watermarks {
     /// it counts as silent since `now`. A partition already tracked is left as it is.
     pub fn assign(&mut self, partition: Partition, now: Duration) {
         if self.index(partition).is_none() {
-            self.partitions.push(State { partition, max_ts: None, last_active: now });
+            self.partitions.push(State { partition, max_ts: None, last_active: now, backlog: false });
         }
     }
 
@@ -139,12 +141,25 @@ impl Watermarks {
         self.last
     }
 
+    /// Says whether the reader of `partition` is behind the end of its log
+    /// (it read records and has not reached the end, or it is paused): such
+    /// a partition never turns idle. When the backlog clears at `now`, the
+    /// partition's silence counts from `now`. An unknown partition is assigned first.
+    pub fn set_backlog(&mut self, partition: Partition, backlog: bool, now: Duration) {
+        let index = self.locate(partition, now);
+        let state = &mut self.partitions[index];
+        if state.backlog && !backlog {
+            state.last_active = state.last_active.max(now);
+        }
+        state.backlog = backlog;
+    }
+
     fn index(&self, partition: Partition) -> Option<usize> {
         self.partitions.iter().position(|p| p.partition == partition)
     }
 
     fn is_idle(&self, state: &State, now: Duration) -> bool {
-        now.saturating_sub(state.last_active) >= self.idle_timeout
+        !state.backlog && now.saturating_sub(state.last_active) >= self.idle_timeout
     }
 
     /// The watermark at `now`: the minimum over active partitions of `max_ts −
@@ -267,6 +282,21 @@ mod tests {
         marks.observe(1, 170 * S, at(12));
         assert_eq!(marks.watermark(at(12)), Some(168 * S), "held back by the resumed partition");
         assert!(!marks.partition(1, at(12)).expect("tracked").idle);
+    }
+
+    #[test]
+    fn a_partition_with_a_backlog_never_turns_idle_and_is_silent_from_catching_up() {
+        let mut marks = tracker(&[0, 1]);
+        marks.observe(0, 100 * S, at(0));
+        marks.observe(1, 10 * S, at(0));
+        marks.set_backlog(1, true, at(0));
+        marks.observe(0, 500 * S, at(30));
+        assert_eq!(marks.watermark(at(30)), Some(8 * S), "partition 1 is behind its log: it holds the watermark");
+        assert!(!marks.partition(1, at(30)).expect("tracked").idle);
+        marks.set_backlog(1, false, at(40));
+        marks.observe(0, 500 * S, at(49));
+        assert_eq!(marks.watermark(at(49)), Some(8 * S), "silent for 9 s since it caught up");
+        assert_eq!(marks.watermark(at(50)), Some(498 * S), "idle 10 s after catching up");
     }
 
     #[test]
