@@ -388,6 +388,7 @@ fn config(workers: usize, max_out_of_orderness: Duration, idle_timeout: Duration
 
         timely: TimelyConfig::Process { workers },
         stop_at_end: false,
+        metrics: Default::default(),
     }
 }
 

@@ -3,8 +3,10 @@
 //!
 //! Two engines: SQLite, which keeps consumer-group state the way a real
 //! broker does, and memory, which serves millions of messages several times
-//! faster but (in tansu 0.6) loses committed group offsets across members;
-//! use it only for volume.
+//! faster but (in tansu 0.6) loses committed group offsets across members
+//! and answers a fetch at an offset inside a record batch with the wrong
+//! batches (records skipped and repeated); use it only for volume read
+//! from the start.
 //!
 //! The binary is `$TICKFLOW_TEST_TANSU`, else `tansu` on `PATH` or in
 //! `~/.cargo/bin` (`cargo install tansu --locked --features dynostore,libsql`;
