@@ -3,12 +3,14 @@
 //! (then the bounded queue holds the sink worker back: backpressure).
 
 use crate::SpeedReport;
+use crate::metrics::SpeedMetrics;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
 use tickflow_shared::store::{SpeedCommit, StoreError, ViewStore};
+use tickflow_shared::time::now_ns;
 
 /// Commits waiting for the store, at most.
 const QUEUE: usize = 2;
@@ -34,9 +36,14 @@ pub struct Committer {
 
 impl Committer {
     /// Starts writing to `store` on its own thread; a failed commit sets `stop`.
-    pub fn start(store: Arc<dyn ViewStore>, runtime: tokio::runtime::Runtime, stop: Arc<AtomicBool>) -> Self {
+    pub fn start(
+        store: Arc<dyn ViewStore>,
+        runtime: tokio::runtime::Runtime,
+        stop: Arc<AtomicBool>,
+        metrics: SpeedMetrics,
+    ) -> Self {
         let (sender, receiver) = sync_channel(QUEUE);
-        let thread = std::thread::spawn(move || write(&*store, &runtime, &receiver, &stop));
+        let thread = std::thread::spawn(move || write(&*store, &runtime, &receiver, &stop, &metrics));
         Self { sender: Some(CommitSender(sender)), thread }
     }
 
@@ -57,6 +64,7 @@ fn write(
     runtime: &tokio::runtime::Runtime,
     receiver: &Receiver<SpeedCommit>,
     stop: &AtomicBool,
+    metrics: &SpeedMetrics,
 ) -> Result<SpeedReport, StoreError> {
     let mut report = SpeedReport::default();
     let mut failure = None;
@@ -74,11 +82,20 @@ fn write(
                 report.late += late;
                 report.rejects += rejects;
                 report.watermark = watermark.max(report.watermark);
+                metrics.commits.inc();
+                metrics.bars.inc_by(bars);
+                metrics.late.inc_by(late);
+                metrics.rejects.inc_by(rejects);
+                metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+                if let Some(watermark) = watermark {
+                    metrics.set_watermark(watermark, now_ns());
+                }
                 tracing::trace!(bars, elapsed = ?started.elapsed(), "Speed commit written.");
             }
             Err(error) => {
                 tracing::error!(%error, "A speed commit failed; stopping (a restart resumes from the last commit).");
                 stop.store(true, Ordering::Relaxed);
+                metrics.commit_failures.inc();
                 failure = Some(error);
             }
         }

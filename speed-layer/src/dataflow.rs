@@ -1,19 +1,20 @@
 //! The speed job's dataflow: sources → windows (exchanged by symbol) → sink.
 //!
 //! Timely times are coarse event-time epochs. A source ([`crate::source`])
-//! holds its capability at the epoch of its watermark and sends each live
-//! trade at its own epoch, so the frontier a window operator sees is the
-//! minimum watermark over all sources, and every trade before it has
-//! arrived. Time 0 is the *replay* phase after a restart: trades read again
-//! up to the stored offsets, which rebuild the open windows and are not
-//! judged for lateness. A window operator applies its input in time order
-//! once the frontier has passed it and then *flushes* (see [`crate::sink`]).
+//! holds its capability at the epoch of its watermark and sends what it
+//! reads at that time, so the frontier a window operator sees is the
+//! minimum watermark over all sources: once it passes an epoch, every trade
+//! read before the watermark got there has arrived, and a window that ended
+//! before it is final. Time 0 is the *replay* phase after a restart: trades
+//! read again up to the stored offsets, which rebuild the open windows and
+//! are not judged for lateness. A window operator applies trades as they
+//! arrive and *flushes* (see [`crate::sink`]) as the frontier moves.
 
 use crate::sink::Flush;
 use crate::windows::{Position, Windows, WindowsConfig};
 use rustc_hash::FxHasher;
-use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
 use tickflow_shared::codec::Reject;
 use tickflow_shared::watermark::{Partition, WatermarkConfig};
 use tickflow_shared::{IntervalPlan, Tick};
@@ -33,13 +34,17 @@ pub enum Event {
         /// Its offset.
         offset: u64,
     },
-    /// A source has sent everything of `partition` before `next` at times up to `at`.
+    /// Where a source's partition stands as its capability moves: the
+    /// offsets before `next` went at times up to `from`, every later one
+    /// goes at `until` or after.
     Offsets {
-        /// The timely time of the report.
-        at: u64,
+        /// The latest time an offset before `next` went at.
+        from: u64,
+        /// The earliest time a later offset goes at.
+        until: u64,
         /// The partition.
         partition: Partition,
-        /// The next offset to read.
+        /// The first offset not sent before `until`.
         next: u64,
     },
     /// A message that was not a trade.
@@ -78,6 +83,8 @@ pub struct Settings {
     pub stored_watermark: Option<i64>,
     /// Epochs between checkpoints: the times at which offsets can be committed.
     pub checkpoint_every: u64,
+    /// Changed provisional bars are flushed to the sink at most this often.
+    pub provisional_every: Duration,
     /// Exit once every partition is read to its end.
     pub stop_at_end: bool,
 }
@@ -93,47 +100,66 @@ fn route(event: &Event) -> u64 {
     }
 }
 
-/// Keeps the open bars of the symbols this worker owns. Whenever the
-/// frontier moves it flushes the changed bars; at every *checkpoint* time it
-/// passes (each `checkpoint_every` epochs) it also flushes its exact state
-/// there, so that every worker offers the sink a cut at the same times.
+/// Keeps the open bars of the symbols this worker owns. Trades are applied
+/// as they arrive, so provisional bars follow the stream; every
+/// `provisional_every` at most, the changed bars are flushed. Whenever the
+/// frontier moves the watermark advances and the bars it finalised are
+/// flushed; at every *checkpoint* time `c` it passes (each
+/// `checkpoint_every` epochs) the flush also says which offsets the open
+/// windows hold. By then every input before `c` has arrived and been applied
+/// (and perhaps some after it): every worker offers the sink a cut at `c`.
 pub fn windows<'s>(events: Stream<'s, u64, Vec<Event>>, settings: &Settings) -> Stream<'s, u64, Vec<Event>> {
-    let worker = events.scope().index();
+    let scope = events.scope();
+    let worker = scope.index();
     let settings = settings.clone();
-    events.unary_frontier(Exchange::new(route), "Windows", move |capability, _info| {
+    events.unary_frontier(Exchange::new(route), "Windows", move |capability, info| {
+        let activator = scope.activator_for(info.address);
         let mut held = Some(capability);
-        let mut stash: BTreeMap<u64, Vec<Event>> = BTreeMap::new();
         let mut state = WindowState::new(&settings, worker);
+        let mut last_flush = Instant::now();
         move |(input, frontier), output| {
+            let mut out = Vec::new();
+            let mut changed = false;
             input.for_each_time(|time, data| {
-                let slot = stash.entry(*time.time()).or_default();
                 for batch in data {
-                    slot.append(batch);
+                    changed = true;
+                    apply(&mut state.windows, *time.time(), batch.drain(..), &settings.topic, &mut out);
                 }
             });
             let Some(cap) = held.as_mut() else {
                 return;
             };
             let reached = frontier.frontier().first().copied();
-            if reached.is_some_and(|f| f <= state.flushed) {
-                return;
+            if reached.is_none_or(|f| f > state.flushed) {
+                while let Some(checkpoint) = reached.and_then(|reached| state.next_checkpoint(reached)) {
+                    out.push(state.flush(checkpoint, true));
+                }
+                let at = reached.unwrap_or(*cap.time()).max(*cap.time());
+                out.push(state.flush(at, false));
+                cap.downgrade(&at);
+                last_flush = Instant::now();
+            } else if changed || state.unflushed {
+                state.unflushed = true;
+                let waited = last_flush.elapsed();
+                if waited >= settings.provisional_every {
+                    out.push(state.flush(*cap.time(), false));
+                    last_flush = Instant::now();
+                } else {
+                    activator.activate_after(settings.provisional_every - waited);
+                }
             }
-            let mut out = Vec::new();
-            if let Some(checkpoint) = reached.and_then(|reached| state.checkpoint_before(reached)) {
-                state.apply_until(&mut stash, checkpoint, &mut out);
-                out.push(state.flush(checkpoint, true));
+            if !out.is_empty() {
+                output.session(&*cap).give_container(&mut out);
             }
-            state.apply_until(&mut stash, reached.unwrap_or(u64::MAX), &mut out);
-            let at = reached.unwrap_or(*cap.time()).max(*cap.time());
-            out.push(state.flush(at, false));
-            cap.downgrade(&at);
-            output.session(&*cap).give_container(&mut out);
             if reached.is_none() {
                 held = None;
             }
         }
     })
 }
+
+/// At most this many checkpoints are flushed for one move of the frontier.
+const CATCH_UP_CHECKPOINTS: u64 = 1024;
 
 /// One worker's windows and where its flushes stand.
 struct WindowState {
@@ -142,8 +168,10 @@ struct WindowState {
     worker: usize,
     /// The last time flushed.
     flushed: u64,
-    /// The last checkpoint flushed; none before the first live frontier.
+    /// The last checkpoint flushed, if any.
     checkpointed: Option<u64>,
+    /// Trades were applied since the last flush.
+    unflushed: bool,
 }
 
 impl WindowState {
@@ -152,36 +180,22 @@ impl WindowState {
         if let Some(stored) = settings.stored_watermark {
             windows.advance(stored, |_| {});
         }
-        Self { windows, settings: settings.clone(), worker, flushed: 0, checkpointed: None }
+        Self { windows, settings: settings.clone(), worker, flushed: 0, checkpointed: None, unflushed: false }
     }
 
-    /// The checkpoint to flush now that the frontier reached `reached`: the
-    /// latest multiple of `checkpoint_every` at or before it, if newer than
-    /// the last one flushed. A frontier that jumps over several flushes only
-    /// the latest; the sink commits at a checkpoint every worker flushed.
-    /// Checkpoints start after the first live frontier a worker sees.
-    fn checkpoint_before(&mut self, reached: u64) -> Option<u64> {
+    /// The next checkpoint to flush now that the frontier reached
+    /// `reached`: each multiple of `checkpoint_every` after the last one
+    /// flushed, up to `reached`, but only the latest
+    /// [`CATCH_UP_CHECKPOINTS`] of them when the frontier jumps further.
+    /// Workers see the frontier move in different steps; flushing every
+    /// multiple they pass (bounded, so a jump of hours stays cheap) gives
+    /// them checkpoints in common, where the sink can cut.
+    fn next_checkpoint(&self, reached: u64) -> Option<u64> {
         let every = self.settings.checkpoint_every.max(1);
-        let latest = reached / every * every;
-        match self.checkpointed {
-            None if reached >= 1 => {
-                self.checkpointed = Some(latest);
-                None
-            }
-            Some(last) if latest > last => Some(latest),
-            _ => None,
-        }
-    }
-
-    /// Applies the stashed input of every time before `until`, in time order.
-    fn apply_until(&mut self, stash: &mut BTreeMap<u64, Vec<Event>>, until: u64, out: &mut Vec<Event>) {
-        while let Some(entry) = stash.first_entry() {
-            if *entry.key() >= until {
-                break;
-            }
-            let (time, events) = entry.remove_entry();
-            apply(&mut self.windows, time, events, &self.settings.topic, out);
-        }
+        let latest = reached / every;
+        let after_last = self.checkpointed.map_or(1, |last| last / every + 1);
+        let next = after_last.max(latest.saturating_sub(CATCH_UP_CHECKPOINTS - 1)).max(1);
+        (next <= latest).then_some(next * every)
     }
 
     /// Advances to the watermark of time `at` and says what changed; a
@@ -202,13 +216,14 @@ impl WindowState {
             Vec::new()
         };
         self.flushed = self.flushed.max(at);
+        self.unflushed = false;
         Event::Flush(Flush { worker: self.worker, at, checkpoint, watermark: self.windows.watermark(), bars, held })
     }
 }
 
 /// Applies the events of one timely time: trades into the windows (replayed
 /// at time 0), everything else passed on.
-fn apply(windows: &mut Windows, time: u64, events: Vec<Event>, topic: &str, out: &mut Vec<Event>) {
+fn apply(windows: &mut Windows, time: u64, events: impl Iterator<Item = Event>, topic: &str, out: &mut Vec<Event>) {
     for event in events {
         match event {
             Event::Trade { tick, partition, offset } => {

@@ -1,6 +1,7 @@
 //! What a worker reads: records of the partitions it owns, from Kafka or
 //! from the in-process bus, each with its partition and offset.
 
+use crate::metrics::SpeedMetrics;
 use std::collections::BTreeMap;
 use tickflow_shared::Tick;
 use tickflow_shared::watermark::Partition;
@@ -43,6 +44,13 @@ pub trait Input {
     /// and marks in `at_end` the partitions read to their current end.
     fn poll(&mut self, out: &mut Vec<Record>, max: usize, at_end: &mut Vec<Partition>) -> Result<Polled, String>;
 
+    /// Whether a partition read to its end has ended for good, so that
+    /// `stop_at_end` may stop there: true for Kafka (its current end is the
+    /// end asked for), true for the in-process bus only once it is closed.
+    fn complete(&self) -> bool {
+        true
+    }
+
     /// Stops fetching `partition` until [`resume`](Self::resume) (a worker
     /// waits with partitions that finished replaying while others replay).
     fn pause(&mut self, partition: Partition);
@@ -67,8 +75,9 @@ pub trait Inputs: Send + Sync {
     /// Every partition of the stream.
     fn partitions(&self) -> Result<Vec<Partition>, String>;
 
-    /// Opens the reader of `owned` partitions, each from its offset.
-    fn open(&self, owned: &BTreeMap<Partition, u64>) -> Result<Box<dyn Input>, String>;
+    /// Opens the reader of `owned` partitions, each from its offset; it
+    /// reports their lag to `metrics`.
+    fn open(&self, owned: &BTreeMap<Partition, u64>, metrics: &SpeedMetrics) -> Result<Box<dyn Input>, String>;
 
     /// Whether stored offsets mean anything for this stream (not for an
     /// in-process bus that starts empty in every process).

@@ -3,11 +3,13 @@
 //! not the group's, say where to resume) and decodes the wire format.
 
 use crate::input::{Input, Inputs, Payload, Polled, Record};
+use crate::metrics::SpeedMetrics;
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
+use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,7 +29,7 @@ impl KafkaInputs {
         Self { brokers: brokers.to_owned(), topic: topic.to_owned() }
     }
 
-    fn consumer(&self) -> Result<BaseConsumer<Quiet>, String> {
+    fn consumer(&self, metrics: &SpeedMetrics) -> Result<BaseConsumer<Context>, String> {
         ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
             .set("group.id", "tickflow-speed")
@@ -36,23 +38,38 @@ impl KafkaInputs {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "true")
             .set("fetch.wait.max.ms", "10")
-            .create_with_context(Quiet)
+            // Per-partition lag for the metrics, from librdkafka's statistics.
+            .set("statistics.interval.ms", "1000")
+            .create_with_context(Context(metrics.clone()))
             .map_err(|e| format!("Kafka at {}: {e}", self.brokers))
     }
 }
 
-/// Keeps "end of partition" events, which the job asks for, out of the log.
-struct Quiet;
+/// Keeps "end of partition" events, which the job asks for, out of the log,
+/// and turns librdkafka's statistics into the lag metric.
+struct Context(SpeedMetrics);
 
-impl ClientContext for Quiet {
+impl ClientContext for Context {
     fn error(&self, error: KafkaError, reason: &str) {
         if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
             tracing::error!(%error, reason, "Kafka client error.");
         }
     }
+
+    fn stats(&self, statistics: Statistics) {
+        for topic in statistics.topics.values() {
+            for partition in topic.partitions.values().filter(|p| p.partition >= 0 && p.hi_offset >= 0) {
+                // The next offset handed to the job, else the next one fetched.
+                let position = if partition.app_offset >= 0 { partition.app_offset } else { partition.next_offset };
+                if position >= 0 {
+                    self.0.set_lag(partition.partition, (partition.hi_offset - position).max(0) as u64);
+                }
+            }
+        }
+    }
 }
 
-impl ConsumerContext for Quiet {}
+impl ConsumerContext for Context {}
 
 impl Inputs for KafkaInputs {
     fn topic(&self) -> &str {
@@ -61,7 +78,7 @@ impl Inputs for KafkaInputs {
 
     fn partitions(&self) -> Result<Vec<Partition>, String> {
         let metadata = self
-            .consumer()?
+            .consumer(&SpeedMetrics::default())?
             .fetch_metadata(Some(&self.topic), Duration::from_secs(30))
             .map_err(|e| format!("Kafka at {}: {e}", self.brokers))?;
         Ok(metadata
@@ -72,8 +89,8 @@ impl Inputs for KafkaInputs {
             .collect())
     }
 
-    fn open(&self, owned: &BTreeMap<Partition, u64>) -> Result<Box<dyn Input>, String> {
-        let consumer = self.consumer()?;
+    fn open(&self, owned: &BTreeMap<Partition, u64>, metrics: &SpeedMetrics) -> Result<Box<dyn Input>, String> {
+        let consumer = self.consumer(metrics)?;
         let mut assignment = TopicPartitionList::new();
         for (&partition, &offset) in owned {
             let offset = i64::try_from(offset).map_err(|_| format!("offset {offset} out of range"))?;
@@ -87,7 +104,7 @@ impl Inputs for KafkaInputs {
 }
 
 struct KafkaInput {
-    consumer: BaseConsumer<Quiet>,
+    consumer: BaseConsumer<Context>,
     topic: String,
     paused: Vec<Partition>,
 }
@@ -132,6 +149,10 @@ impl Input for KafkaInput {
     }
 
     fn resume(&mut self) {
+        if self.paused.is_empty() {
+            // librdkafka would fetch the assigned partitions again from their positions.
+            return;
+        }
         let mut list = TopicPartitionList::new();
         for partition in self.paused.drain(..) {
             list.add_partition(&self.topic, partition);

@@ -22,6 +22,7 @@ pub mod dataflow;
 pub mod input;
 pub mod kafka;
 pub mod memory;
+pub mod metrics;
 pub mod sink;
 pub mod source;
 pub mod windows;
@@ -29,6 +30,7 @@ pub mod windows;
 use crate::dataflow::Settings;
 use crate::input::{Inputs, owned_by};
 use crate::source::{Published, SourceStart};
+use metrics::SpeedMetrics;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -57,6 +59,8 @@ pub struct SpeedConfig {
     pub timely: TimelyConfig,
     /// Exit once every partition is read to its end.
     pub stop_at_end: bool,
+    /// Where the job counts what it does (register it to export it).
+    pub metrics: SpeedMetrics,
 }
 
 /// Where the timely workers run.
@@ -170,21 +174,23 @@ pub fn run(
         partitions: partitions.clone(),
         stored_watermark,
         checkpoint_every: (config.checkpoint.as_nanos() / config.epoch.as_nanos().max(1)).max(1) as u64,
+        provisional_every: config.emit_interval / 8,
         stop_at_end: config.stop_at_end,
     };
-    let committer = commit::Committer::start(store, runtime, stop.clone());
+    let committer = commit::Committer::start(store, runtime, stop.clone(), config.metrics.clone());
     let published = Arc::new(Published::new(config.timely.local_workers()));
     let peers = config.timely.peers();
     let emit_interval = config.emit_interval;
     let sender = committer.sender();
     let starts = Arc::new(starts);
     let skip = Arc::new(skip);
+    let metrics = config.metrics.clone();
     let guards = timely::execute(config.timely.timely(), move |worker| {
         let index = worker.index();
         let owned = owned_by(&partitions, index, peers);
         let mine: BTreeMap<_, _> = owned.iter().filter_map(|p| starts.get(p).map(|s| (*p, *s))).collect();
         let from = mine.iter().map(|(p, (from, _))| (*p, *from)).collect();
-        let input = match inputs.open(&from) {
+        let input = match inputs.open(&from, &metrics) {
             Ok(input) => input,
             Err(error) => {
                 tracing::error!(%error, "Cannot open the input.");
@@ -193,7 +199,7 @@ pub fn run(
             }
         };
         let skip = owned.iter().filter_map(|p| skip.get(p).map(|s| (*p, s.clone()))).collect();
-        let start = SourceStart { input, starts: mine, skip };
+        let start = SourceStart { input, starts: mine, skip, trades: metrics.trades.clone() };
         let (published, stop, sender, settings) = (published.clone(), stop.clone(), sender.clone(), settings.clone());
         worker.dataflow::<u64, _, _>(|scope| {
             let events = source::read(scope, &settings, start, published, stop);

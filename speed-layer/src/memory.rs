@@ -4,6 +4,7 @@
 //! nothing survives the process, so stored offsets are ignored.
 
 use crate::input::{Input, Inputs, Payload, Polled, Record};
+use crate::metrics::SpeedMetrics;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,8 +67,13 @@ impl Inputs for MemoryBus {
         Ok((0..self.logs.len() as Partition).collect())
     }
 
-    fn open(&self, owned: &BTreeMap<Partition, u64>) -> Result<Box<dyn Input>, String> {
-        Ok(Box::new(MemoryInput { logs: self.logs.clone(), cursors: owned.clone(), closed: self.closed.clone() }))
+    fn open(&self, owned: &BTreeMap<Partition, u64>, metrics: &SpeedMetrics) -> Result<Box<dyn Input>, String> {
+        Ok(Box::new(MemoryInput {
+            logs: self.logs.clone(),
+            cursors: owned.clone(),
+            closed: self.closed.clone(),
+            metrics: metrics.clone(),
+        }))
     }
 
     fn durable(&self) -> bool {
@@ -79,12 +85,12 @@ struct MemoryInput {
     logs: Arc<Vec<Mutex<Vec<Tick>>>>,
     cursors: BTreeMap<Partition, u64>,
     closed: Arc<AtomicBool>,
+    metrics: SpeedMetrics,
 }
 
 impl Input for MemoryInput {
     fn poll(&mut self, out: &mut Vec<Record>, max: usize, at_end: &mut Vec<Partition>) -> Result<Polled, String> {
         let mut records = 0;
-        let closed = self.closed.load(Ordering::Acquire);
         for (&partition, cursor) in &mut self.cursors {
             let log = self.logs[partition as usize].lock().unwrap_or_else(PoisonError::into_inner);
             let from = (*cursor as usize).min(log.len());
@@ -96,11 +102,16 @@ impl Input for MemoryInput {
             }));
             *cursor += take as u64;
             records += take;
-            if closed && from + take == log.len() {
+            self.metrics.set_lag(partition, (log.len() - from - take) as u64);
+            if from + take == log.len() {
                 at_end.push(partition);
             }
         }
         Ok(Polled { records })
+    }
+
+    fn complete(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     fn pause(&mut self, _: Partition) {}

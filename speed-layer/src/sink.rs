@@ -55,8 +55,10 @@ pub struct Pending {
     checkpoints: BTreeMap<usize, BTreeMap<u64, Checkpoint>>,
     /// The cut of the last commit.
     committed: u64,
-    /// `(time, partition) → next offset`, as the sources reported.
-    reports: BTreeMap<(u64, Partition), u64>,
+    /// `(partition, until) → (from, next)`, as the sources reported: the
+    /// offsets before `next` went at times up to `from`, the later ones at
+    /// `until` or after.
+    reports: BTreeMap<(Partition, u64), (u64, u64)>,
     next: BTreeMap<Partition, u64>,
     late: Vec<LateTrade>,
     rejects: Vec<Reject>,
@@ -78,10 +80,17 @@ impl Pending {
         }
     }
 
-    /// Takes a source's report: at `time`, `partition` is read up to `next`.
-    pub fn report(&mut self, time: u64, partition: Partition, next: u64) {
-        let slot = self.reports.entry((time, partition)).or_insert(next);
-        *slot = (*slot).max(next);
+    /// Takes a source's report on `partition`: the offsets before `next`
+    /// went at times up to `from`, every later one goes at `until` or after.
+    /// It names the partition's prefix exactly for a cut `c` with `from < c ≤ until`.
+    pub fn report(&mut self, partition: Partition, from: u64, until: u64, next: u64) {
+        self.reports.insert((partition, until), (from, next));
+    }
+
+    /// The exact prefix of `partition` at cut `c`, if a report names it.
+    fn prefix(&self, partition: Partition, c: u64) -> Option<u64> {
+        let (&(p, _), &(from, next)) = self.reports.range((partition, c)..).next()?;
+        (p == partition && from < c).then_some(next)
     }
 
     /// Takes a window operator's flush; later bars replace earlier ones.
@@ -107,7 +116,7 @@ impl Pending {
 
     /// Whether a write would carry anything.
     pub fn is_empty(&self) -> bool {
-        self.bars.is_empty() && self.late.is_empty() && self.rejects.is_empty() && self.reports.is_empty()
+        self.bars.is_empty() && self.late.is_empty() && self.rejects.is_empty() && self.cut().is_none()
     }
 
     /// The commit of everything gathered. Offsets are written when every
@@ -122,13 +131,15 @@ impl Pending {
         let Some(cut) = self.cut() else {
             return commit;
         };
-        let covered: Vec<(u64, Partition)> = self.reports.range(..(cut, Partition::MIN)).map(|(k, _)| *k).collect();
-        for key in covered {
-            if let Some(next) = self.reports.remove(&key) {
-                let slot = self.next.entry(key.1).or_insert(next);
+        let partitions: Vec<Partition> = self.reports.keys().map(|(p, _)| *p).collect();
+        for partition in partitions {
+            if let Some(next) = self.prefix(partition, cut) {
+                let slot = self.next.entry(partition).or_insert(next);
                 *slot = (*slot).max(next);
             }
         }
+        // Later cuts are later: a report that ends before this one is done with.
+        self.reports.retain(|&(_, until), _| until >= cut);
         let mut held: BTreeMap<Partition, u64> = BTreeMap::new();
         for checkpoints in self.checkpoints.values_mut() {
             let Some(checkpoint) = checkpoints.get(&cut) else { continue };
@@ -153,14 +164,20 @@ impl Pending {
         commit
     }
 
-    /// The newest checkpoint every worker has flushed, if newer than the last commit's.
+    /// The newest checkpoint every worker has flushed, newer than the last
+    /// commit's, at which every reported partition's prefix is known.
     fn cut(&self) -> Option<u64> {
         if self.checkpoints.len() < self.workers {
             return None;
         }
-        let cut = self.checkpoints.values().map(|c| c.keys().next_back().copied().unwrap_or(0)).min()?;
-        let everywhere = self.checkpoints.values().all(|c| c.contains_key(&cut));
-        (cut > self.committed && everywhere).then_some(cut)
+        let mut workers = self.checkpoints.values();
+        let first = workers.next()?;
+        let others: Vec<_> = workers.collect();
+        let partitions: Vec<Partition> = self.reports.keys().map(|(p, _)| *p).collect();
+        first.keys().rev().take_while(|at| **at > self.committed).copied().find(|&at| {
+            others.iter().all(|checkpoints| checkpoints.contains_key(&at))
+                && partitions.iter().all(|&p| self.prefix(p, at).is_some())
+        })
     }
 }
 
@@ -213,7 +230,7 @@ pub fn commit(
 fn gather(pending: &mut Pending, event: Event, topic: &str) {
     match event {
         Event::Flush(flush) => pending.flush(flush),
-        Event::Offsets { at, partition, next } => pending.report(at, partition, next),
+        Event::Offsets { from, until, partition, next } => pending.report(partition, from, until, next),
         Event::Reject(reject) => pending.reject(reject),
         Event::Late { tick, partition, offset, reason } => {
             pending.late(LateTrade { tick, source: format!("{topic}/{partition}"), position: offset, reason })
@@ -241,11 +258,13 @@ mod tests {
     }
 
     #[test]
-    fn offsets_come_from_the_newest_checkpoint_every_worker_flushed() {
+    fn offsets_come_from_the_report_that_spans_the_newest_common_checkpoint() {
         let mut pending = Pending::new("ticks", 2);
-        pending.report(1, 0, 10);
-        pending.report(3, 0, 30);
-        pending.report(5, 0, 50);
+        // Partition 0's capability went 0 → 2 → 5 → 9: offsets < 10 went at 0,
+        // [10, 30) at 2, [30, 50) at 5, the rest at 9 or later.
+        pending.report(0, 0, 2, 10);
+        pending.report(0, 2, 5, 30);
+        pending.report(0, 5, 9, 50);
         pending.flush(flush(0, 4, 300, vec![(bar("A", 1), false)], vec![(0, 7)]));
         let first = pending.take();
         assert_eq!(first.bars.len(), 1);
@@ -254,20 +273,47 @@ mod tests {
         pending.flush(flush(1, 4, 300, vec![], vec![(0, 20)]));
         let second = pending.take();
         assert_eq!(second.offsets.len(), 1);
-        assert_eq!(second.offsets[0].next_offset, 30, "reports before the common checkpoint (4) only");
+        assert_eq!(second.offsets[0].next_offset, 30, "the offsets sent before 4 (at 0 and 2)");
         assert_eq!(second.offsets[0].replay_from, 7, "what the open windows held at 4, not later");
         assert_eq!(second.watermark, Some(300));
         pending.flush(flush(1, 6, 500, vec![], vec![]));
         let third = pending.take();
-        assert_eq!(third.offsets[0].next_offset, 50);
+        assert_eq!(third.offsets[0].next_offset, 50, "sent before 6 (at 5)");
         assert_eq!(third.offsets[0].replay_from, 9);
         assert!(pending.take().offsets.is_empty(), "no newer common checkpoint");
     }
 
     #[test]
+    fn the_cut_is_the_newest_checkpoint_all_workers_share() {
+        let mut pending = Pending::new("ticks", 2);
+        pending.report(0, 0, 10, 10);
+        pending.report(0, 10, 20, 20);
+        pending.report(0, 20, 30, 30);
+        for (worker, at) in [(0, 10), (0, 30), (1, 10), (1, 20)] {
+            pending.flush(flush(worker, at, at as i64, vec![], vec![]));
+        }
+        let commit = pending.take();
+        assert_eq!((commit.offsets[0].next_offset, commit.watermark), (10, Some(10)), "cut at 10, the one both have");
+        pending.flush(flush(1, 30, 30, vec![], vec![]));
+        assert_eq!(pending.take().offsets[0].next_offset, 30, "then at 30");
+    }
+
+    #[test]
+    fn no_cut_where_a_partition_prefix_is_unknown() {
+        let mut pending = Pending::new("ticks", 1);
+        pending.report(0, 0, 10, 10);
+        pending.report(1, 5, 10, 70);
+        pending.flush(flush(0, 5, 5, vec![], vec![]));
+        assert!(pending.take().offsets.is_empty(), "partition 1 went at 5: its prefix at 5 is not known");
+        pending.flush(flush(0, 10, 10, vec![], vec![]));
+        let offsets = pending.take().offsets;
+        assert_eq!(offsets.iter().map(|o| (o.partition, o.next_offset)).collect::<Vec<_>>(), [(0, 10), (1, 70)]);
+    }
+
+    #[test]
     fn a_flush_that_is_no_checkpoint_moves_no_offset() {
         let mut pending = Pending::new("ticks", 1);
-        pending.report(1, 0, 10);
+        pending.report(0, 0, 9, 10);
         pending.flush(Flush { checkpoint: false, ..flush(0, 4, 300, vec![(bar("A", 1), false)], vec![]) });
         let commit = pending.take();
         assert_eq!((commit.bars.len(), commit.offsets.len()), (1, 0));
@@ -287,7 +333,7 @@ mod tests {
     #[test]
     fn replay_from_never_exceeds_next() {
         let mut pending = Pending::new("ticks", 1);
-        pending.report(0, 2, 5);
+        pending.report(2, 0, 1, 5);
         pending.flush(flush(0, 1, 0, vec![], vec![(2, 9)]));
         let commit = pending.take();
         assert_eq!((commit.offsets[0].next_offset, commit.offsets[0].replay_from), (5, 5));

@@ -1,20 +1,17 @@
 //! The source operator of one worker: reads its partitions, replays what a
-//! restart must rebuild, then sends live trades at the timely time of their
-//! own event-time epoch.
+//! restart must rebuild, then sends live trades.
 //!
 //! The source holds its capability at the epoch of its watermark (the
-//! minimum over its partitions, see `tickflow_shared::watermark`), so the
-//! frontier downstream is the minimum watermark of all workers. A trade is
-//! sent at `max(capability, epoch of its ts)`: once the frontier passes an
-//! epoch, every trade of it that is not late has arrived, and a window that
-//! ended before the watermark can be final without waiting for more input.
-//! A trade behind the watermark is sent at the capability, for the windows
-//! to judge. Offset reports say at which time everything before `next` was
-//! sent, so the sink never commits an offset past a trade a checkpoint
-//! lacks.
+//! minimum over its partitions, see `tickflow_shared::watermark`) and sends
+//! what it reads at that time, so the frontier downstream is the minimum
+//! watermark of all workers, and a partition's times rise with its offsets.
+//! Before the capability moves, an offset report says where each partition
+//! stands; it names exactly the prefix of the partition sent before the new
+//! time, so a restart replays precisely what a checkpoint held.
 
 use crate::dataflow::{Event, Settings};
 use crate::input::{Input, Payload, Record};
+use prometheus_client::metrics::counter::Counter;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -33,10 +30,16 @@ pub struct SourceStart {
     pub starts: BTreeMap<Partition, (u64, u64)>,
     /// Offsets per partition refused as late before, skipped in replay.
     pub skip: BTreeMap<Partition, Vec<u64>>,
+    /// Counts the trades read.
+    pub trades: Counter,
 }
 
 /// Watermarks the workers of this process publish, so that a worker whose
-/// partitions are all idle can follow the others instead of holding them back.
+/// partitions are all idle can follow the others instead of holding them
+/// back. A worker publishes the watermark its capability follows: its own
+/// while a partition of it is active, else the lowest of the others' (or its
+/// own, if higher), so idle workers converge on the active ones' and, when
+/// every partition is idle, on the highest watermark any worker reached.
 pub struct Published(Vec<AtomicI64>);
 
 impl Published {
@@ -83,7 +86,6 @@ pub fn read<'s>(
             };
             let now = origin.elapsed();
             let done = reader.step(*cap.time());
-            reader.report(*cap.time());
             reader.send(cap, |cap, events| output.session(cap).give_container(events));
             if stop.load(Ordering::Relaxed) || (settings.stop_at_end && done) {
                 capability = None;
@@ -95,13 +97,19 @@ pub fn read<'s>(
             }
             let local = reader.watermarks.watermark(now);
             let active = reader.watermarks.partitions(now).any(|p| !p.idle);
-            published.set(worker, if active { local } else { None });
             let followed = if active { local } else { published.others(worker).max(local) };
+            published.set(worker, followed);
             let live = followed.map_or(1, |w| epoch_of(w, settings.epoch_ns)).max(*cap.time()).max(1);
             if live > *cap.time() {
-                reader.release(*cap.time());
+                // Trades read during replay go before the capability moves:
+                // they were read before the watermark got to `live`.
+                let (now, release) = (*cap.time(), (*cap.time()).max(1));
+                let sent = if release < live && reader.release(release) { release } else { now };
+                reader.report_before(now, sent, live);
                 reader.send(cap, |cap, events| output.session(cap).give_container(events));
                 cap.downgrade(&live);
+                let _ = reader.release(live);
+                reader.send(cap, |cap, events| output.session(cap).give_container(events));
             }
             if reader.busy {
                 activator.activate();
@@ -117,14 +125,13 @@ struct Reader {
     input: Box<dyn Input>,
     owned: Vec<Partition>,
     topic: String,
-    epoch_ns: i64,
     /// Partitions still replaying, with the offset where replay ends.
     replay_until: BTreeMap<Partition, u64>,
     skip: BTreeMap<Partition, Vec<u64>>,
     /// Per partition, the next offset once what was read so far is sent.
     next: BTreeMap<Partition, u64>,
-    /// Per partition, the latest time an event of it was sent at.
-    sent_until: BTreeMap<Partition, u64>,
+    /// Per partition, one past the highest offset read.
+    read: BTreeMap<Partition, u64>,
     /// Events to send, by timely time.
     out: BTreeMap<u64, Vec<Event>>,
     /// Live events read while other partitions of this worker still replay,
@@ -136,6 +143,7 @@ struct Reader {
     at_end: Vec<Partition>,
     ended: BTreeMap<Partition, bool>,
     busy: bool,
+    trades: Counter,
 }
 
 const POLL_BATCH: usize = 16_384;
@@ -145,23 +153,29 @@ impl Reader {
         let owned: Vec<Partition> = start.starts.keys().copied().collect();
         let replay_until = start.starts.iter().filter(|(_, (from, next))| from < next).map(|(p, (_, n))| (*p, *n));
         tracing::debug!(worker, ?owned, "Speed source starts.");
+        let mut watermarks = Watermarks::new(owned.iter().copied(), settings.watermark, Duration::ZERO);
+        for &partition in &owned {
+            // Not known to be caught up until its end is reported: a slow
+            // first fetch must not make a partition idle.
+            watermarks.set_backlog(partition, true, Duration::ZERO);
+        }
         Self {
             input: start.input,
             topic: settings.topic.clone(),
-            epoch_ns: settings.epoch_ns,
             replay_until: replay_until.collect(),
             skip: start.skip,
             next: start.starts.iter().map(|(p, (from, _))| (*p, *from)).collect(),
-            sent_until: BTreeMap::new(),
+            read: start.starts.iter().map(|(p, (from, _))| (*p, *from)).collect(),
             out: BTreeMap::new(),
             held_back: Vec::new(),
-            watermarks: Watermarks::new(owned.iter().copied(), settings.watermark, Duration::ZERO),
+            watermarks,
             origin: Instant::now(),
             records: Vec::new(),
             at_end: Vec::new(),
             ended: owned.iter().map(|p| (*p, false)).collect(),
             owned,
             busy: false,
+            trades: start.trades,
         }
     }
 
@@ -182,10 +196,25 @@ impl Reader {
             }
         };
         self.busy = polled == POLL_BATCH;
+        self.trades.inc_by(polled as u64);
         let now = self.origin.elapsed();
+        let mut last = None;
         for record in std::mem::take(&mut self.records) {
             let Record { partition, offset, payload } = record;
-            self.ended.insert(partition, false);
+            if last != Some(partition) {
+                // Records read: until the end is reported, the partition has
+                // a backlog (see tickflow_shared::watermark).
+                last = Some(partition);
+                self.ended.insert(partition, false);
+                self.watermarks.set_backlog(partition, true, now);
+            }
+            let read = self.read.entry(partition).or_insert(0);
+            if offset < *read {
+                // Delivered again (a client may fetch a range twice around a
+                // pause): each offset counts once.
+                continue;
+            }
+            *read = offset + 1;
             let replay = self.replay_until.get(&partition).is_some_and(|until| offset < *until);
             if replay && self.skip.get(&partition).is_some_and(|s| s.binary_search(&offset).is_ok()) {
                 self.next.insert(partition, offset + 1);
@@ -211,43 +240,41 @@ impl Reader {
             }
         }
         for partition in std::mem::take(&mut self.at_end) {
-            self.ended.insert(partition, true);
+            if self.ended.insert(partition, true) == Some(false) {
+                tracing::debug!(partition, next = self.next.get(&partition), "Partition read to its end.");
+            }
+            self.watermarks.set_backlog(partition, false, now);
             self.finish_replay(partition);
         }
-        if time == 0 && !self.replaying() && !self.held_back.is_empty() {
-            self.input.resume();
-        }
-        self.held_back.is_empty() && self.ended.values().all(|e| *e)
+        self.held_back.is_empty() && self.ended.values().all(|e| *e) && self.input.complete()
     }
 
-    /// Queues an event read at capability time `now`: a live trade at its
-    /// own epoch (never before `now`), anything else at `now`.
+    /// Queues an event read at capability time `now`, to be sent at `now`.
     fn queue(&mut self, now: u64, partition: Partition, next: u64, event: Event) {
-        let at = match &event {
-            Event::Trade { tick, .. } if now > 0 => now.max(epoch_of(tick.ts, self.epoch_ns)),
-            _ => now,
-        };
-        let sent = self.sent_until.entry(partition).or_default();
-        *sent = (*sent).max(at);
         self.next.insert(partition, next);
-        self.out.entry(at).or_default().push(event);
+        self.out.entry(now).or_default().push(event);
     }
 
-    /// Queues the events held back during replay as live ones, before the
-    /// capability leaves `now`.
-    fn release(&mut self, now: u64) {
-        for (partition, next, event) in std::mem::take(&mut self.held_back) {
-            self.queue(now.max(1), partition, next, event);
+    /// Queues the events held back during replay as live ones, at `at`;
+    /// says whether there were any.
+    fn release(&mut self, at: u64) -> bool {
+        let held_back = std::mem::take(&mut self.held_back);
+        let any = !held_back.is_empty();
+        for (partition, next, event) in held_back {
+            self.queue(at, partition, next, event);
         }
+        any
     }
 
-    /// Queues, at `now`, where every partition stands: everything before
-    /// `next` was sent at times up to `at`.
-    fn report(&mut self, now: u64) {
-        let reports = self.next.iter().map(|(&partition, &next)| {
-            let at = self.sent_until.get(&partition).map_or(now, |&sent| sent.max(now));
-            Event::Offsets { at, partition, next }
-        });
+    /// Queues, at `now` and before the capability moves to `live`, where
+    /// every partition stands: the offsets before `next` went at times up to
+    /// `sent` (the capability, or the time the held-back events went at),
+    /// every later one goes at `live` or after. For a checkpoint `c` with
+    /// `sent < c ≤ live` its `next` is exactly the prefix of the partition
+    /// every window had received by `c` (the sink's cut).
+    fn report_before(&mut self, now: u64, sent: u64, live: u64) {
+        let reports =
+            self.next.iter().map(|(&partition, &next)| Event::Offsets { from: sent, until: live, partition, next });
         let reports: Vec<Event> = reports.collect();
         self.out.entry(now).or_default().extend(reports);
     }
@@ -263,9 +290,18 @@ impl Reader {
         }
     }
 
+    /// A partition read up to where its replay ends waits, paused (with a
+    /// backlog: it must not turn idle), until every partition has; the last
+    /// one to finish resumes them all.
     fn finish_replay(&mut self, partition: Partition) {
-        if self.replay_until.remove(&partition).is_some() && self.replaying() {
+        if self.replay_until.remove(&partition).is_none() {
+            return;
+        }
+        if self.replaying() {
             self.input.pause(partition);
+            self.watermarks.set_backlog(partition, true, self.origin.elapsed());
+        } else {
+            self.input.resume();
         }
     }
 }

@@ -266,7 +266,8 @@ impl Windows {
         at: Position,
     ) -> Result<(), Late> {
         in_range(ts)?;
-        // Windows evicted already are created again and evicted by the next advance, unseen.
+        // Windows evicted already are created again and evicted by the next
+        // advance, unseen: the store holds them whole.
         self.apply(symbol as usize * self.roots.len(), ts, seq, price, size, at);
         Ok(())
     }
@@ -338,7 +339,9 @@ impl Windows {
         self.deltas.iter_mut().for_each(Vec::clear);
         let mut report = AdvanceReport::default();
         for level in &mut self.levels {
-            level.emit(previous, watermark, &self.symbols, &mut emit, &mut report);
+            // Windows evicted at `previous` hold only trades replayed after a restart: never emitted.
+            let evicted = last_expired(previous, level.interval(), self.lateness);
+            level.emit(previous, watermark, evicted, &self.symbols, &mut emit, &mut report);
         }
         for level in &mut self.levels {
             report.evicted += level.evict(last_expired(watermark, level.interval(), self.lateness));

@@ -14,6 +14,7 @@ use tickflow_shared::{Interval, IntervalPlan};
 use tickflow_speed::input::Inputs;
 use tickflow_speed::kafka::KafkaInputs;
 use tickflow_speed::memory::MemoryBus;
+use tickflow_speed::metrics::SpeedMetrics;
 use tickflow_speed::windows::WindowsConfig;
 use tickflow_speed::{SpeedConfig, SpeedReport, TimelyConfig};
 
@@ -77,11 +78,23 @@ pub struct Args {
     /// Simulator: stop after this many trades (then exit when they are processed).
     #[arg(long)]
     ticks: Option<u64>,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (e.g. `0.0.0.0:9100`).
+    #[arg(long, env = "TICKFLOW_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Log a status line (rate, lag, watermark, bars, late, rejects) this often.
+    #[arg(long, default_value = "5s")]
+    status_every: Span,
 }
 
 /// Runs `tickflow speed`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let config = config(&args)?;
+    let mut config = config(&args)?;
+    if let Some(addr) = args.metrics_listen {
+        let mut registry = prometheus_client::registry::Registry::default();
+        config.metrics = SpeedMetrics::register(&mut registry);
+        tickflow_shared::telemetry::spawn(addr, Arc::new(registry))
+            .with_context(|| format!("serving metrics on --metrics-listen {addr}"))?;
+    }
     let runtime = super::runtime()?;
     let store: Arc<dyn tickflow_shared::store::ViewStore> = Arc::from(
         runtime
@@ -103,6 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     drop(runtime);
     let started = Instant::now();
+    status(config.metrics.clone(), args.status_every.0, stop.clone());
     let report = tickflow_speed::run(&config, inputs, store, stop)?;
     print(&report, started.elapsed());
     Ok(())
@@ -138,6 +152,7 @@ fn config(args: &Args) -> anyhow::Result<SpeedConfig> {
         checkpoint: Duration::from_secs(1).max(args.epoch.0),
         timely,
         stop_at_end: args.stop_at_end || (args.simulate && args.ticks.is_some()),
+        metrics: SpeedMetrics::default(),
     })
 }
 
@@ -158,6 +173,34 @@ fn simulate(bus: MemoryBus, args: &Args, stop: Arc<AtomicBool>) -> anyhow::Resul
         bus.close();
     });
     Ok(())
+}
+
+/// Logs one status line every `every` until `stop`, from the job's metrics.
+fn status(metrics: SpeedMetrics, every: Duration, stop: Arc<AtomicBool>) {
+    if every.is_zero() {
+        return;
+    }
+    std::thread::spawn(move || {
+        let mut last = (Instant::now(), metrics.trades.get());
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(every);
+            let (now, trades) = (Instant::now(), metrics.trades.get());
+            let rate = (trades - last.1) as f64 / now.duration_since(last.0).as_secs_f64().max(1e-9);
+            last = (now, trades);
+            let watermark = metrics.watermark.get();
+            let watermark = (watermark > 0.0).then(|| format_rfc3339((watermark * 1e9) as i64));
+            tracing::info!(
+                trades_per_s = rate.round(),
+                lag = metrics.total_lag(),
+                watermark = watermark.as_deref().unwrap_or("none"),
+                delay_s = format!("{:.1}", metrics.watermark_delay.get()),
+                bars = metrics.bars.get(),
+                late = metrics.late.get(),
+                rejects = metrics.rejects.get(),
+                "Speed status."
+            );
+        }
+    });
 }
 
 fn print(report: &SpeedReport, elapsed: Duration) {

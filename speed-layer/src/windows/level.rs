@@ -126,11 +126,13 @@ impl Level {
     }
 
     /// Emits the bars whose window ended in `(previous, watermark]` as final,
-    /// then every other changed bar, final if its window ended by `watermark`.
+    /// then every other changed bar, final if its window ended by
+    /// `watermark`, except in windows starting at or before `evicted`.
     pub(super) fn emit(
         &mut self,
         previous: i64,
         watermark: i64,
+        evicted: i64,
         symbols: &SymbolTable,
         emit: &mut impl FnMut(BarUpdate),
         report: &mut AdvanceReport,
@@ -153,6 +155,10 @@ impl Level {
         }
         for start in self.dirty_windows.drain(..) {
             let Some(window) = self.windows.get_mut(&start) else { continue };
+            if start <= evicted {
+                window.dirty.drain(..).for_each(|index| window.bars[index as usize].dirty = false);
+                continue;
+            }
             let is_final = start.saturating_add(len) <= watermark;
             for index in window.dirty.drain(..) {
                 let slot = &mut window.bars[index as usize];

@@ -199,3 +199,17 @@ proptest! {
         prop_assert_eq!(run.bars, reference(&run.accepted, &intervals("1s,1m,1h")));
     }
 }
+
+/// Regression: a restart replays trades of windows that closed before the
+/// stored watermark; the next advance once emitted them again, holding only
+/// the replayed trades, over the whole bar in the store.
+#[test]
+fn replayed_trades_of_evicted_windows_are_not_emitted() {
+    let mut w = windows("1s,1m", Duration::ZERO);
+    w.advance(DAY0 + 10 * S, |_| {});
+    let id = w.intern_str(SYMBOLS[0]).expect("symbol");
+    w.replay(id, DAY0 + 2 * S + 5 * MS, 1, Price(p(1)), Size(p(1)), Position::default()).expect("a valid time");
+    let mut emitted = Vec::new();
+    w.advance(DAY0 + 11 * S, |u| emitted.push((u.bar.interval, u.bar.start, u.is_final)));
+    assert_eq!(emitted, [(intervals("1m")[0], DAY0, false)], "the open minute only, not the second it closed");
+}
