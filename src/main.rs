@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole system in one process (simulator, speed, archive, batch, dashboard) on ./data.
+    Demo(commands::demo::Args),
     /// Write a deterministic synthetic market as day-partitioned archive files.
     Generate(commands::generate::Args),
     /// Put trades on the Kafka topic: from the live simulator or a replay of archive files.
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(args),
         Command::Generate(args) => commands::generate::run(args),
         Command::Produce(args) => commands::produce::run(args),
         Command::Archive(args) => commands::archive::run(args),

@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod bars;
 pub mod batch;
+pub mod demo;
 pub mod generate;
 pub mod produce;
 pub mod speed;
@@ -67,6 +68,20 @@ impl std::str::FromStr for Span {
             _ => return Err(bad()),
         };
         Ok(Span(std::time::Duration::from_millis(n.checked_mul(millis).ok_or_else(bad)?)))
+    }
+}
+
+impl std::fmt::Display for Span {
+    /// In the largest unit that says it exactly, as the flag takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let millis = self.0.as_millis();
+        match [(3_600_000, "h"), (60_000, "m"), (1_000, "s")]
+            .into_iter()
+            .find(|(unit, _)| millis % unit == 0 && millis > 0)
+        {
+            Some((unit, name)) => write!(f, "{}{name}", millis / unit),
+            None => write!(f, "{millis}ms"),
+        }
     }
 }
 

@@ -1,0 +1,405 @@
+// The tickflow dashboard: bars of one symbol and interval from /api/v1/bars,
+// kept live from /api/v1/stream, and the layers' status from /api/v1/status.
+// With an API token in the page's own URL (?token=…) every request carries it.
+// Progress is exposed for tests on document.body.dataset: candles (drawn),
+// updates (live bars applied), views (the views among the loaded bars).
+"use strict";
+
+(() => {
+  const query = new URLSearchParams(location.search);
+  const token = query.get("token");
+  const body = document.body;
+  const $ = (id) => document.getElementById(id);
+  const canvas = $("chart");
+  const tooltip = $("tooltip");
+  const WANT = 400;
+  const KEEP = 4000;
+
+  const intervals = (body.dataset.intervals || "1m").split(",").filter(Boolean);
+  const state = {
+    symbol: query.get("symbol"),
+    interval: intervals.includes(query.get("interval")) ? query.get("interval") : intervals.includes("1m") ? "1m" : intervals[0],
+    bars: [],
+    boundary: null,
+    offset: 0,
+    slot: 9,
+    hover: null,
+    updates: 0,
+    generation: 0,
+    stream: null,
+    rateStream: null,
+    rateBars: new Map(),
+    rateHistory: [],
+  };
+
+  const intervalMs = (label) => {
+    const n = parseInt(label, 10);
+    const unit = { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[label.slice(-1)];
+    return n * (unit || 6e4);
+  };
+  const time = (value) => (value === null || value === undefined ? null : typeof value === "number" ? value : Date.parse(value));
+  const pad = (n) => String(n).padStart(2, "0");
+  const clock = (t) => {
+    const d = new Date(t);
+    return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  };
+  const stamp = (t) => (t === null || isNaN(t) ? "—" : `${new Date(t).toISOString().slice(0, 10)} ${clock(t)}`);
+  const ago = (ms) => (ms < 1000 ? `${Math.max(0, Math.round(ms))} ms` : ms < 120000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60000)} min`);
+
+  async function api(path, params) {
+    const url = new URL(path, location.origin);
+    for (const [k, v] of Object.entries(params || {})) url.searchParams.set(k, v);
+    const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(data.error || data.message || `${path}: HTTP ${response.status}`);
+    return data;
+  }
+
+  function streamUrl(params) {
+    const url = new URL("/api/v1/stream", location.origin);
+    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+    if (token) url.searchParams.set("token", token);
+    return url;
+  }
+
+  // A bar of the API as the chart keeps it.
+  function parseBar(b) {
+    return {
+      symbol: b.symbol,
+      interval: b.interval,
+      t: time(b.start),
+      open: Number(b.open),
+      high: Number(b.high),
+      low: Number(b.low),
+      close: Number(b.close),
+      volume: Number(b.volume),
+      vwap: Number(b.vwap),
+      trades: Number(b.trades),
+      view: b.view || "speed",
+    };
+  }
+
+  function message(text) {
+    $("message").hidden = !text;
+    $("message").textContent = text || "";
+  }
+
+  // The latest WANT bars: windows of WANT intervals walking back from now;
+  // once behind the live data, the next window ends at the batch boundary,
+  // skipping the quiet time between the batch view and the live one.
+  async function loadBars() {
+    const generation = ++state.generation;
+    const step = intervalMs(state.interval);
+    let to = Math.floor(Date.now() / step + 2) * step;
+    let bars = [];
+    let boundary = null;
+    for (let window = 0; window < 4 && bars.length < WANT; window++) {
+      const from = to - (WANT - bars.length) * step;
+      const data = await api("/api/v1/bars", { symbol: state.symbol, interval: state.interval, from, to });
+      if (generation !== state.generation) return;
+      boundary = time(data.boundary);
+      bars = (data.bars || []).map(parseBar).concat(bars);
+      to = boundary !== null && from > boundary ? boundary : from;
+    }
+    state.bars = bars;
+    state.boundary = boundary;
+    state.offset = 0;
+    body.dataset.views = [...new Set(bars.map((b) => b.view))].sort().join(",");
+    message(bars.length ? "" : `No ${state.interval} bars of ${state.symbol} yet.`);
+    render();
+  }
+
+  // A live bar: replaces the bar with its start, or is appended when newer.
+  function apply(bar) {
+    if (bar.symbol !== state.symbol || bar.interval !== state.interval || isNaN(bar.t)) return;
+    if (state.boundary !== null && bar.t < state.boundary) return;
+    const bars = state.bars;
+    const i = Chart.firstAtOrAfter(bars, bar.t);
+    if (i < bars.length && bars[i].t === bar.t) bars[i] = bar;
+    else if (i === bars.length) bars.push(bar);
+    else if (i > 0) bars.splice(i, 0, bar);
+    else return;
+    if (bars.length > KEEP) bars.splice(0, bars.length - KEEP);
+    state.updates += 1;
+    body.dataset.updates = state.updates;
+    if (!body.dataset.views.includes(bar.view)) body.dataset.views = [...new Set(bars.map((b) => b.view))].sort().join(",");
+    message("");
+    render();
+  }
+
+  // The bars an event carries: one bar, a list, or {bars: [...]}.
+  function barsOf(event) {
+    let data;
+    try {
+      data = JSON.parse(event.data);
+    } catch {
+      return [];
+    }
+    const list = Array.isArray(data) ? data : Array.isArray(data.bars) ? data.bars : data.bar ? [data.bar] : [data];
+    return list.filter((b) => b && b.start !== undefined).map(parseBar);
+  }
+
+  function listen(source, handle) {
+    source.onmessage = handle;
+    source.addEventListener("bar", handle);
+  }
+
+  function connect() {
+    if (state.stream) state.stream.close();
+    const live = $("live");
+    const source = new EventSource(streamUrl({ symbols: state.symbol, interval: state.interval }));
+    let dropped = false;
+    source.onopen = () => {
+      live.className = "live on";
+      live.textContent = "live";
+      // Updates missed while disconnected are in the store: reload.
+      if (dropped) loadBars().catch(showError);
+      dropped = false;
+    };
+    source.onerror = () => {
+      dropped = true;
+      live.className = "live off";
+      live.textContent = "reconnecting";
+    };
+    listen(source, (event) => barsOf(event).forEach(apply));
+    state.stream = source;
+  }
+
+  // Trades per second over all symbols, from their 1-second bars.
+  function connectRate(symbols) {
+    if (!intervals.includes("1s") || symbols.length === 0) return;
+    const source = new EventSource(streamUrl({ symbols: symbols.join(","), interval: "1s" }));
+    listen(source, (event) => {
+      for (const bar of barsOf(event)) state.rateBars.set(`${bar.symbol} ${bar.t}`, bar);
+    });
+    state.rateStream = source;
+    setInterval(() => {
+      const now = Date.now();
+      let newest = -Infinity;
+      for (const bar of state.rateBars.values()) newest = Math.max(newest, bar.t);
+      for (const [key, bar] of state.rateBars) if (bar.t < now - 60000) state.rateBars.delete(key);
+      if (newest === -Infinity) return;
+      // The ten seconds before the newest, which may still be filling.
+      let trades = 0;
+      for (const bar of state.rateBars.values()) if (bar.t < newest && bar.t >= newest - 10000) trades += bar.trades;
+      const rate = trades / 10;
+      $("rate").textContent = rate.toFixed(rate < 10 ? 1 : 0);
+      state.rateHistory.push(rate);
+      if (state.rateHistory.length > 90) state.rateHistory.shift();
+      spark();
+    }, 1000);
+  }
+
+  function spark() {
+    const c = $("spark");
+    const ratio = window.devicePixelRatio || 1;
+    c.width = c.clientWidth * ratio;
+    c.height = c.clientHeight * ratio;
+    const ctx = c.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    const h = state.rateHistory;
+    const max = Math.max(1, ...h) * 1.15;
+    const w = c.clientWidth;
+    const ht = c.clientHeight;
+    ctx.beginPath();
+    h.forEach((v, i) => ctx[i ? "lineTo" : "moveTo"]((i / 89) * w, ht - (v / max) * ht));
+    ctx.strokeStyle = "#f0b90b";
+    ctx.lineWidth = 1.5;
+    ctx.stroke();
+    ctx.lineTo(((h.length - 1) / 89) * w, ht);
+    ctx.lineTo(0, ht);
+    ctx.fillStyle = "rgba(240, 185, 11, 0.08)";
+    ctx.fill();
+  }
+
+  // The status panel; field names as /api/v1/status gives them.
+  async function refreshStatus() {
+    let status;
+    try {
+      status = await api("/api/v1/status");
+    } catch {
+      return;
+    }
+    const speed = status.speed || {};
+    const batch = status.batch || {};
+    const watermark = time(speed.watermark);
+    $("watermark").textContent = watermark === null ? "—" : `${clock(watermark)} UTC`;
+    const partitions = speed.partitions || [];
+    const lags = partitions.map((p) => Number(p.lag_ms ?? p.lag ?? NaN)).filter((v) => !isNaN(v));
+    $("lag").textContent = lags.length ? ago(Math.max(...lags)) : watermark === null ? "—" : ago(Date.now() - watermark);
+    $("partitions").textContent = partitions.length ? String(partitions.length) : "—";
+    const run = batch.last_run || batch.run || null;
+    $("batch-run").textContent = run ? `#${run.version} · ${run.days} day(s)` : "none yet";
+    $("batch-at").textContent = run ? stamp(time(run.published_at)) : "—";
+    const boundary = time(batch.boundary ?? status.boundary);
+    $("boundary").textContent = stamp(boundary);
+    const rows = status.rows || status.row_counts || {};
+    const dl = $("rows");
+    dl.replaceChildren();
+    for (const [name, count] of Object.entries(rows)) {
+      const dt = document.createElement("dt");
+      dt.textContent = name.replace(/_/g, " ");
+      const dd = document.createElement("dd");
+      dd.textContent = Number(count).toLocaleString("en-US");
+      dl.append(dt, dd);
+    }
+    if (boundary !== null && boundary !== state.boundary && state.bars.length) loadBars().catch(showError);
+  }
+
+  function quote() {
+    const bars = state.bars;
+    if (!bars.length) return;
+    const last = bars[bars.length - 1];
+    const dayAgo = bars[Chart.firstAtOrAfter(bars, last.t - 864e5)] || bars[0];
+    const change = last.close - dayAgo.open;
+    $("price").textContent = `${state.symbol} ${last.close.toFixed(2)}`;
+    const el = $("change");
+    el.textContent = `${change >= 0 ? "+" : ""}${change.toFixed(2)} (${((change / dayAgo.open) * 100).toFixed(2)}%)`;
+    el.className = change >= 0 ? "up" : "down";
+  }
+
+  let pending = false;
+  function render() {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      const model = { bars: state.bars, boundary: state.boundary, offset: state.offset, slot: state.slot, hover: state.hover, intervalMs: intervalMs(state.interval) };
+      const { layout, drawn } = Chart.draw(canvas, model);
+      body.dataset.candles = drawn;
+      quote();
+      showTooltip(layout);
+    });
+  }
+
+  function showTooltip(layout) {
+    const hover = state.hover;
+    const i = hover ? layout.index(hover.px) : -1;
+    const bar = i >= layout.first && i < layout.end ? state.bars[i] : null;
+    if (!bar) {
+      tooltip.hidden = true;
+      return;
+    }
+    const cells = [
+      ["Open", bar.open.toFixed(2)],
+      ["High", bar.high.toFixed(2)],
+      ["Low", bar.low.toFixed(2)],
+      ["Close", bar.close.toFixed(2)],
+      ["Volume", bar.volume.toLocaleString("en-US")],
+      ["VWAP", bar.vwap.toFixed(4)],
+      ["Trades", bar.trades.toLocaleString("en-US")],
+    ];
+    tooltip.innerHTML = "";
+    const when = document.createElement("div");
+    when.className = "when";
+    when.textContent = `${stamp(bar.t)} UTC · ${state.interval} · `;
+    const view = document.createElement("span");
+    view.className = `view-${bar.view}`;
+    view.textContent = `${bar.view} view`;
+    when.append(view);
+    const table = document.createElement("table");
+    for (const [k, v] of cells) {
+      const row = table.insertRow();
+      row.insertCell().textContent = k;
+      row.insertCell().textContent = v;
+    }
+    tooltip.append(when, table);
+    tooltip.hidden = false;
+    const box = canvas.getBoundingClientRect();
+    const left = hover.px + 16 + tooltip.offsetWidth > box.width - 80 ? hover.px - 16 - tooltip.offsetWidth : hover.px + 16;
+    tooltip.style.left = `${Math.max(4, left)}px`;
+    tooltip.style.top = `${Math.min(Math.max(4, hover.py - 20), box.height - tooltip.offsetHeight - 30)}px`;
+  }
+
+  function showError(error) {
+    message(String(error.message || error));
+  }
+
+  function setUrl() {
+    const url = new URL(location.href);
+    url.searchParams.set("symbol", state.symbol);
+    url.searchParams.set("interval", state.interval);
+    history.replaceState(null, "", url);
+  }
+
+  function choose() {
+    setUrl();
+    for (const b of $("intervals").children) b.setAttribute("aria-pressed", String(b.textContent === state.interval));
+    state.bars = [];
+    render();
+    loadBars().catch(showError);
+    connect();
+  }
+
+  canvas.addEventListener("mousemove", (e) => {
+    const box = canvas.getBoundingClientRect();
+    state.hover = { px: e.clientX - box.left, py: e.clientY - box.top };
+    if (state.drag) {
+      const moved = Math.round((e.clientX - state.drag.x) / state.slot);
+      state.offset = Math.max(0, Math.min(state.bars.length - 5, state.drag.offset + moved));
+    }
+    render();
+  });
+  canvas.addEventListener("mouseleave", () => {
+    state.hover = null;
+    state.drag = null;
+    render();
+  });
+  canvas.addEventListener("mousedown", (e) => (state.drag = { x: e.clientX, offset: state.offset }));
+  window.addEventListener("mouseup", () => (state.drag = null));
+  canvas.addEventListener(
+    "wheel",
+    (e) => {
+      e.preventDefault();
+      state.slot = Math.max(3, Math.min(40, state.slot * (e.deltaY > 0 ? 0.9 : 1.1)));
+      render();
+    },
+    { passive: false },
+  );
+  window.addEventListener("resize", render);
+
+  async function symbols() {
+    try {
+      const data = await api("/api/v1/symbols");
+      return (Array.isArray(data) ? data : data.symbols || []).map((s) => (typeof s === "string" ? s : s.symbol));
+    } catch (error) {
+      showError(error);
+      return [];
+    }
+  }
+
+  async function start() {
+    body.dataset.candles = 0;
+    body.dataset.updates = 0;
+    body.dataset.views = "";
+    for (const label of intervals) {
+      const button = document.createElement("button");
+      button.textContent = label;
+      button.addEventListener("click", () => {
+        state.interval = label;
+        choose();
+      });
+      $("intervals").append(button);
+    }
+    let list = await symbols();
+    while (!list.length) {
+      if ($("message").hidden) message("No symbols yet: waiting for the first trades.");
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      list = await symbols();
+    }
+    const select = $("symbol");
+    for (const s of list) select.append(new Option(s, s));
+    if (!list.includes(state.symbol)) state.symbol = list[0];
+    select.value = state.symbol;
+    select.addEventListener("change", () => {
+      state.symbol = select.value;
+      choose();
+    });
+    choose();
+    connectRate(list);
+    refreshStatus();
+    setInterval(refreshStatus, 2000);
+  }
+
+  start();
+})();
