@@ -5,6 +5,7 @@ pub mod bars;
 pub mod batch;
 pub mod generate;
 pub mod produce;
+pub mod serve;
 pub mod speed;
 
 /// A runtime for the async parts of a command (store access).
@@ -35,16 +36,25 @@ pub fn stop_on_signal() -> anyhow::Result<std::sync::Arc<std::sync::atomic::Atom
     let flag = stop.clone();
     let runtime = runtime()?;
     std::thread::spawn(move || {
-        runtime.block_on(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { if let Some(term) = term.as_mut() { term.recv().await; } else { std::future::pending::<()>().await } } => {}
-            }
-        });
+        runtime.block_on(signal());
         flag.store(true, std::sync::atomic::Ordering::Relaxed);
     });
     Ok(stop)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(term) => drop(term.recv().await),
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
 }
 
 /// A span of time as flags take it: `250ms`, `10s`, `1m`, `1h`.
