@@ -12,8 +12,8 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, IsolationLevel};
 
 pub(super) async fn symbols(client: &Client) -> Result<Vec<Symbol>, StoreError> {
-    let sql =
-        format!("{} UNION {} ORDER BY 1", distinct("batch_bars", "symbol", ""), distinct("speed_bars", "symbol", ""));
+    let (batch, speed) = (distinct("batch_bars", "symbol", ""), distinct("speed_bars", "symbol", ""));
+    let sql = format!("SELECT v FROM ({batch}) AS b UNION SELECT v FROM ({speed}) AS s ORDER BY 1");
     client
         .query(&sql, &[])
         .await?
