@@ -140,20 +140,29 @@ const Chart = (() => {
       ctx.fillText(priceText(p, step), L.plotW + 8, py);
     }
 
-    // Time axis: a label every few slots, on indices that stay put while the chart scrolls.
+    // Time axis: a label every few slots, on indices that stay put while the
+    // chart scrolls, and one at the first bar after the boundary (where time jumps).
     const every = Math.max(1, Math.ceil(96 / L.slot));
+    const marks = [];
+    if (split > L.first && split < L.end) marks.push(split);
+    for (let i = L.first; i < L.end; i++) {
+      if (i % every === 0 && marks.every((m) => Math.abs(L.x(m) - L.x(i)) > 110)) marks.push(i);
+    }
+    marks.sort((a, b) => a - b);
     ctx.textAlign = "center";
     ctx.textBaseline = "alphabetic";
+    ctx.fillStyle = COLORS.axis;
     let previous = L.first > 0 ? model.bars[L.first - 1].t : null;
-    for (let i = L.first; i < L.end; i++) {
-      if (i % every !== 0) continue;
+    for (const i of marks) {
       const px = crisp(L.x(i));
       ctx.strokeStyle = COLORS.grid;
       ctx.beginPath();
       ctx.moveTo(px, TOP);
       ctx.lineTo(px, L.plotH);
       ctx.stroke();
-      if (px > 40 && px < L.plotW - 30) ctx.fillText(timeLabel(model.bars[i].t, previous, model.intervalMs), px, L.plotH + 17);
+      const text = timeLabel(model.bars[i].t, previous, model.intervalMs);
+      const half = ctx.measureText(text).width / 2 + 4;
+      if (px > half) ctx.fillText(text, Math.min(px, L.plotW - half), L.plotH + 17);
       previous = model.bars[i].t;
     }
     ctx.fillStyle = COLORS.axis;

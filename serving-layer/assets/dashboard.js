@@ -15,20 +15,19 @@
   const WANT = 400;
   const KEEP = 4000;
 
-  const intervals = (body.dataset.intervals || "1m").split(",").filter(Boolean);
   const state = {
     symbol: query.get("symbol"),
-    interval: intervals.includes(query.get("interval")) ? query.get("interval") : intervals.includes("1m") ? "1m" : intervals[0],
+    interval: query.get("interval"),
+    intervals: [],
     bars: [],
     boundary: null,
     offset: 0,
-    slot: 9,
+    slot: null,
     hover: null,
     updates: 0,
     generation: 0,
     stream: null,
-    rateStream: null,
-    rateBars: new Map(),
+    offsets: null,
     rateHistory: [],
   };
 
@@ -43,7 +42,12 @@
     const d = new Date(t);
     return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
   };
-  const stamp = (t) => (t === null || isNaN(t) ? "—" : `${new Date(t).toISOString().slice(0, 10)} ${clock(t)}`);
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const stamp = (t) => {
+    if (t === null || isNaN(t)) return "—";
+    const d = new Date(t);
+    return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()} ${clock(t).slice(0, 5)} UTC`;
+  };
   const ago = (ms) => (ms < 1000 ? `${Math.max(0, Math.round(ms))} ms` : ms < 120000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60000)} min`);
 
   async function api(path, params) {
@@ -127,21 +131,13 @@
     render();
   }
 
-  // The bars an event carries: one bar, a list, or {bars: [...]}.
-  function barsOf(event) {
-    let data;
+  // A `bar` event of the stream: one bar as /bars gives it, plus `final`.
+  function onBar(event) {
     try {
-      data = JSON.parse(event.data);
-    } catch {
-      return [];
+      apply(parseBar(JSON.parse(event.data)));
+    } catch (error) {
+      console.warn("unreadable bar event", event.data, error);
     }
-    const list = Array.isArray(data) ? data : Array.isArray(data.bars) ? data.bars : data.bar ? [data.bar] : [data];
-    return list.filter((b) => b && b.start !== undefined).map(parseBar);
-  }
-
-  function listen(source, handle) {
-    source.onmessage = handle;
-    source.addEventListener("bar", handle);
   }
 
   function connect() {
@@ -161,33 +157,25 @@
       live.className = "live off";
       live.textContent = "reconnecting";
     };
-    listen(source, (event) => barsOf(event).forEach(apply));
+    source.addEventListener("bar", onBar);
     state.stream = source;
   }
 
-  // Trades per second over all symbols, from their 1-second bars.
-  function connectRate(symbols) {
-    if (!intervals.includes("1s") || symbols.length === 0) return;
-    const source = new EventSource(streamUrl({ symbols: symbols.join(","), interval: "1s" }));
-    listen(source, (event) => {
-      for (const bar of barsOf(event)) state.rateBars.set(`${bar.symbol} ${bar.t}`, bar);
-    });
-    state.rateStream = source;
-    setInterval(() => {
-      const now = Date.now();
-      let newest = -Infinity;
-      for (const bar of state.rateBars.values()) newest = Math.max(newest, bar.t);
-      for (const [key, bar] of state.rateBars) if (bar.t < now - 60000) state.rateBars.delete(key);
-      if (newest === -Infinity) return;
-      // The ten seconds before the newest, which may still be filling.
-      let trades = 0;
-      for (const bar of state.rateBars.values()) if (bar.t < newest && bar.t >= newest - 10000) trades += bar.trades;
-      const rate = trades / 10;
-      $("rate").textContent = rate.toFixed(rate < 10 ? 1 : 0);
-      state.rateHistory.push(rate);
-      if (state.rateHistory.length > 90) state.rateHistory.shift();
-      spark();
-    }, 1000);
+  // Trades per second: how fast the speed layer's input offsets advance
+  // (one offset per trade), between two status reads.
+  function rate(status) {
+    const read = (status.speed || {}).partitions || [];
+    const now = time(status.now);
+    const total = read.reduce((sum, p) => sum + Number(p.next_offset || 0), 0);
+    const previous = state.offsets;
+    state.offsets = { now, total };
+    if (!previous || now <= previous.now || total < previous.total) return;
+    const perSecond = ((total - previous.total) * 1000) / (now - previous.now);
+    $("rate").textContent = perSecond.toFixed(perSecond < 10 ? 1 : 0);
+    body.dataset.rate = perSecond.toFixed(1);
+    state.rateHistory.push(perSecond);
+    if (state.rateHistory.length > 90) state.rateHistory.shift();
+    spark();
   }
 
   function spark() {
@@ -225,15 +213,18 @@
     const watermark = time(speed.watermark);
     $("watermark").textContent = watermark === null ? "—" : `${clock(watermark)} UTC`;
     const partitions = speed.partitions || [];
-    const lags = partitions.map((p) => Number(p.lag_ms ?? p.lag ?? NaN)).filter((v) => !isNaN(v));
-    $("lag").textContent = lags.length ? ago(Math.max(...lags)) : watermark === null ? "—" : ago(Date.now() - watermark);
-    $("partitions").textContent = partitions.length ? String(partitions.length) : "—";
-    const run = batch.last_run || batch.run || null;
+    const lag = Number(speed.lag_seconds);
+    $("lag").textContent = speed.lag_seconds === undefined || isNaN(lag) ? "—" : ago(lag * 1000);
+    const idle = partitions.filter((p) => Number(p.idle_seconds) > 10).length;
+    rate(status);
+    $("partitions").textContent = partitions.length ? `${partitions.length}${idle ? ` (${idle} idle)` : ""}` : "—";
+    const run = batch.last_run || null;
     $("batch-run").textContent = run ? `#${run.version} · ${run.days} day(s)` : "none yet";
     $("batch-at").textContent = run ? stamp(time(run.published_at)) : "—";
-    const boundary = time(batch.boundary ?? status.boundary);
+    $("batch-at").title = run ? run.published_at : "";
+    const boundary = time(batch.boundary);
     $("boundary").textContent = stamp(boundary);
-    const rows = status.rows || status.row_counts || {};
+    const rows = status.rows || {};
     const dl = $("rows");
     dl.replaceChildren();
     for (const [name, count] of Object.entries(rows)) {
@@ -250,12 +241,21 @@
     const bars = state.bars;
     if (!bars.length) return;
     const last = bars[bars.length - 1];
-    const dayAgo = bars[Chart.firstAtOrAfter(bars, last.t - 864e5)] || bars[0];
-    const change = last.close - dayAgo.open;
+    // Against the last close of an earlier UTC day, else the first open.
+    const today = Chart.firstAtOrAfter(bars, Math.floor(last.t / 864e5) * 864e5);
+    const reference = today > 0 ? bars[today - 1].close : bars[0].open;
+    const change = last.close - reference;
     $("price").textContent = `${state.symbol} ${last.close.toFixed(2)}`;
     const el = $("change");
-    el.textContent = `${change >= 0 ? "+" : ""}${change.toFixed(2)} (${((change / dayAgo.open) * 100).toFixed(2)}%)`;
+    el.textContent = `${change >= 0 ? "+" : ""}${change.toFixed(2)} (${((change / reference) * 100).toFixed(2)}%)`;
     el.className = change >= 0 ? "up" : "down";
+  }
+
+  // Pixels per bar: as zoomed, else wide enough to fill the chart, up to 18.
+  function slot() {
+    if (state.slot) return state.slot;
+    const width = canvas.clientWidth - 74;
+    return Math.max(7, Math.min(18, width / (state.bars.length + 3)));
   }
 
   let pending = false;
@@ -264,7 +264,7 @@
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
-      const model = { bars: state.bars, boundary: state.boundary, offset: state.offset, slot: state.slot, hover: state.hover, intervalMs: intervalMs(state.interval) };
+      const model = { bars: state.bars, boundary: state.boundary, offset: state.offset, slot: slot(), hover: state.hover, intervalMs: intervalMs(state.interval) };
       const { layout, drawn } = Chart.draw(canvas, model);
       body.dataset.candles = drawn;
       quote();
@@ -292,7 +292,7 @@
     tooltip.innerHTML = "";
     const when = document.createElement("div");
     when.className = "when";
-    when.textContent = `${stamp(bar.t)} UTC · ${state.interval} · `;
+    when.textContent = `${new Date(bar.t).toISOString().slice(0, 10)} ${clock(bar.t)} UTC · ${state.interval} · `;
     const view = document.createElement("span");
     view.className = `view-${bar.view}`;
     view.textContent = `${bar.view} view`;
@@ -335,7 +335,7 @@
     const box = canvas.getBoundingClientRect();
     state.hover = { px: e.clientX - box.left, py: e.clientY - box.top };
     if (state.drag) {
-      const moved = Math.round((e.clientX - state.drag.x) / state.slot);
+      const moved = Math.round((e.clientX - state.drag.x) / slot());
       state.offset = Math.max(0, Math.min(state.bars.length - 5, state.drag.offset + moved));
     }
     render();
@@ -351,20 +351,29 @@
     "wheel",
     (e) => {
       e.preventDefault();
-      state.slot = Math.max(3, Math.min(40, state.slot * (e.deltaY > 0 ? 0.9 : 1.1)));
+      state.slot = Math.max(3, Math.min(40, slot() * (e.deltaY > 0 ? 0.9 : 1.1)));
       render();
     },
     { passive: false },
   );
   window.addEventListener("resize", render);
+  // A page left open in the back-forward cache must not hold a connection.
+  window.addEventListener("pagehide", () => state.stream && state.stream.close());
+  window.addEventListener("pageshow", (e) => {
+    if (e.persisted && state.symbol) {
+      loadBars().catch(showError);
+      connect();
+    }
+  });
 
-  async function symbols() {
+  // The symbols with bars, and the intervals served.
+  async function catalog() {
     try {
       const data = await api("/api/v1/symbols");
-      return (Array.isArray(data) ? data : data.symbols || []).map((s) => (typeof s === "string" ? s : s.symbol));
+      return { symbols: data.symbols || [], intervals: data.intervals || [] };
     } catch (error) {
       showError(error);
-      return [];
+      return { symbols: [], intervals: [] };
     }
   }
 
@@ -372,7 +381,16 @@
     body.dataset.candles = 0;
     body.dataset.updates = 0;
     body.dataset.views = "";
-    for (const label of intervals) {
+    let found = await catalog();
+    while (!found.symbols.length) {
+      if ($("message").hidden) message("No symbols yet: waiting for the first trades.");
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      found = await catalog();
+    }
+    const list = found.symbols;
+    state.intervals = found.intervals;
+    if (!state.intervals.includes(state.interval)) state.interval = state.intervals.includes("1m") ? "1m" : state.intervals[0];
+    for (const label of state.intervals) {
       const button = document.createElement("button");
       button.textContent = label;
       button.addEventListener("click", () => {
@@ -380,12 +398,6 @@
         choose();
       });
       $("intervals").append(button);
-    }
-    let list = await symbols();
-    while (!list.length) {
-      if ($("message").hidden) message("No symbols yet: waiting for the first trades.");
-      await new Promise((resolve) => setTimeout(resolve, 2000));
-      list = await symbols();
     }
     const select = $("symbol");
     for (const s of list) select.append(new Option(s, s));
@@ -396,7 +408,6 @@
       choose();
     });
     choose();
-    connectRate(list);
     refreshStatus();
     setInterval(refreshStatus, 2000);
   }

@@ -2,13 +2,13 @@
 //!
 //! The page is plain HTML, CSS and JavaScript with no build step
 //! (`serving-layer/assets/`): `chart.js` draws candles and volume on a
-//! canvas, `dashboard.js` loads bars from `/api/v1/bars`, keeps them live
+//! canvas, `dashboard.js` takes the symbols and intervals from
+//! `/api/v1/symbols`, loads bars from `/api/v1/bars`, keeps them live
 //! from `/api/v1/stream` and fills the status panel from `/api/v1/status`.
 //! The page holds no data of its own, so it is served without the API
 //! token; it takes the token from its own `?token=` and sends it with every
 //! API request (a bearer header, or `token=` for the event stream).
 
-use tickflow_shared::Interval;
 use warp::Filter;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 
@@ -17,14 +17,9 @@ const STYLE: &str = include_str!("../assets/dashboard.css");
 const CHART: &str = include_str!("../assets/chart.js");
 const SCRIPT: &str = include_str!("../assets/dashboard.js");
 
-/// `GET /` (the page, offering `intervals`) and `GET /assets/{name}` (its
-/// stylesheet and scripts).
-pub fn routes(
-    intervals: &[Interval],
-) -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-    let labels: Vec<String> = intervals.iter().map(ToString::to_string).collect();
-    let page = INDEX.replace("{{intervals}}", &labels.join(","));
-    let index = warp::path::end().map(move || asset(page.clone(), "text/html; charset=utf-8"));
+/// `GET /` (the page) and `GET /assets/{name}` (its stylesheet and scripts).
+pub fn routes() -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+    let index = warp::path::end().map(|| asset(INDEX, "text/html; charset=utf-8"));
     let assets = warp::path!("assets" / String).and_then(|name: String| async move {
         match name.as_str() {
             "dashboard.css" => Ok(asset(STYLE, "text/css; charset=utf-8")),
@@ -37,7 +32,7 @@ pub fn routes(
 }
 
 /// A static text with its type; browsers revalidate, so a new binary's page shows at once.
-fn asset(body: impl warp::Reply, content_type: &'static str) -> impl warp::Reply {
+fn asset(body: &'static str, content_type: &'static str) -> impl warp::Reply {
     let reply = warp::reply::with_header(body, CONTENT_TYPE, content_type);
     warp::reply::with_header(reply, CACHE_CONTROL, "no-cache")
 }
@@ -48,13 +43,11 @@ mod tests {
 
     #[tokio::test]
     async fn serves_the_page_and_its_assets() {
-        let intervals = Interval::parse_list("1s,1m,1h").expect("intervals");
-        let filter = routes(&intervals);
+        let filter = routes();
         let page = warp::test::request().path("/").reply(&filter).await;
         assert_eq!(page.status(), 200);
         assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
         let html = std::str::from_utf8(page.body()).expect("utf-8");
-        assert!(html.contains(r#"data-intervals="1s,1m,1h""#), "{html}");
         for script in ["/assets/chart.js", "/assets/dashboard.js", "/assets/dashboard.css"] {
             assert!(html.contains(script), "the page links {script}");
             let reply = warp::test::request().path(script).reply(&filter).await;

@@ -18,6 +18,7 @@ mod history;
 use super::Span;
 use super::speed::{Tuning, feed};
 use anyhow::Context;
+use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,7 +26,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tickflow_batch::BatchConfig;
-use tickflow_ingest::simulator::{Market, SimConfig};
+use tickflow_ingest::simulator::Market;
+use tickflow_serve::{ApiToken, ServeConfig, Server};
 use tickflow_shared::Interval;
 use tickflow_shared::store::ViewStore;
 use tickflow_shared::time::{day_of, format_day, format_rfc3339, now_ns};
@@ -47,8 +49,8 @@ pub struct Args {
     /// Live trades per second.
     #[arg(long, default_value_t = 300.0)]
     rate: f64,
-    /// Trades in the day of simulated history written at the first start (0: none).
-    #[arg(long, default_value_t = 400_000)]
+    /// Trades in the hour of simulated history written at the first start (0: none).
+    #[arg(long, default_value_t = 1_000_000)]
     history_trades: u64,
     /// Seed of the simulated market (the default gives the default symbols prices of $60 to $330).
     #[arg(long, default_value_t = 657)]
@@ -78,13 +80,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.partitions > 0, "--partitions must be at least 1");
     anyhow::ensure!(!args.batch_every.0.is_zero(), "--batch-every must be positive, like 5m");
     anyhow::ensure!(!args.symbols.is_empty(), "--symbols needs at least one symbol, like AAPL,MSFT");
-    let market = Market::new(&SimConfig {
-        symbols: args.symbols.len(),
-        names: args.symbols.clone(),
-        seed: args.seed,
-        ..SimConfig::default()
-    })
-    .context("--symbols")?;
+    let day = history::day_before(day_of(now_ns()));
+    let simulation = history::market(&args.symbols, args.seed, day);
+    let market = Market::new(&simulation).context("--symbols")?;
     let speed = args.tuning.config(&args.intervals.0, TimelyConfig::Process { workers: args.workers }, false)?;
     let archive_dir = args.data.join("archive");
     let store_url = format!("sqlite://{}", args.data.join("views.db").display());
@@ -94,9 +92,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     println!("tickflow demo: data under {}", args.data.display());
 
-    let day = history::day_before(day_of(now_ns()));
     if args.history_trades > 0 {
-        match history::ensure(&archive_dir, day, args.history_trades, &args.symbols, args.seed)? {
+        match history::ensure(&archive_dir, &simulation, args.history_trades)? {
             history::History::Present => println!("  history   {} is in the archive already", format_day(day)),
             history::History::Generated(summary) => println!(
                 "  history   {}: {} simulated trades of {} symbols written to {}",
@@ -116,6 +113,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         format!("cannot listen on {}; is another demo running there? Choose another address with --listen", args.listen)
     })?;
     let address = listener.local_addr()?;
+    // A secret: from the environment only, never printed.
+    let api_token = std::env::var("TICKFLOW_API_TOKEN").ok().and_then(ApiToken::new);
+    let token_hint = if api_token.is_some() { "?token=$TICKFLOW_API_TOKEN" } else { "" };
+    let mut registry = Registry::default();
+    let server = ServeConfig { intervals: args.intervals.0.clone(), api_token, ..ServeConfig::default() }
+        .build(store.clone(), &mut registry)?;
     let stop = super::stop_on_signal()?;
     let bus = MemoryBus::new(args.partitions);
     let simulator = feed(bus.clone(), market, args.rate, u64::MAX, stop.clone())?;
@@ -144,11 +147,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     println!("  archive   {} (sealed a minute after each UTC midnight)", archive_dir.display());
     println!("  batch     every {} over the sealed days of the archive", args.batch_every);
-    println!("Dashboard at http://{address}/ (Ctrl-C stops the demo)");
+    println!("Dashboard at http://{address}/{token_hint} (Ctrl-C stops the demo)");
 
-    runtime.block_on(serve(listener, store, stop.clone()))?;
+    let served = runtime.block_on(serve(listener, server, registry, stop.clone()));
     stop.store(true, Ordering::Relaxed);
     let _ = simulator.join();
+    served?;
     let archived = join(archiver)?;
     let speed = join(speed_layer)?;
     let runs = join(batches)?;
@@ -224,16 +228,16 @@ fn scheduled_batches(
 /// Serves the dashboard and the API on `listener` until `stop` is set.
 async fn serve(
     listener: std::net::TcpListener,
-    _store: Arc<dyn ViewStore>,
+    server: Server,
+    registry: Registry,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let shutdown = async move {
+    let stopped = async move {
         while !stop.load(Ordering::Relaxed) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
-    warp::serve(tickflow_serve::dashboard::routes(&[])).incoming(listener).graceful(shutdown).run().await;
-    Ok(())
+    Ok(tickflow_serve::run(listener, server, Arc::new(registry), stopped).await?)
 }

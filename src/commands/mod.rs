@@ -6,6 +6,7 @@ pub mod batch;
 pub mod demo;
 pub mod generate;
 pub mod produce;
+pub mod serve;
 pub mod speed;
 
 /// A runtime for the async parts of a command (store access).
@@ -36,16 +37,25 @@ pub fn stop_on_signal() -> anyhow::Result<std::sync::Arc<std::sync::atomic::Atom
     let flag = stop.clone();
     let runtime = runtime()?;
     std::thread::spawn(move || {
-        runtime.block_on(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { if let Some(term) = term.as_mut() { term.recv().await; } else { std::future::pending::<()>().await } } => {}
-            }
-        });
+        runtime.block_on(signal());
         flag.store(true, std::sync::atomic::Ordering::Relaxed);
     });
     Ok(stop)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(term) => drop(term.recv().await),
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
 }
 
 /// A span of time as flags take it: `250ms`, `10s`, `1m`, `1h`.
@@ -77,7 +87,7 @@ impl std::fmt::Display for Span {
         let millis = self.0.as_millis();
         match [(3_600_000, "h"), (60_000, "m"), (1_000, "s")]
             .into_iter()
-            .find(|(unit, _)| millis % unit == 0 && millis > 0)
+            .find(|(unit, _)| millis > 0 && millis.is_multiple_of(*unit))
         {
             Some((unit, name)) => write!(f, "{}{name}", millis / unit),
             None => write!(f, "{millis}ms"),

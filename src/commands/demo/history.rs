@@ -1,11 +1,16 @@
 //! A day of simulated history in the archive, so that the first start of the
 //! demo already has sealed days for the batch layer: the chart shows batch
 //! bars before the boundary and speed bars after it from the first minute.
+//!
+//! The history is the last hour of the day before: an hour holds about as
+//! many trades per second as the live simulator sends, so both sides of the
+//! boundary look alike, and it is quick to generate. The live market is the
+//! same model ([`market`]): same symbols, prices and volatility per hour.
 
 use std::path::Path;
 use tickflow_ingest::archive::files;
 use tickflow_ingest::simulator::{Format, GenerateSummary, SimConfig, generate};
-use tickflow_shared::time::NANOS_PER_DAY;
+use tickflow_shared::time::{NANOS_PER_DAY, NANOS_PER_SECOND, day_of};
 
 /// The day of history for a start on `today` (days since the epoch): the
 /// last weekday before it, since the simulator trades on weekdays only.
@@ -22,23 +27,32 @@ pub enum History {
     Generated(GenerateSummary),
 }
 
-/// Writes `trades` simulated trades of `names` spread over the whole UTC
-/// `day` into `archive` and seals it, unless the archive holds that day
-/// already.
-pub fn ensure(archive: &Path, day: i64, trades: u64, names: &[String], seed: u64) -> anyhow::Result<History> {
-    if files::is_sealed(archive, day) || has_data(&files::day_dir(archive, day)) {
-        return Ok(History::Present);
-    }
-    let config = SimConfig {
+/// Seconds of trading in the day of history, and in a live "day" of the
+/// price model (its daily volatility plays out over this long).
+const SESSION_SECONDS: u32 = 3600;
+
+/// The simulated market of `names` (most active first): its session is the
+/// last hour of `day`.
+pub fn market(names: &[String], seed: u64, day: i64) -> SimConfig {
+    SimConfig {
         symbols: names.len(),
         names: names.to_vec(),
         seed,
-        start: day * NANOS_PER_DAY,
+        start: (day + 1) * NANOS_PER_DAY - i64::from(SESSION_SECONDS) * NANOS_PER_SECOND,
         days: 1,
-        session_seconds: 86_400,
+        session_seconds: SESSION_SECONDS,
         ..SimConfig::default()
-    };
-    Ok(History::Generated(generate(archive, trades, &config, Format::Parquet)?))
+    }
+}
+
+/// Writes `trades` trades of `market` into `archive` and seals their day,
+/// unless the archive holds that day already.
+pub fn ensure(archive: &Path, market: &SimConfig, trades: u64) -> anyhow::Result<History> {
+    let day = day_of(market.start);
+    if files::is_sealed(archive, day) || has_data(&files::day_dir(archive, day)) {
+        return Ok(History::Present);
+    }
+    Ok(History::Generated(generate(archive, trades, market, Format::Parquet)?))
 }
 
 /// Whether a day directory holds a visible file (hidden ones are unfinished).
@@ -68,14 +82,14 @@ mod tests {
     fn generated_once_then_present() {
         let dir = tempfile::tempdir().expect("tempdir");
         let day = days_from_civil(2026, 1, 9);
-        let names = ["AAPL", "MSFT"].map(String::from);
-        let History::Generated(summary) = ensure(dir.path(), day, 5_000, &names, 1).expect("history") else {
+        let market = market(&["AAPL", "MSFT"].map(String::from), 1, day);
+        let History::Generated(summary) = ensure(dir.path(), &market, 5_000).expect("history") else {
             panic!("an empty archive has no history");
         };
         assert_eq!((summary.ticks, summary.days, summary.symbols), (5_000, 1, 2));
         assert!(files::is_sealed(dir.path(), day));
         let written = std::fs::metadata(&summary.files[0]).and_then(|m| m.modified()).expect("mtime");
-        assert!(matches!(ensure(dir.path(), day, 5_000, &names, 1).expect("history"), History::Present));
+        assert!(matches!(ensure(dir.path(), &market, 5_000).expect("history"), History::Present));
         assert_eq!(std::fs::metadata(&summary.files[0]).and_then(|m| m.modified()).expect("mtime"), written);
     }
 }
