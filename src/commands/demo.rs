@@ -125,8 +125,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let settings = archive::ArchiveSettings {
         out: archive_dir.clone(),
         roll_interval: args.roll_interval.0,
-        watermark: args.tuning.watermark(),
-        allowed_lateness: args.tuning.allowed_lateness().nanos(),
+        watermark: args.tuning.event_time().watermark(),
+        allowed_lateness: args.tuning.event_time().allowed_lateness.nanos(),
     };
     let archiver = service("archiver", &stop, {
         let bus = bus.clone();

@@ -58,6 +58,31 @@ pub async fn signal() {
     }
 }
 
+/// The flags of event time, for every command that follows the watermark.
+#[derive(clap::Args)]
+pub struct EventTime {
+    /// The watermark trails the newest trade of a partition by this much.
+    #[arg(long, default_value = "2s")]
+    max_out_of_orderness: Span,
+    /// A partition silent this long stops holding the watermark back.
+    #[arg(long, default_value = "10s")]
+    idle_timeout: Span,
+    /// A trade this late after its bar closed still updates it (later ones go to the late table);
+    /// an archive day is sealed once the watermark is this far past its end.
+    #[arg(long, default_value = "1m")]
+    pub allowed_lateness: Span,
+}
+
+impl EventTime {
+    /// The watermark's parameters.
+    pub fn watermark(&self) -> tickflow_shared::watermark::WatermarkConfig {
+        tickflow_shared::watermark::WatermarkConfig {
+            max_out_of_orderness: self.max_out_of_orderness.0,
+            idle_timeout: self.idle_timeout.0,
+        }
+    }
+}
+
 /// A span of time as flags take it: `250ms`, `10s`, `1m`, `1h`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Span(pub std::time::Duration);
@@ -99,5 +124,20 @@ impl Span {
     /// The span in nanoseconds, as event-time arithmetic takes it.
     pub fn nanos(self) -> i64 {
         i64::try_from(self.0.as_nanos()).unwrap_or(i64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Span;
+
+    #[test]
+    fn spans_print_as_flags_take_them() {
+        for text in ["250ms", "10s", "5m", "1h", "90s", "0ms"] {
+            let span: Span = text.parse().expect("span");
+            assert_eq!(span.to_string(), text);
+        }
+        assert_eq!("60s".parse::<Span>().expect("span").to_string(), "1m");
+        assert!("5 minutes".parse::<Span>().is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! `tickflow speed`: the speed layer, from Kafka or the in-process simulator.
 
-use super::Span;
+use super::{EventTime, Span};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use tickflow_ingest::producer::ensure_topic;
 use tickflow_ingest::simulator::{Market, SimConfig};
 use tickflow_shared::time::{format_rfc3339, now_ns};
-use tickflow_shared::watermark::WatermarkConfig;
 use tickflow_shared::{Interval, IntervalPlan};
 use tickflow_speed::input::Inputs;
 use tickflow_speed::kafka::KafkaInputs;
@@ -72,29 +71,17 @@ pub struct Tuning {
     /// Provisional bars are written at most this often.
     #[arg(long, default_value = "250ms")]
     emit_interval: Span,
-    /// The watermark trails the newest trade of a partition by this much.
-    #[arg(long, default_value = "2s")]
-    max_out_of_orderness: Span,
-    /// A partition silent this long stops holding the watermark back.
-    #[arg(long, default_value = "10s")]
-    idle_timeout: Span,
-    /// Trades this late after their bar closed still update it; later ones go to the late table.
-    #[arg(long, default_value = "1m")]
-    allowed_lateness: Span,
+    #[command(flatten)]
+    event_time: EventTime,
     /// Event time per timely epoch: the frontier's granularity.
     #[arg(long, default_value = "100ms")]
     epoch: Span,
 }
 
 impl Tuning {
-    /// The watermark's parameters.
-    pub fn watermark(&self) -> WatermarkConfig {
-        WatermarkConfig { max_out_of_orderness: self.max_out_of_orderness.0, idle_timeout: self.idle_timeout.0 }
-    }
-
-    /// How long after its end a bar (or an archive day) still takes trades.
-    pub fn allowed_lateness(&self) -> Span {
-        self.allowed_lateness
+    /// The watermark and lateness flags.
+    pub fn event_time(&self) -> &EventTime {
+        &self.event_time
     }
 
     /// The speed job's configuration with these timings.
@@ -107,8 +94,8 @@ impl Tuning {
         anyhow::ensure!(!self.epoch.0.is_zero(), "--epoch must be positive, like 100ms");
         Ok(SpeedConfig {
             plan: IntervalPlan::new(intervals),
-            watermark: self.watermark(),
-            windows: WindowsConfig { allowed_lateness: self.allowed_lateness.0 },
+            watermark: self.event_time.watermark(),
+            windows: WindowsConfig { allowed_lateness: self.event_time.allowed_lateness.0 },
             emit_interval: self.emit_interval.0,
             epoch: self.epoch.0,
             checkpoint: Duration::from_secs(1).max(self.epoch.0),
@@ -121,7 +108,8 @@ impl Tuning {
 /// Runs `tickflow speed`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = config(&args)?;
-    let runtime = super::runtime()?;
+    // It drives the store's connections (PostgreSQL's run as tasks on it), so it lives as long as the job.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let store: Arc<dyn tickflow_shared::store::ViewStore> = Arc::from(
         runtime
             .block_on(tickflow_shared::store::open(&args.store))
@@ -140,9 +128,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Arc::new(bus)
         }
     };
-    drop(runtime);
     let started = Instant::now();
     let report = tickflow_speed::run(&config, inputs, store, stop)?;
+    drop(runtime);
     print(&report, started.elapsed());
     Ok(())
 }
