@@ -4,6 +4,8 @@ mod support;
 
 mod archive;
 mod batch;
+mod dashboard;
+mod demo;
 mod kafka;
 mod quote;
 mod reference;
