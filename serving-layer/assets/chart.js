@@ -37,6 +37,15 @@ const Chart = (() => {
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   const day = (d) => `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}`;
   const hm = (d) => `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+  // Epoch ms of an API time (RFC 3339 text), null for none.
+  const time = (value) => (value === null || value === undefined ? null : Date.parse(value));
+  // HH:MM:SS (UTC) of epoch ms.
+  const clock = (t) => {
+    const d = new Date(t);
+    return `${hm(d)}:${pad(d.getUTCSeconds())}`;
+  };
+  // "Dec 1 08:16 UTC" of epoch ms.
+  const stamp = (t) => (t === null || isNaN(t) ? "—" : `${day(new Date(t))} ${hm(new Date(t))} UTC`);
 
   // A time label for an axis of bars `intervalMs` apart; the date when it changed since `previous`.
   function timeLabel(t, previous, intervalMs) {
@@ -189,6 +198,10 @@ const Chart = (() => {
       ctx.fillRect(cx - Math.floor(body / 2), L.plotH - h, body, h);
     }
     ctx.globalAlpha = 1;
+    ctx.fillStyle = COLORS.axis;
+    ctx.textAlign = "left";
+    ctx.textBaseline = "middle";
+    if (maxVolume > 0) ctx.fillText(volumeText(maxVolume), L.plotW + 8, L.plotH - volumeH);
     for (let i = L.first; i < L.end; i++) {
       const b = model.bars[i];
       const up = b.close >= b.open;
@@ -285,5 +298,5 @@ const Chart = (() => {
     return lo;
   }
 
-  return { draw, layout, firstAtOrAfter, priceText, volumeText };
+  return { draw, firstAtOrAfter, time, clock, stamp };
 })();

@@ -27,8 +27,6 @@
     updates: 0,
     generation: 0,
     stream: null,
-    offsets: null,
-    rateHistory: [],
   };
 
   const intervalMs = (label) => {
@@ -36,19 +34,7 @@
     const unit = { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[label.slice(-1)];
     return n * (unit || 6e4);
   };
-  const time = (value) => (value === null || value === undefined ? null : typeof value === "number" ? value : Date.parse(value));
-  const pad = (n) => String(n).padStart(2, "0");
-  const clock = (t) => {
-    const d = new Date(t);
-    return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
-  };
-  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-  const stamp = (t) => {
-    if (t === null || isNaN(t)) return "—";
-    const d = new Date(t);
-    return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()} ${clock(t).slice(0, 5)} UTC`;
-  };
-  const ago = (ms) => (ms < 1000 ? `${Math.max(0, Math.round(ms))} ms` : ms < 120000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 60000)} min`);
+  const { time, clock } = Chart;
 
   async function api(path, params) {
     const url = new URL(path, location.origin);
@@ -159,82 +145,6 @@
     };
     source.addEventListener("bar", onBar);
     state.stream = source;
-  }
-
-  // Trades per second: how fast the speed layer's input offsets advance
-  // (one offset per trade), between two status reads.
-  function rate(status) {
-    const read = (status.speed || {}).partitions || [];
-    const now = time(status.now);
-    const total = read.reduce((sum, p) => sum + Number(p.next_offset || 0), 0);
-    const previous = state.offsets;
-    state.offsets = { now, total };
-    if (!previous || now <= previous.now || total < previous.total) return;
-    const perSecond = ((total - previous.total) * 1000) / (now - previous.now);
-    $("rate").textContent = perSecond.toFixed(perSecond < 10 ? 1 : 0);
-    body.dataset.rate = perSecond.toFixed(1);
-    state.rateHistory.push(perSecond);
-    if (state.rateHistory.length > 90) state.rateHistory.shift();
-    spark();
-  }
-
-  function spark() {
-    const c = $("spark");
-    const ratio = window.devicePixelRatio || 1;
-    c.width = c.clientWidth * ratio;
-    c.height = c.clientHeight * ratio;
-    const ctx = c.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    const h = state.rateHistory;
-    const max = Math.max(1, ...h) * 1.15;
-    const w = c.clientWidth;
-    const ht = c.clientHeight;
-    ctx.beginPath();
-    h.forEach((v, i) => ctx[i ? "lineTo" : "moveTo"]((i / 89) * w, ht - (v / max) * ht));
-    ctx.strokeStyle = "#f0b90b";
-    ctx.lineWidth = 1.5;
-    ctx.stroke();
-    ctx.lineTo(((h.length - 1) / 89) * w, ht);
-    ctx.lineTo(0, ht);
-    ctx.fillStyle = "rgba(240, 185, 11, 0.08)";
-    ctx.fill();
-  }
-
-  // The status panel; field names as /api/v1/status gives them.
-  async function refreshStatus() {
-    let status;
-    try {
-      status = await api("/api/v1/status");
-    } catch {
-      return;
-    }
-    const speed = status.speed || {};
-    const batch = status.batch || {};
-    const watermark = time(speed.watermark);
-    $("watermark").textContent = watermark === null ? "—" : `${clock(watermark)} UTC`;
-    const partitions = speed.partitions || [];
-    const lag = Number(speed.lag_seconds);
-    $("lag").textContent = speed.lag_seconds === undefined || isNaN(lag) ? "—" : ago(lag * 1000);
-    const idle = partitions.filter((p) => Number(p.idle_seconds) > 10).length;
-    rate(status);
-    $("partitions").textContent = partitions.length ? `${partitions.length}${idle ? ` (${idle} idle)` : ""}` : "—";
-    const run = batch.last_run || null;
-    $("batch-run").textContent = run ? `#${run.version} · ${run.days} day(s)` : "none yet";
-    $("batch-at").textContent = run ? stamp(time(run.published_at)) : "—";
-    $("batch-at").title = run ? run.published_at : "";
-    const boundary = time(batch.boundary);
-    $("boundary").textContent = stamp(boundary);
-    const rows = status.rows || {};
-    const dl = $("rows");
-    dl.replaceChildren();
-    for (const [name, count] of Object.entries(rows)) {
-      const dt = document.createElement("dt");
-      dt.textContent = name.replace(/_/g, " ");
-      const dd = document.createElement("dd");
-      dd.textContent = Number(count).toLocaleString("en-US");
-      dl.append(dt, dd);
-    }
-    if (boundary !== null && boundary !== state.boundary && state.bars.length) loadBars().catch(showError);
   }
 
   function quote() {
@@ -408,8 +318,9 @@
       choose();
     });
     choose();
-    refreshStatus();
-    setInterval(refreshStatus, 2000);
+    Status.start(api, (boundary) => {
+      if (boundary !== null && boundary !== state.boundary && state.bars.length) loadBars().catch(showError);
+    });
   }
 
   start();

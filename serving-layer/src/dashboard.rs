@@ -2,9 +2,10 @@
 //!
 //! The page is plain HTML, CSS and JavaScript with no build step
 //! (`serving-layer/assets/`): `chart.js` draws candles and volume on a
-//! canvas, `dashboard.js` takes the symbols and intervals from
-//! `/api/v1/symbols`, loads bars from `/api/v1/bars`, keeps them live
-//! from `/api/v1/stream` and fills the status panel from `/api/v1/status`.
+//! canvas, `status.js` fills the status panel from `/api/v1/status`,
+//! `dashboard.js` takes the symbols and intervals from
+//! `/api/v1/symbols`, loads bars from `/api/v1/bars` and keeps them live
+//! from `/api/v1/stream`.
 //! The page holds no data of its own, so it is served without the API
 //! token; it takes the token from its own `?token=` and sends it with every
 //! API request (a bearer header, or `token=` for the event stream).
@@ -15,6 +16,7 @@ use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 const INDEX: &str = include_str!("../assets/index.html");
 const STYLE: &str = include_str!("../assets/dashboard.css");
 const CHART: &str = include_str!("../assets/chart.js");
+const STATUS: &str = include_str!("../assets/status.js");
 const SCRIPT: &str = include_str!("../assets/dashboard.js");
 
 /// `GET /` (the page) and `GET /assets/{name}` (its stylesheet and scripts).
@@ -24,6 +26,7 @@ pub fn routes() -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Reje
         match name.as_str() {
             "dashboard.css" => Ok(asset(STYLE, "text/css; charset=utf-8")),
             "chart.js" => Ok(asset(CHART, "text/javascript; charset=utf-8")),
+            "status.js" => Ok(asset(STATUS, "text/javascript; charset=utf-8")),
             "dashboard.js" => Ok(asset(SCRIPT, "text/javascript; charset=utf-8")),
             _ => Err(warp::reject::not_found()),
         }
@@ -48,7 +51,7 @@ mod tests {
         assert_eq!(page.status(), 200);
         assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
         let html = std::str::from_utf8(page.body()).expect("utf-8");
-        for script in ["/assets/chart.js", "/assets/dashboard.js", "/assets/dashboard.css"] {
+        for script in ["/assets/chart.js", "/assets/status.js", "/assets/dashboard.js", "/assets/dashboard.css"] {
             assert!(html.contains(script), "the page links {script}");
             let reply = warp::test::request().path(script).reply(&filter).await;
             assert_eq!(reply.status(), 200, "{script}");

@@ -84,8 +84,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let simulation = history::market(&args.symbols, args.seed, day);
     let market = Market::new(&simulation).context("--symbols")?;
     let speed = args.tuning.config(&args.intervals.0, TimelyConfig::Process { workers: args.workers }, false)?;
+    let stop = super::stop_on_signal()?;
     let archive_dir = args.data.join("archive");
     let store_url = format!("sqlite://{}", args.data.join("views.db").display());
+    // It drives the server and the store's async calls for the whole run.
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let store: Arc<dyn ViewStore> = Arc::from(
         runtime.block_on(tickflow_shared::store::open(&store_url)).with_context(|| format!("opening {store_url}"))?,
@@ -108,6 +110,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         BatchConfig { archive: vec![archive_dir.clone()], intervals: args.intervals.0.clone(), workers: args.workers };
     let report = runtime.block_on(tickflow_batch::run(&batch, store.as_ref())).context("the first batch run")?;
     super::batch::print(&report, 10);
+    if stop.load(Ordering::Relaxed) {
+        println!("Stopped before going live.");
+        return Ok(());
+    }
 
     let listener = std::net::TcpListener::bind(args.listen).with_context(|| {
         format!("cannot listen on {}; is another demo running there? Choose another address with --listen", args.listen)
@@ -119,14 +125,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let server = ServeConfig { intervals: args.intervals.0.clone(), api_token, ..ServeConfig::default() }
         .build(store.clone(), &mut registry)?;
-    let stop = super::stop_on_signal()?;
     let bus = MemoryBus::new(args.partitions);
     let simulator = feed(bus.clone(), market, args.rate, u64::MAX, stop.clone())?;
+    let lateness = args.tuning.event_time().allowed_lateness;
     let settings = archive::ArchiveSettings {
         out: archive_dir.clone(),
         roll_interval: args.roll_interval.0,
         watermark: args.tuning.event_time().watermark(),
-        allowed_lateness: args.tuning.event_time().allowed_lateness.nanos(),
+        allowed_lateness: lateness.nanos(),
     };
     let archiver = service("archiver", &stop, {
         let bus = bus.clone();
@@ -140,12 +146,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let (store, stop, every) = (store.clone(), stop.clone(), args.batch_every.0);
         move || scheduled_batches(&batch, store.as_ref(), every, &stop)
     })?;
+    let intervals: Vec<String> = args.intervals.0.iter().map(ToString::to_string).collect();
     println!("  simulator {} symbols at {} trades/s into an in-process bus", args.symbols.len(), args.rate);
-    println!(
-        "  speed     bars of {} into {store_url}",
-        args.intervals.0.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
-    );
-    println!("  archive   {} (sealed a minute after each UTC midnight)", archive_dir.display());
+    println!("  speed     bars of {} into {store_url}", intervals.join(","));
+    println!("  archive   {} (a day is sealed {lateness} after its end)", archive_dir.display());
     println!("  batch     every {} over the sealed days of the archive", args.batch_every);
     println!("Dashboard at http://{address}/{token_hint} (Ctrl-C stops the demo)");
 
