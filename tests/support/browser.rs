@@ -5,18 +5,23 @@
 //! `/usr/bin/chromium`); without them the tests fail and say what to install.
 
 use serde_json::{Value, json};
+use std::io::{Read as _, Write as _};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 const INSTALL: &str = "install Debian's chromium and chromium-driver packages (bash .ci/run does) \
     or point TICKFLOW_TEST_CHROMIUM and TICKFLOW_TEST_CHROMEDRIVER at them";
 
-/// A chromedriver process; killed on drop.
+/// A chromedriver process; on drop its sessions are ended (so no browser
+/// outlives a failed test) and it is killed.
 pub struct Driver {
     child: Child,
+    port: u16,
     base: String,
     http: reqwest::Client,
     profile: tempfile::TempDir,
+    sessions: Mutex<Vec<String>>,
 }
 
 /// One browser session (one headless Chromium).
@@ -38,7 +43,8 @@ impl Driver {
             .unwrap_or_else(|e| panic!("{binary} cannot start: {e}; {INSTALL}"));
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("HTTP client");
         let profile = tempfile::tempdir().expect("profile dir");
-        let driver = Self { child, base: format!("http://127.0.0.1:{port}"), http, profile };
+        let base = format!("http://127.0.0.1:{port}");
+        let driver = Self { child, port, base, http, profile, sessions: Mutex::new(Vec::new()) };
         let started = Instant::now();
         while driver.http.get(format!("{}/status", driver.base)).send().await.is_err() {
             assert!(started.elapsed() < Duration::from_secs(20), "{binary} did not answer within 20 s; {INSTALL}");
@@ -85,12 +91,24 @@ impl Driver {
         }}});
         let value = self.call(reqwest::Method::POST, "/session", Some(capabilities)).await;
         let id = value["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {value}")).to_owned();
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner).push(id.clone());
         Session { driver: self, id }
     }
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // Plain blocking HTTP: drop cannot await.
+        for id in self.sessions.lock().unwrap_or_else(PoisonError::into_inner).drain(..) {
+            if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let request = format!(
+                    "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(request.as_bytes());
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -146,5 +164,6 @@ impl Session<'_> {
     /// Ends the session and its browser.
     pub async fn close(self) {
         self.driver.call(reqwest::Method::DELETE, &format!("/session/{}", self.id), None).await;
+        self.driver.sessions.lock().unwrap_or_else(PoisonError::into_inner).retain(|id| *id != self.id);
     }
 }
