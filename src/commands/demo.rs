@@ -5,8 +5,9 @@
 //! archived as day-partitioned Parquet ([`archive`]); the batch layer
 //! recomputes the sealed days of that archive at start and every
 //! `--batch-every`; the serving layer answers on `--listen`. A first start
-//! writes a day of simulated history into the archive ([`history`]), so the
-//! chart shows batch bars before the boundary and speed bars after it at once.
+//! writes an hour of simulated history (the end of the weekday before) into
+//! the archive ([`history`]), so the chart shows batch bars before the
+//! boundary and speed bars after it at once.
 //!
 //! Every part runs on a thread of its own and stops on Ctrl-C or SIGTERM (or
 //! when another part fails): the simulator closes the bus, the archiver makes

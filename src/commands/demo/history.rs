@@ -1,11 +1,12 @@
-//! A day of simulated history in the archive, so that the first start of the
-//! demo already has sealed days for the batch layer: the chart shows batch
-//! bars before the boundary and speed bars after it from the first minute.
+//! Simulated history in the archive, so that the first start of the demo
+//! already has a sealed day for the batch layer: the chart shows batch bars
+//! before the boundary and speed bars after it from the first minute.
 //!
-//! The history is the last hour of the day before: an hour holds about as
-//! many trades per second as the live simulator sends, so both sides of the
-//! boundary look alike, and it is quick to generate. The live market is the
-//! same model ([`market`]): same symbols, prices and volatility per hour.
+//! The history is the last hour of the weekday before: an hour of a million
+//! trades holds about as many trades per second as the live simulator sends,
+//! so both sides of the boundary look alike, and it is quick to generate.
+//! The live market is the same model ([`market`]): same symbols, same start
+//! prices, same volatility per hour.
 
 use std::path::Path;
 use tickflow_ingest::archive::files;
