@@ -7,6 +7,8 @@ mod batch;
 mod kafka;
 mod quote;
 mod reference;
+mod serve;
+mod serve_stream;
 mod speed;
 mod speed_crash;
 mod store_postgres;
