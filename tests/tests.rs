@@ -9,6 +9,8 @@ mod demo;
 mod kafka;
 mod quote;
 mod reference;
+mod serve;
+mod serve_stream;
 mod speed;
 mod speed_crash;
 mod store_postgres;

@@ -2,6 +2,7 @@
 
 pub mod browser;
 pub mod demo;
+pub mod http;
 pub mod kafka;
 pub mod postgres;
 
