@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the whole system in one process (simulator, speed, archive, batch, dashboard) on ./data.
+    Demo(commands::demo::Args),
     /// Write a deterministic synthetic market as day-partitioned archive files.
     Generate(commands::generate::Args),
     /// Put trades on the Kafka topic: from the live simulator or a replay of archive files.
@@ -27,6 +29,8 @@ enum Command {
     Speed(commands::speed::Args),
     /// Recompute exact bars from archive files and publish them as a batch run.
     Batch(commands::batch::Args),
+    /// Answer HTTP queries over the merged view, push live bars, serve metrics.
+    Serve(commands::serve::Args),
     /// Print bars from a view store as CSV or JSON.
     Bars(commands::bars::Args),
     /// Run a benchmark scenario and print its figures.
@@ -43,11 +47,13 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(args),
         Command::Generate(args) => commands::generate::run(args),
         Command::Produce(args) => commands::produce::run(args),
         Command::Archive(args) => commands::archive::run(args),
         Command::Speed(args) => commands::speed::run(args),
         Command::Batch(args) => commands::batch::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Bars(args) => commands::bars::run(args),
         Command::Bench(args) => tickflow_bench::run(args).map_err(anyhow::Error::from),
     };

@@ -4,9 +4,13 @@ mod support;
 
 mod archive;
 mod batch;
+mod dashboard;
+mod demo;
 mod kafka;
 mod quote;
 mod reference;
+mod serve;
+mod serve_stream;
 mod speed;
 mod speed_crash;
 mod store_postgres;

@@ -4,7 +4,6 @@ use super::Span;
 use std::path::PathBuf;
 use tickflow_ingest::archive::{ArchiveConfig, run as archive};
 use tickflow_shared::time::format_day;
-use tickflow_shared::watermark::WatermarkConfig;
 
 /// Arguments of `tickflow archive`.
 #[derive(clap::Args)]
@@ -27,15 +26,8 @@ pub struct Args {
     /// ...or after this long, whichever comes first.
     #[arg(long, default_value = "60s")]
     roll_interval: Span,
-    /// The watermark trails the newest trade of a partition by this much.
-    #[arg(long, default_value = "2s")]
-    max_out_of_orderness: Span,
-    /// A partition silent this long stops holding the watermark back.
-    #[arg(long, default_value = "10s")]
-    idle_timeout: Span,
-    /// A day is sealed once the watermark is this far past its end.
-    #[arg(long, default_value = "1m")]
-    allowed_lateness: Span,
+    #[command(flatten)]
+    event_time: super::EventTime,
     /// Exit after reading every partition to its end (default: run until Ctrl-C or SIGTERM).
     #[arg(long)]
     stop_at_end: bool,
@@ -51,11 +43,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         out: args.out,
         roll_trades: args.roll_trades,
         roll_interval: args.roll_interval.0,
-        watermark: WatermarkConfig {
-            max_out_of_orderness: args.max_out_of_orderness.0,
-            idle_timeout: args.idle_timeout.0,
-        },
-        allowed_lateness: args.allowed_lateness.nanos(),
+        watermark: args.event_time.watermark(),
+        allowed_lateness: args.event_time.allowed_lateness.nanos(),
         stop_at_end: args.stop_at_end,
     };
     let stop = super::stop_on_signal()?;

@@ -38,7 +38,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print(report: &BatchReport, show_rejects: usize) {
+/// Prints what a batch run published (or that nothing changed), and the first rejected rows.
+pub fn print(report: &BatchReport, show_rejects: usize) {
     for dir in &report.unsealed {
         eprintln!("skipped {}: not sealed yet (no _SEALED marker)", dir.display());
     }

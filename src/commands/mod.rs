@@ -3,8 +3,10 @@
 pub mod archive;
 pub mod bars;
 pub mod batch;
+pub mod demo;
 pub mod generate;
 pub mod produce;
+pub mod serve;
 pub mod speed;
 
 /// A runtime for the async parts of a command (store access).
@@ -35,16 +37,50 @@ pub fn stop_on_signal() -> anyhow::Result<std::sync::Arc<std::sync::atomic::Atom
     let flag = stop.clone();
     let runtime = runtime()?;
     std::thread::spawn(move || {
-        runtime.block_on(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = async { if let Some(term) = term.as_mut() { term.recv().await; } else { std::future::pending::<()>().await } } => {}
-            }
-        });
+        runtime.block_on(signal());
         flag.store(true, std::sync::atomic::Ordering::Relaxed);
     });
     Ok(stop)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(term) => drop(term.recv().await),
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+/// The flags of event time, for every command that follows the watermark.
+#[derive(clap::Args)]
+pub struct EventTime {
+    /// The watermark trails the newest trade of a partition by this much.
+    #[arg(long, default_value = "2s")]
+    max_out_of_orderness: Span,
+    /// A partition silent this long stops holding the watermark back.
+    #[arg(long, default_value = "10s")]
+    idle_timeout: Span,
+    /// A trade this late after its bar closed still updates it (later ones go to the late table);
+    /// an archive day is sealed once the watermark is this far past its end.
+    #[arg(long, default_value = "1m")]
+    pub allowed_lateness: Span,
+}
+
+impl EventTime {
+    /// The watermark's parameters.
+    pub fn watermark(&self) -> tickflow_shared::watermark::WatermarkConfig {
+        tickflow_shared::watermark::WatermarkConfig {
+            max_out_of_orderness: self.max_out_of_orderness.0,
+            idle_timeout: self.idle_timeout.0,
+        }
+    }
 }
 
 /// A span of time as flags take it: `250ms`, `10s`, `1m`, `1h`.
@@ -70,9 +106,38 @@ impl std::str::FromStr for Span {
     }
 }
 
+impl std::fmt::Display for Span {
+    /// In the largest unit that says it exactly, as the flag takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let millis = self.0.as_millis();
+        match [(3_600_000, "h"), (60_000, "m"), (1_000, "s")]
+            .into_iter()
+            .find(|(unit, _)| millis > 0 && millis.is_multiple_of(*unit))
+        {
+            Some((unit, name)) => write!(f, "{}{name}", millis / unit),
+            None => write!(f, "{millis}ms"),
+        }
+    }
+}
+
 impl Span {
     /// The span in nanoseconds, as event-time arithmetic takes it.
     pub fn nanos(self) -> i64 {
         i64::try_from(self.0.as_nanos()).unwrap_or(i64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Span;
+
+    #[test]
+    fn spans_print_as_flags_take_them() {
+        for text in ["250ms", "10s", "5m", "1h", "90s", "0ms"] {
+            let span: Span = text.parse().expect("span");
+            assert_eq!(span.to_string(), text);
+        }
+        assert_eq!("60s".parse::<Span>().expect("span").to_string(), "1m");
+        assert!("5 minutes".parse::<Span>().is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! `tickflow speed`: the speed layer, from Kafka or the in-process simulator.
 
-use super::Span;
+use super::{EventTime, Span};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use tickflow_ingest::producer::ensure_topic;
 use tickflow_ingest::simulator::{Market, SimConfig};
 use tickflow_shared::time::{format_rfc3339, now_ns};
-use tickflow_shared::watermark::WatermarkConfig;
 use tickflow_shared::{Interval, IntervalPlan};
 use tickflow_speed::input::Inputs;
 use tickflow_speed::kafka::KafkaInputs;
@@ -48,21 +47,8 @@ pub struct Args {
     /// File with one `host:port` per line, one line per process.
     #[arg(long)]
     hostfile: Option<PathBuf>,
-    /// Provisional bars are written at most this often.
-    #[arg(long, default_value = "250ms")]
-    emit_interval: Span,
-    /// The watermark trails the newest trade of a partition by this much.
-    #[arg(long, default_value = "2s")]
-    max_out_of_orderness: Span,
-    /// A partition silent this long stops holding the watermark back.
-    #[arg(long, default_value = "10s")]
-    idle_timeout: Span,
-    /// Trades this late after their bar closed still update it; later ones go to the late table.
-    #[arg(long, default_value = "1m")]
-    allowed_lateness: Span,
-    /// Event time per timely epoch: the frontier's granularity.
-    #[arg(long, default_value = "100ms")]
-    epoch: Span,
+    #[command(flatten)]
+    tuning: Tuning,
     /// Exit once every partition is read to its end (default: run until Ctrl-C or SIGTERM).
     #[arg(long)]
     stop_at_end: bool,
@@ -84,6 +70,47 @@ pub struct Args {
     /// Log a status line (rate, lag, watermark, bars, late, rejects) this often.
     #[arg(long, default_value = "5s")]
     status_every: Span,
+}
+
+/// The speed job's timing flags, shared by `tickflow speed` and `tickflow demo`.
+#[derive(clap::Args)]
+pub struct Tuning {
+    /// Provisional bars are written at most this often.
+    #[arg(long, default_value = "250ms")]
+    emit_interval: Span,
+    #[command(flatten)]
+    event_time: EventTime,
+    /// Event time per timely epoch: the frontier's granularity.
+    #[arg(long, default_value = "100ms")]
+    epoch: Span,
+}
+
+impl Tuning {
+    /// The watermark and lateness flags.
+    pub fn event_time(&self) -> &EventTime {
+        &self.event_time
+    }
+
+    /// The speed job's configuration with these timings.
+    pub fn config(
+        &self,
+        intervals: &[Interval],
+        timely: TimelyConfig,
+        stop_at_end: bool,
+    ) -> anyhow::Result<SpeedConfig> {
+        anyhow::ensure!(!self.epoch.0.is_zero(), "--epoch must be positive, like 100ms");
+        Ok(SpeedConfig {
+            plan: IntervalPlan::new(intervals),
+            watermark: self.event_time.watermark(),
+            windows: WindowsConfig { allowed_lateness: self.event_time.allowed_lateness.0 },
+            emit_interval: self.emit_interval.0,
+            epoch: self.epoch.0,
+            checkpoint: Duration::from_secs(1).max(self.epoch.0),
+            timely,
+            stop_at_end,
+            metrics: SpeedMetrics::default(),
+        })
+    }
 }
 
 /// Runs `tickflow speed`.
@@ -108,9 +135,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Arc::new(KafkaInputs::new(brokers, &args.topic))
         }
         _ => {
-            anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
             let bus = MemoryBus::new(args.partitions.max(1) as usize);
-            simulate(bus.clone(), &args, stop.clone())?;
+            let market = Market::new(&SimConfig { symbols: args.symbols, ..SimConfig::default() })?;
+            feed(bus.clone(), market, args.rate, args.ticks.unwrap_or(u64::MAX), stop.clone())?;
             Arc::new(bus)
         }
     };
@@ -124,7 +151,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 fn config(args: &Args) -> anyhow::Result<SpeedConfig> {
     anyhow::ensure!(args.workers > 0, "--workers must be at least 1");
-    anyhow::ensure!(!args.epoch.0.is_zero(), "--epoch must be positive");
     let timely = match (&args.hostfile, args.processes) {
         (None, 1) => TimelyConfig::Process { workers: args.workers },
         (Some(file), processes) => {
@@ -140,27 +166,21 @@ fn config(args: &Args) -> anyhow::Result<SpeedConfig> {
         }
         (None, _) => anyhow::bail!("--processes needs --hostfile with one host:port per process"),
     };
-    Ok(SpeedConfig {
-        plan: IntervalPlan::new(&args.intervals.0),
-        watermark: WatermarkConfig {
-            max_out_of_orderness: args.max_out_of_orderness.0,
-            idle_timeout: args.idle_timeout.0,
-        },
-        windows: WindowsConfig { allowed_lateness: args.allowed_lateness.0 },
-        emit_interval: args.emit_interval.0,
-        epoch: args.epoch.0,
-        checkpoint: Duration::from_secs(1).max(args.epoch.0),
-        timely,
-        stop_at_end: args.stop_at_end || (args.simulate && args.ticks.is_some()),
-        metrics: SpeedMetrics::default(),
-    })
+    args.tuning.config(&args.intervals.0, timely, args.stop_at_end || (args.simulate && args.ticks.is_some()))
 }
 
-/// Feeds the bus from the live simulator at `--rate` trades/s on a thread.
-fn simulate(bus: MemoryBus, args: &Args, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
-    let mut market = Market::new(&SimConfig { symbols: args.symbols, ..SimConfig::default() })?;
-    let (rate, limit) = (args.rate, args.ticks.unwrap_or(u64::MAX));
-    std::thread::spawn(move || {
+/// Feeds `bus` from `market` at `rate` trades/s on a thread, each trade
+/// stamped with the wall clock, until `limit` trades are sent or `stop` is
+/// set; then closes the bus.
+pub fn feed(
+    bus: MemoryBus,
+    mut market: Market,
+    rate: f64,
+    limit: u64,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    anyhow::ensure!(rate.is_finite() && rate > 0.0, "--rate must be a positive number of trades per second");
+    Ok(std::thread::Builder::new().name("simulator".into()).spawn(move || {
         let started = Instant::now();
         let mut sent = 0u64;
         while sent < limit && !stop.load(Ordering::Relaxed) {
@@ -171,8 +191,7 @@ fn simulate(bus: MemoryBus, args: &Args, stop: Arc<AtomicBool>) -> anyhow::Resul
             std::thread::sleep(Duration::from_millis(5));
         }
         bus.close();
-    });
-    Ok(())
+    })?)
 }
 
 /// Logs one status line every `every` until `stop`, from the job's metrics.

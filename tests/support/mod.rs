@@ -1,5 +1,8 @@
 //! Helpers shared by the integration tests: the binary, data, services.
 
+pub mod browser;
+pub mod demo;
+pub mod http;
 pub mod kafka;
 pub mod postgres;
 
@@ -34,4 +37,9 @@ pub fn bar_rows(store: &str, interval: &str, view: &str) -> Vec<String> {
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("symbol,interval,start,open,high,low,close,volume,vwap,trades,view"));
     lines.map(str::to_owned).collect()
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()).expect("a free port").port()
 }

@@ -9,13 +9,14 @@
 //! their files rewritten under the same names.
 //!
 //! After each roll, days whose end plus the allowed lateness the watermark has
-//! passed are sealed (`_SEALED`), the signal for the batch layer. The
-//! watermark is the speed layer's ([`Watermarks`]), computed over the trades
-//! made durable so far. A trade for a sealed day still lands in that day's
+//! passed are sealed (`_SEALED`), the signal for the batch layer ([`sealer`]).
+//! The watermark is the speed layer's, computed over the trades made durable
+//! so far. A trade for a sealed day still lands in that day's
 //! directory, in a new file: the batch layer sees the changed day and
 //! recomputes it.
 
 pub mod files;
+pub mod sealer;
 
 use files::Roll;
 use rdkafka::ClientContext;
@@ -24,13 +25,14 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use sealer::Sealer;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tickflow_shared::codec::{CodecError, Reject};
-use tickflow_shared::time::{NANOS_PER_DAY, day_of};
-use tickflow_shared::watermark::{WatermarkConfig, Watermarks};
+use tickflow_shared::time::day_of;
+use tickflow_shared::watermark::WatermarkConfig;
 use tickflow_shared::wire;
 
 /// What the archiver reads, where it writes, and when it rolls and seals.
@@ -189,15 +191,9 @@ struct Archiver<'a> {
     roll_started: Instant,
     /// The next offset to read, per partition, in this roll.
     next: BTreeMap<i32, i64>,
-    /// Event times of this roll, folded into `watermarks` once durable.
+    /// Event times of this roll, given to the sealer once durable.
     pending: Vec<(i32, i64)>,
-    watermarks: Watermarks,
-    /// The clock the watermark's idleness is measured on.
-    origin: Instant,
-    /// Days written and not yet sealed.
-    open_days: BTreeSet<i64>,
-    /// Whether a day carries its marker, as far as this run has looked.
-    sealed: BTreeMap<i64, bool>,
+    sealer: Sealer,
     at_end: BTreeSet<i32>,
     report: ArchiveReport,
 }
@@ -210,10 +206,7 @@ impl<'a> Archiver<'a> {
             roll_started: Instant::now(),
             next: BTreeMap::new(),
             pending: Vec::new(),
-            watermarks: Watermarks::new([], config.watermark, Duration::ZERO),
-            origin: Instant::now(),
-            open_days: files::unsealed_days(&config.out).into_iter().collect(),
-            sealed: BTreeMap::new(),
+            sealer: Sealer::new(&config.out, config.watermark, config.allowed_lateness),
             at_end: BTreeSet::new(),
             report: ArchiveReport::default(),
         }
@@ -232,9 +225,7 @@ impl<'a> Archiver<'a> {
                 if !decoded.has_seq {
                     decoded.tick.seq = position;
                 }
-                let day = day_of(decoded.tick.ts);
-                let out = &self.config.out;
-                if *self.sealed.entry(day).or_insert_with(|| files::is_sealed(out, day)) {
+                if self.sealer.is_sealed(day_of(decoded.tick.ts)) {
                     self.report.late += 1;
                 }
                 self.roll.write(partition, position, &decoded.tick)?;
@@ -263,7 +254,7 @@ impl<'a> Archiver<'a> {
         }
         let roll = std::mem::replace(&mut self.roll, Roll::new(&self.config.out));
         let trades = roll.trades();
-        self.open_days.extend(roll.finish()?);
+        let days = roll.finish()?;
         let mut offsets = TopicPartitionList::new();
         for (&partition, &next) in &self.next {
             offsets
@@ -276,27 +267,8 @@ impl<'a> Archiver<'a> {
         self.next.clear();
         self.report.trades += trades;
         self.report.rolls += 1;
-        let now = self.origin.elapsed();
-        for (partition, ts) in self.pending.drain(..) {
-            self.watermarks.observe(partition, ts, now);
-        }
-        self.seal(now)
-    }
-
-    fn seal(&mut self, now: Duration) -> Result<(), ArchiveError> {
-        let Some(watermark) = self.watermarks.watermark(now) else {
-            return Ok(());
-        };
-        while let Some(&day) = self.open_days.first() {
-            if (day + 1) * NANOS_PER_DAY + self.config.allowed_lateness > watermark {
-                break;
-            }
-            files::seal(&self.config.out, day)?;
-            tracing::info!(day = %tickflow_shared::time::format_day(day), "Sealed an archive day.");
-            self.report.sealed.push(day);
-            self.sealed.insert(day, true);
-            self.open_days.pop_first();
-        }
+        self.sealer.written(days, self.pending.drain(..));
+        self.report.sealed.extend(self.sealer.seal()?);
         Ok(())
     }
 }

@@ -75,7 +75,7 @@ impl Market {
         let mut names = HashSet::with_capacity(config.symbols);
         let mut instruments = Vec::with_capacity(config.symbols);
         while instruments.len() < config.symbols {
-            let name = ticker(&mut rng);
+            let name = config.names.get(instruments.len()).cloned().unwrap_or_else(|| ticker(&mut rng));
             if !names.insert(name.clone()) {
                 continue;
             }
@@ -206,6 +206,18 @@ mod tests {
         assert!(names.iter().all(|n| (1..=5).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_uppercase())));
         let short = names.iter().filter(|n| n.len() <= 4).count();
         assert!(short > 1500, "{short} names of up to 4 letters");
+    }
+
+    #[test]
+    fn given_names_go_to_the_most_active() {
+        let names = ["AAPL", "MSFT", "NVDA"].map(String::from).to_vec();
+        let m = Market::new(&SimConfig { symbols: 5, names: names.clone(), ..SimConfig::default() }).expect("config");
+        let symbols: Vec<&str> = m.symbols().map(Symbol::as_str).collect();
+        assert_eq!(symbols[..3], ["AAPL", "MSFT", "NVDA"]);
+        assert_eq!(symbols.len(), 5);
+        for bad in [vec!["AAPL".to_owned(); 2], vec!["a b".to_owned()], vec!["A".to_owned(); 6]] {
+            assert!(Market::new(&SimConfig { symbols: 5, names: bad, ..SimConfig::default() }).is_err());
+        }
     }
 
     #[test]

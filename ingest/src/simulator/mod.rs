@@ -51,6 +51,10 @@ use tickflow_shared::time::{MAX_EVENT_TIME, MIN_EVENT_TIME, NANOS_PER_DAY, NANOS
 pub struct SimConfig {
     /// Number of instruments, 1 to 100,000.
     pub symbols: usize,
+    /// Names of the most active instruments, in order of activity (at most
+    /// `symbols`, each a valid symbol, no repeats); the others get drawn
+    /// ticker-like names. Empty by default: every name is drawn.
+    pub names: Vec<String>,
     /// Seed of every random draw: the same seed and settings give the same
     /// trades, bit for bit.
     pub seed: u64,
@@ -72,6 +76,11 @@ impl SimConfig {
     /// Default number of instruments.
     pub const fn default_symbols() -> usize {
         500
+    }
+
+    /// Default names: none given, all drawn.
+    pub const fn default_names() -> Vec<String> {
+        Vec::new()
     }
 
     /// Default seed.
@@ -105,6 +114,16 @@ impl SimConfig {
         if !(1..=100_000).contains(&self.symbols) {
             return fail(format!("symbols = {} must be between 1 and 100000", self.symbols));
         }
+        if self.names.len() > self.symbols {
+            return fail(format!(
+                "{} names given for {} symbols; give at most one per symbol",
+                self.names.len(),
+                self.symbols
+            ));
+        }
+        if let Some(name) = self.names.iter().enumerate().find_map(|(i, n)| self.names[..i].contains(n).then_some(n)) {
+            return fail(format!("name {name:?} is given twice; each symbol needs its own name"));
+        }
         if self.days == 0 {
             return fail("days must be at least 1".to_owned());
         }
@@ -128,6 +147,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             symbols: Self::default_symbols(),
+            names: Self::default_names(),
             seed: Self::default_seed(),
             start: Self::default_start(),
             days: Self::default_days(),
