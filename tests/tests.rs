@@ -4,6 +4,7 @@ mod support;
 
 mod archive;
 mod batch;
+mod batch_every;
 mod kafka;
 mod quote;
 mod reference;

@@ -3,6 +3,7 @@
 use super::Span;
 use std::path::PathBuf;
 use tickflow_ingest::archive::{ArchiveConfig, run as archive};
+use tickflow_ingest::metrics::ArchiveMetrics;
 use tickflow_shared::time::format_day;
 use tickflow_shared::watermark::WatermarkConfig;
 
@@ -39,6 +40,9 @@ pub struct Args {
     /// Exit after reading every partition to its end (default: run until Ctrl-C or SIGTERM).
     #[arg(long)]
     stop_at_end: bool,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (and `/healthz`), like `0.0.0.0:9100` (default: off).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs `tickflow archive`.
@@ -59,8 +63,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         stop_at_end: args.stop_at_end,
     };
     let stop = super::stop_on_signal()?;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = ArchiveMetrics::register(&mut registry);
+    super::serve_metrics(args.metrics_listen, registry)?;
     let started = std::time::Instant::now();
-    let report = archive(&config, &stop)?;
+    let report = archive(&config, &stop, &metrics)?;
     let seconds = started.elapsed().as_secs_f64();
     let sealed: Vec<String> = report.sealed.iter().map(|d| format_day(*d)).collect();
     println!(

@@ -2,6 +2,7 @@
 
 pub mod kafka;
 pub mod postgres;
+pub mod process;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
