@@ -32,8 +32,33 @@ pub struct PostgresStore {
     next_reader: AtomicUsize,
 }
 
+/// The environment variable holding the database password.
+pub const PASSWORD_ENV: &str = "TICKFLOW_STORE_PASSWORD";
+/// The environment variable naming a file that holds the database password.
+pub const PASSWORD_FILE_ENV: &str = "TICKFLOW_STORE_PASSWORD_FILE";
+
+/// The password for a URL that has none: `TICKFLOW_STORE_PASSWORD`, or the
+/// first line of the file `TICKFLOW_STORE_PASSWORD_FILE` names (a Docker or
+/// Kubernetes secret), so it never has to be in a URL or a config file.
+fn password(env: impl Fn(&str) -> Option<String>) -> Result<Option<String>, StoreError> {
+    if let Some(password) = env(PASSWORD_ENV) {
+        return Ok(Some(password));
+    }
+    let Some(path) = env(PASSWORD_FILE_ENV) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| StoreError::Io { path: path.clone(), source })?;
+    Ok(Some(text.lines().next().unwrap_or_default().to_owned()))
+}
+
 async fn client(url: &str) -> Result<Client, StoreError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    let mut config: tokio_postgres::Config = url.parse()?;
+    if config.get_password().is_none()
+        && let Some(password) = password(|name| std::env::var(name).ok())?
+    {
+        config.password(password);
+    }
+    let (client, connection) = config.connect(NoTls).await?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::warn!(%error, "PostgreSQL connection closed.");
@@ -44,6 +69,8 @@ async fn client(url: &str) -> Result<Client, StoreError> {
 
 impl PostgresStore {
     /// Connects to the database `url` names and applies missing migrations.
+    /// A URL without a password takes it from `TICKFLOW_STORE_PASSWORD` or
+    /// `TICKFLOW_STORE_PASSWORD_FILE`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let mut write = client(url).await?;
         migrations::run_postgres(&mut write).await?;
@@ -150,5 +177,27 @@ impl<'a> FromSql<'a> for PgTime {
 
     fn accepts(ty: &Type) -> bool {
         *ty == Type::TIMESTAMPTZ
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_comes_from_the_variable_or_the_file_it_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("password");
+        std::fs::write(&file, "s3cret\n").expect("write");
+        let file = file.display().to_string();
+        let env = |vars: Vec<(&'static str, String)>| {
+            move |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+        };
+        assert_eq!(password(env(vec![])).expect("none"), None);
+        assert_eq!(password(env(vec![(PASSWORD_FILE_ENV, file.clone())])).expect("file").as_deref(), Some("s3cret"));
+        let both = env(vec![(PASSWORD_ENV, "direct".into()), (PASSWORD_FILE_ENV, file)]);
+        assert_eq!(password(both).expect("variable").as_deref(), Some("direct"));
+        let missing = password(env(vec![(PASSWORD_FILE_ENV, "/nonexistent/password".into())]));
+        assert!(missing.expect_err("missing file").to_string().contains("/nonexistent/password"));
     }
 }
