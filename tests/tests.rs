@@ -5,6 +5,7 @@ mod support;
 mod archive;
 mod batch;
 mod batch_every;
+mod config;
 mod kafka;
 mod quote;
 mod reference;
