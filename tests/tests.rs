@@ -6,6 +6,7 @@ mod archive;
 mod batch;
 mod batch_every;
 mod config;
+mod deploy;
 mod kafka;
 mod quote;
 mod reference;

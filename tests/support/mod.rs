@@ -3,6 +3,7 @@
 pub mod kafka;
 pub mod postgres;
 pub mod process;
+pub mod tools;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
