@@ -7,6 +7,7 @@ mod batch;
 mod batch_every;
 mod config;
 mod deploy;
+mod deploy_dashboard;
 mod kafka;
 mod quote;
 mod reference;

@@ -96,6 +96,11 @@ impl BatchMetrics {
         registry.register("tickflow_batch_trades", "Trades read by published batch runs.", metrics.trades.clone());
         registry.register("tickflow_batch_bars", "Bars written by published batch runs.", metrics.bars.clone());
         registry.register("tickflow_batch_rejects", "Rows rejected by published batch runs.", metrics.rejects.clone());
+        // Every outcome is exposed from the start, at 0, so rates and alerts
+        // see a series before its first run.
+        for outcome in [Outcome::Published, Outcome::Unchanged, Outcome::Failed, Outcome::Skipped] {
+            metrics.count(outcome, 0);
+        }
         metrics
     }
 
@@ -134,6 +139,7 @@ mod tests {
         let text = tickflow_shared::telemetry::encode(&registry);
         assert!(text.contains(r#"tickflow_batch_runs_total{outcome="failed"} 1"#), "{text}");
         assert!(text.contains(r#"tickflow_batch_runs_total{outcome="unchanged"} 1"#), "{text}");
+        assert!(text.contains(r#"tickflow_batch_runs_total{outcome="skipped"} 0"#), "{text}");
         assert!(text.contains("tickflow_batch_run_duration_seconds_count 2"), "{text}");
         assert!(metrics.last_success.get() > 0.0);
         assert_eq!(metrics.trades.get(), 0);
