@@ -60,6 +60,8 @@ enum Command {
     Speed(commands::speed::Args),
     /// Recompute exact bars from archive files and publish them as a batch run.
     Batch(commands::batch::Args),
+    /// Answer HTTP queries over the merged view, push live bars, serve metrics.
+    Serve(commands::serve::Args),
     /// Print bars from a view store as CSV or JSON.
     Bars(commands::bars::Args),
     /// Run a benchmark scenario and print its figures.
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Archive(args) => commands::archive::run(args),
         Command::Speed(args) => commands::speed::run(args),
         Command::Batch(args) => commands::batch::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Bars(args) => commands::bars::run(args),
         Command::Bench(args) => tickflow_bench::run(args).map_err(anyhow::Error::from),
     };

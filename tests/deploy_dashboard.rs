@@ -3,10 +3,12 @@
 //! metrics the layers register (their registries are built here and
 //! encoded, so a renamed metric fails this test).
 
+use crate::support::process::http_get;
 use crate::support::tools::repo;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Every sample name the services can expose.
 fn metric_names() -> BTreeSet<String> {
@@ -14,7 +16,8 @@ fn metric_names() -> BTreeSet<String> {
     tickflow_ingest::metrics::ProduceMetrics::register(&mut registry);
     tickflow_ingest::metrics::ArchiveMetrics::register(&mut registry);
     tickflow_batch::metrics::BatchMetrics::register(&mut registry);
-    let text = tickflow_shared::telemetry::encode(&registry);
+    let mut text = tickflow_shared::telemetry::encode(&registry);
+    text.push_str(&serve_metrics());
     let mut names = BTreeSet::new();
     for line in text.lines() {
         let Some(rest) = line.strip_prefix("# TYPE ") else { continue };
@@ -27,6 +30,36 @@ fn metric_names() -> BTreeSet<String> {
         names.extend(suffixes.iter().map(|s| format!("{name}{s}")));
     }
     names
+}
+
+/// The serving layer's /metrics after one request (its families are
+/// labelled by route, so they show once a route was asked).
+fn serve_metrics() -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("views.db").display());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let store = tickflow_shared::store::open(&url).await.expect("store");
+        let mut registry = Registry::default();
+        let server = tickflow_serve::ServeConfig::default().build(Arc::from(store), &mut registry).expect("server");
+        let registry = Arc::new(registry);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let client = async move {
+            let response = tokio::task::spawn_blocking(move || http_get(addr, "/api/v1/status")).await.expect("join");
+            assert_eq!(response.map(|(status, _)| status), Some(200), "GET /api/v1/status");
+            let _ = stop.send(());
+        };
+        let (served, ()) = tokio::join!(
+            tickflow_serve::run(listener, server, registry.clone(), async {
+                let _ = stopped.await;
+            }),
+            client
+        );
+        served.expect("the server ran");
+        tickflow_shared::telemetry::encode(&registry)
+    })
 }
 
 /// Every table the PostgreSQL migrations create.

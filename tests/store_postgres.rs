@@ -217,6 +217,7 @@ speed_scenarios!(
     speed_commit_is_atomic,
     speed_replay_is_idempotent,
     speed_changes_since,
+    serving_reads,
 );
 
 #[tokio::test]

@@ -1,1 +1,116 @@
-//! placeholder
+//! The serving layer: the HTTP API over the merged view, live bars, metrics.
+//!
+//! A [`ServeConfig`] is built into a [`Server`] over an opened view store
+//! ([`ServeConfig::build`], which also registers the server's metrics), and
+//! [`run`] serves it on a bound listener until a shutdown future resolves,
+//! mini-redis style: the binary (`tickflow serve`) binds and waits for
+//! Ctrl-C; `tickflow demo` runs the same server in-process, sharing its store
+//! and its metrics registry with the other layers.
+//!
+//! ```no_run
+//! # async fn example(store: std::sync::Arc<dyn tickflow_shared::store::ViewStore>) -> Result<(), tickflow_serve::ServeError> {
+//! let mut registry = prometheus_client::registry::Registry::default();
+//! let server = tickflow_serve::ServeConfig::default().build(store, &mut registry)?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.map_err(tickflow_serve::ServeError::Listener)?;
+//! tickflow_serve::run(listener, server, std::sync::Arc::new(registry), async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await
+//! # }
+//! ```
+//!
+//! The design decision that matters is that the merge rule (DESIGN.md,
+//! contract 6) is not here: `/bars` asks the store for
+//! [`ViewSelect::Merged`](tickflow_shared::store::ViewSelect), which reads the
+//! boundary and both views in one snapshot, so a response is never torn by a
+//! concurrent batch publish, and every bar says which view it came from.
+//!
+//! Every route is one row of a table (`routes.rs`): its path, its query
+//! parameters, whether it needs the API token. One warp filter dispatches on
+//! the table, so unknown routes and parameters get JSON errors that list what
+//! is served, each route is counted under its path in
+//! `tickflow_serve_requests_total` and `tickflow_serve_request_duration_seconds`,
+//! and a test holds the table against the OpenAPI document (`openapi.json`,
+//! served at `/api/v1/openapi.json`). Start reading at `routes.rs`, then
+//! `api.rs` (the query routes) and `stream.rs` (the one change poller behind
+//! every `/stream` client).
+
+mod api;
+mod config;
+mod error;
+mod metrics;
+mod params;
+mod routes;
+mod stream;
+
+pub use config::{ApiToken, ServeConfig};
+pub use error::ServeError;
+
+use prometheus_client::registry::Registry;
+use std::future::Future;
+use std::sync::Arc;
+use tickflow_shared::store::ViewStore;
+use tokio::sync::watch;
+
+/// What every request handler shares.
+pub(crate) struct State {
+    config: ServeConfig,
+    store: Arc<dyn ViewStore>,
+    metrics: metrics::Metrics,
+    hub: stream::Hub,
+    /// Turns `true` when the server shuts down; live streams end then.
+    shutdown: watch::Receiver<bool>,
+}
+
+/// A server ready to [`run`]: its configuration, store and metrics.
+pub struct Server {
+    state: Arc<State>,
+    stop: watch::Sender<bool>,
+}
+
+impl ServeConfig {
+    /// Checks the configuration and builds a server over `store`, registering
+    /// the server's metrics (`tickflow_serve_*`) into `registry`.
+    pub fn build(self, store: Arc<dyn ViewStore>, registry: &mut Registry) -> Result<Server, ServeError> {
+        if self.intervals.is_empty() {
+            return Err(ServeError::Config("no interval to serve; give at least one, like 1m".into()));
+        }
+        if self.point_limit == 0 || self.symbol_limit == 0 {
+            return Err(ServeError::Config("the point and symbol limits must be at least 1".into()));
+        }
+        if self.poll_interval.is_zero() || self.keep_alive.is_zero() {
+            return Err(ServeError::Config("the poll and keep-alive intervals must be positive".into()));
+        }
+        let (stop, shutdown) = watch::channel(false);
+        let hub = stream::Hub::new(&self.intervals, self.stream_buffer);
+        let metrics = metrics::Metrics::register(registry);
+        Ok(Server { state: Arc::new(State { config: self, store, metrics, hub, shutdown }), stop })
+    }
+}
+
+/// Serves `server` on `listener` until `shutdown` resolves, then stops
+/// taking connections, ends every live stream and waits for open requests.
+///
+/// `registry` is what `/metrics` shows: the one `build` registered the
+/// server's metrics into, frozen, possibly with other layers' metrics.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    server: Server,
+    registry: Arc<Registry>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let address = listener.local_addr().map_err(ServeError::Listener)?;
+    let Server { state, stop } = server;
+    let poller = tokio::spawn(stream::poll(Arc::clone(&state)));
+    let auth = if state.config.api_token.is_some() { "bearer token" } else { "none" };
+    tracing::info!(%address, auth, "Serving the API.");
+    let graceful = async move {
+        shutdown.await;
+        tracing::info!("Shutting down the API.");
+        // Live streams end on this, so the server can drain.
+        let _ = stop.send(true);
+    };
+    warp::serve(routes::routes(Arc::clone(&state), registry)).incoming(listener).graceful(graceful).run().await;
+    let _ = poller.await;
+    Ok(())
+}

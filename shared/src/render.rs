@@ -7,8 +7,6 @@
 
 use crate::store::ViewBar;
 use crate::time::write_rfc3339;
-use serde::Serialize;
-use serde_json::value::RawValue;
 use std::fmt::Write as _;
 
 /// The CSV header of a bar row.
@@ -26,52 +24,78 @@ pub fn write_csv_row(out: &mut String, row: &ViewBar) {
     );
 }
 
-/// A bar as a JSON object: the fields of the CSV row, numbers exact.
-#[derive(Serialize)]
-pub struct JsonBar {
-    /// The instrument.
-    pub symbol: String,
-    /// The interval label.
-    pub interval: String,
-    /// Window start, RFC 3339 UTC.
-    pub start: String,
-    /// Opening price.
-    pub open: Box<RawValue>,
-    /// Highest price.
-    pub high: Box<RawValue>,
-    /// Lowest price.
-    pub low: Box<RawValue>,
-    /// Closing price.
-    pub close: Box<RawValue>,
-    /// Traded volume.
-    pub volume: Box<RawValue>,
-    /// Volume-weighted average price.
-    pub vwap: Box<RawValue>,
-    /// Number of trades.
-    pub trades: u64,
-    /// `batch` or `speed`.
-    pub view: String,
+/// Appends a bar's members as JSON, without the braces: the columns of the
+/// CSV row, money as exact decimal numbers, `start` as RFC 3339 text.
+/// Symbols and interval labels hold no character JSON must escape.
+pub fn write_json_fields(out: &mut String, row: &ViewBar) {
+    let bar = &row.bar;
+    let _ = write!(out, r#""symbol":"{}","interval":"{}","start":""#, bar.symbol, bar.interval);
+    write_rfc3339(out, bar.start);
+    let _ = write!(
+        out,
+        r#"","open":{},"high":{},"low":{},"close":{},"volume":{},"vwap":{},"trades":{},"view":"{}""#,
+        bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades, row.view
+    );
 }
 
-fn number(value: impl std::fmt::Display) -> Box<RawValue> {
-    RawValue::from_string(value.to_string()).unwrap_or_else(|_| RawValue::NULL.to_owned())
+/// Appends a bar as one JSON object; see [`write_json_fields`].
+pub fn write_json_bar(out: &mut String, row: &ViewBar) {
+    out.push('{');
+    write_json_fields(out, row);
+    out.push('}');
 }
 
-impl From<&ViewBar> for JsonBar {
-    fn from(row: &ViewBar) -> Self {
-        let bar = &row.bar;
-        Self {
-            symbol: bar.symbol.to_string(),
-            interval: bar.interval.to_string(),
-            start: crate::time::format_rfc3339(bar.start),
-            open: number(bar.open),
-            high: number(bar.high),
-            low: number(bar.low),
-            close: number(bar.close),
-            volume: number(bar.volume),
-            vwap: number(bar.vwap),
-            trades: bar.trades,
-            view: row.view.to_string(),
+/// Appends bars as one JSON array.
+pub fn write_json_bars(out: &mut String, rows: &[ViewBar]) {
+    out.push('[');
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
+        write_json_bar(out, row);
+    }
+    out.push(']');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixed::{Price, Volume};
+    use crate::store::View;
+    use crate::{Bar, Symbol};
+
+    #[test]
+    fn json_is_valid_and_exact() {
+        let bar = Bar {
+            symbol: Symbol::new("BRK.B").expect("symbol"),
+            interval: "1m".parse().expect("interval"),
+            start: 1_381_152_600_000_000_000,
+            open: Price(16_741_000_000),
+            high: Price(16_800_000_001),
+            low: Price(1),
+            close: Price(10_000_000_000),
+            volume: Volume(i128::from(i64::MAX) * 1000),
+            vwap: Price(16_750_000_000),
+            trades: 42,
+            first_ts: 0,
+            last_ts: 0,
+        };
+        let row = ViewBar { bar, view: View::Speed };
+        let mut text = String::new();
+        write_json_bars(&mut text, &[row.clone(), row]);
+        let value: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(value[1]["start"], "2013-10-07T13:30:00Z");
+        for exact in
+            [r#""high":168.00000001,"#, r#""low":0.00000001,"#, r#""close":100,"#, r#""volume":92233720368547"#]
+        {
+            assert!(text.contains(exact), "{exact} in {text}");
+        }
+        assert!(value[0]["high"].is_number());
+        assert_eq!(value[0]["view"], "speed");
+        let mut keys: Vec<&str> = value[0].as_object().expect("object").keys().map(String::as_str).collect();
+        let mut columns: Vec<&str> = CSV_HEADER.split(',').collect();
+        keys.sort_unstable();
+        columns.sort_unstable();
+        assert_eq!(keys, columns, "the JSON members are the CSV columns");
     }
 }

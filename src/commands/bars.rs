@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use std::io::Write;
-use tickflow_shared::render::{CSV_HEADER, JsonBar, write_csv_row};
+use tickflow_shared::render::{CSV_HEADER, write_csv_row, write_json_bars};
 use tickflow_shared::store::{BarQuery, ViewSelect};
 use tickflow_shared::time::parse_timestamp;
 use tickflow_shared::{Interval, Symbol};
@@ -91,9 +91,9 @@ fn print(args: Args) -> anyhow::Result<()> {
             }
         }
         Format::Json => {
-            let rows: Vec<JsonBar> = bars.bars.iter().map(JsonBar::from).collect();
-            serde_json::to_writer(&mut out, &rows)?;
-            writeln!(out)?;
+            let mut text = String::with_capacity(bars.bars.len() * 200 + 3);
+            write_json_bars(&mut text, &bars.bars);
+            writeln!(out, "{text}")?;
         }
     }
     out.flush()?;

@@ -5,6 +5,7 @@ pub mod bars;
 pub mod batch;
 pub mod generate;
 pub mod produce;
+pub mod serve;
 pub mod speed;
 
 /// A runtime for the async parts of a command (store access).

@@ -28,11 +28,9 @@ pub(crate) fn parts(query: &BarQuery, boundary: Option<i64>) -> Vec<Part> {
 
 /// The distinct intervals of the batch bar table, by a loose index scan
 /// (one index probe per interval, not a scan of every bar); same SQL in both engines.
-pub(crate) const DISTINCT_INTERVALS: &str = r#"WITH RECURSIVE i(v) AS (
-    SELECT (SELECT MIN("interval") FROM batch_bars)
-    UNION ALL
-    SELECT (SELECT MIN("interval") FROM batch_bars WHERE "interval" > i.v) FROM i WHERE i.v IS NOT NULL
-) SELECT v FROM i WHERE v IS NOT NULL"#;
+pub(crate) fn distinct_intervals() -> String {
+    super::serving::distinct("batch_bars", r#""interval""#, "")
+}
 
 /// A value bound to a bars query; each engine turns it into its own type.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,14 +16,17 @@
 mod common;
 pub mod migrations;
 mod postgres;
+pub mod serving;
 pub mod speed;
 mod sqlite;
 mod sqlite_insert;
+mod sqlite_serving;
 mod sqlite_speed;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
 pub use postgres::PostgresStore;
+pub use serving::{PartitionProgress, StoreStats};
 pub use speed::{LateTrade, PartitionOffset, SpeedBar, SpeedChange, SpeedChanges, SpeedCommit, SpeedStatus};
 pub use sqlite::SqliteStore;
 
@@ -103,7 +106,8 @@ pub struct ViewBar {
     pub view: View,
 }
 
-/// What one snapshot read returns: bars ordered by `(symbol, start)`.
+/// What one snapshot read returns: bars ordered by `(symbol, start)` (by
+/// `(symbol, interval)` from [`ViewStore::latest`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Bars {
     /// The batch boundary (ns) at the snapshot, if a batch run was ever published.
@@ -250,6 +254,18 @@ pub trait ViewStore: Send + Sync {
         since: i64,
         limit: usize,
     ) -> Result<SpeedChanges, StoreError>;
+
+    /// Every symbol with a bar in either view, in order.
+    async fn symbols(&self) -> Result<Vec<Symbol>, StoreError>;
+
+    /// The newest bar of each of `symbols` in each of `intervals` by the
+    /// merge rule (contract 6), and the boundary, in one snapshot; ordered by
+    /// `(symbol, interval)`, pairs without a bar left out.
+    async fn latest(&self, symbols: &[Symbol], intervals: &[Interval]) -> Result<Bars, StoreError>;
+
+    /// The boundary, the rows of each table and every partition's progress,
+    /// in one snapshot.
+    async fn stats(&self) -> Result<StoreStats, StoreError>;
 }
 
 /// Opens (creating and migrating as needed) the store a URL names.

@@ -4,11 +4,11 @@
 //! read is one deferred transaction on a separate read connection, which in
 //! WAL mode is a snapshot that a concurrent publish does not disturb.
 
-use super::common::{self, Bound, DISTINCT_INTERVALS, Part, interval_of, now_micros, parts, to_i64, to_u64};
+use super::common::{self, Bound, Part, distinct_intervals, interval_of, now_micros, parts, to_i64, to_u64};
 use super::sqlite_insert::BarInserter;
-use super::sqlite_speed;
 use super::{BarQuery, Bars, BatchPublish, BatchRun, FileManifest, StoreError, View, ViewBar, ViewStore, migrations};
-use super::{LateTrade, PartitionOffset, SpeedChanges, SpeedCommit, SpeedStatus};
+use super::{LateTrade, PartitionOffset, SpeedChanges, SpeedCommit, SpeedStatus, StoreStats};
+use super::{sqlite_serving, sqlite_speed};
 use crate::bar::Bar;
 use crate::codec::Reject;
 use crate::fixed::{Price, Volume};
@@ -66,8 +66,10 @@ impl SqliteStore {
         let version: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) + 1 FROM batch_runs", [], |r| r.get(0))?;
         let published_at = now_micros();
 
-        let intervals =
-            tx.prepare(DISTINCT_INTERVALS)?.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        let intervals = tx
+            .prepare(&distinct_intervals())?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
         {
             let mut delete =
                 tx.prepare_cached(r#"DELETE FROM batch_bars WHERE "interval" = ?1 AND start >= ?2 AND start < ?3"#)?;
@@ -179,32 +181,14 @@ impl SqliteStore {
     fn read_bars(&self, query: &BarQuery) -> Result<Bars, StoreError> {
         let mut conn = lock(&self.read);
         let tx = conn.transaction()?;
-        let boundary: Option<i64> =
-            tx.query_row("SELECT boundary FROM batch_boundary WHERE id = 1", [], |r| r.get(0)).optional()?.flatten();
+        let boundary = boundary(&tx)?;
         let (sql, values) = bars_sql(query, &parts(query, boundary));
         let mut stmt = tx.prepare(&sql)?;
         let mut rows = stmt.query(params_from_iter(values))?;
         let mut bars = Vec::new();
         let mut last = None;
         while let Some(row) = rows.next()? {
-            let symbol: String = row.get(0)?;
-            let label: String = row.get(1)?;
-            let view = if row.get::<_, i64>(13)? == 0 { View::Batch } else { View::Speed };
-            let bar = Bar {
-                symbol: Symbol::new(&symbol).map_err(|e| StoreError::Corrupt(format!("symbol {symbol:?}: {e}")))?,
-                interval: interval_of(&label, &mut last)?,
-                start: row.get(2)?,
-                open: Price(row.get(3)?),
-                high: Price(row.get(4)?),
-                low: Price(row.get(5)?),
-                close: Price(row.get(6)?),
-                volume: Volume(i128::from(row.get::<_, i64>(7)?)),
-                vwap: Price(row.get(8)?),
-                trades: to_u64(row.get(9)?, "trades")?,
-                first_ts: row.get(10)?,
-                last_ts: row.get(11)?,
-            };
-            bars.push(ViewBar { bar, view });
+            bars.push(view_bar(row, &mut last)?);
         }
         drop(rows);
         drop(stmt);
@@ -222,18 +206,47 @@ fn outside(bar: &Bar) -> StoreError {
     ))
 }
 
+/// The boundary in the snapshot of `conn`'s open transaction.
+pub(super) fn boundary(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    Ok(conn.query_row("SELECT boundary FROM batch_boundary WHERE id = 1", [], |r| r.get(0)).optional()?.flatten())
+}
+
+/// The columns [`view_bar`] reads, from `view`'s table, up to a `WHERE`.
+pub(super) fn select(view: View) -> String {
+    let (table, tag) = match view {
+        View::Batch => ("batch_bars", 0),
+        View::Speed => ("speed_bars", 1),
+    };
+    format!(
+        r#"SELECT symbol, "interval", start, open, high, low, close, volume, vwap, trades, first_ts_ns,
+           last_ts_ns, {tag} FROM {table} WHERE"#
+    )
+}
+
+/// A bar and its view from the columns of [`select`].
+pub(super) fn view_bar(row: &rusqlite::Row<'_>, last: &mut Option<(String, Interval)>) -> Result<ViewBar, StoreError> {
+    let symbol: String = row.get(0)?;
+    let label: String = row.get(1)?;
+    let view = if row.get::<_, i64>(12)? == 0 { View::Batch } else { View::Speed };
+    let bar = Bar {
+        symbol: Symbol::new(&symbol).map_err(|e| StoreError::Corrupt(format!("symbol {symbol:?}: {e}")))?,
+        interval: interval_of(&label, last)?,
+        start: row.get(2)?,
+        open: Price(row.get(3)?),
+        high: Price(row.get(4)?),
+        low: Price(row.get(5)?),
+        close: Price(row.get(6)?),
+        volume: Volume(i128::from(row.get::<_, i64>(7)?)),
+        vwap: Price(row.get(8)?),
+        trades: to_u64(row.get(9)?, "trades")?,
+        first_ts: row.get(10)?,
+        last_ts: row.get(11)?,
+    };
+    Ok(ViewBar { bar, view })
+}
+
 /// The SQL and parameters of one snapshot read, in SQLite's dialect.
 fn bars_sql(query: &BarQuery, parts: &[Part]) -> (String, Vec<Value>) {
-    let select = |view| {
-        let (table, tag) = match view {
-            View::Batch => ("batch_bars", 0),
-            View::Speed => ("speed_bars", 1),
-        };
-        format!(
-            r#"SELECT symbol, "interval", start, open, high, low, close, volume, vwap, trades, first_ts_ns,
-               last_ts_ns, 0, {tag} FROM {table} WHERE"#
-        )
-    };
     let (sql, values) = common::bars_sql(query, parts, select, |n| format!("?{n}"));
     let values = values
         .into_iter()
@@ -347,6 +360,18 @@ impl ViewStore for SqliteStore {
         limit: usize,
     ) -> Result<SpeedChanges, StoreError> {
         sqlite_speed::changes(&mut lock(&self.read), interval, symbols, since, limit)
+    }
+
+    async fn symbols(&self) -> Result<Vec<Symbol>, StoreError> {
+        sqlite_serving::symbols(&mut lock(&self.read))
+    }
+
+    async fn latest(&self, symbols: &[Symbol], intervals: &[Interval]) -> Result<Bars, StoreError> {
+        sqlite_serving::latest(&mut lock(&self.read), symbols, intervals)
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        sqlite_serving::stats(&mut lock(&self.read))
     }
 }
 

@@ -8,11 +8,12 @@
 mod numeric;
 mod publish;
 mod read;
+mod serving;
 mod speed;
 mod speed_read;
 
 use super::{BarQuery, Bars, BatchPublish, BatchRun, FileManifest, StoreError, ViewStore, migrations};
-use super::{LateTrade, PartitionOffset, SpeedChanges, SpeedCommit, SpeedStatus};
+use super::{LateTrade, PartitionOffset, SpeedChanges, SpeedCommit, SpeedStatus, StoreStats};
 use crate::codec::Reject;
 use crate::interval::Interval;
 use crate::tick::Symbol;
@@ -140,6 +141,18 @@ impl ViewStore for PostgresStore {
         limit: usize,
     ) -> Result<SpeedChanges, StoreError> {
         speed_read::changes(&mut *self.reader().lock().await, interval, symbols, since, limit).await
+    }
+
+    async fn symbols(&self) -> Result<Vec<Symbol>, StoreError> {
+        serving::symbols(&*self.reader().lock().await).await
+    }
+
+    async fn latest(&self, symbols: &[Symbol], intervals: &[Interval]) -> Result<super::Bars, StoreError> {
+        serving::latest(&mut *self.reader().lock().await, symbols, intervals).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        serving::stats(&mut *self.reader().lock().await).await
     }
 }
 

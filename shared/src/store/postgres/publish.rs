@@ -3,7 +3,7 @@
 use super::PgTime;
 use crate::bar::Bar;
 use crate::interval::Interval;
-use crate::store::common::{DISTINCT_INTERVALS, now_micros, to_i64};
+use crate::store::common::{distinct_intervals, now_micros, to_i64};
 use crate::store::{BatchPublish, BatchRun, StoreError};
 use crate::time::{NANOS_PER_DAY, day_of, format_rfc3339, write_rfc3339};
 use bytes::Bytes;
@@ -45,7 +45,7 @@ async fn swap(
     let published_at = now_micros();
 
     let intervals: Vec<String> =
-        tx.query(DISTINCT_INTERVALS, &[]).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+        tx.query(&distinct_intervals(), &[]).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
     let delete =
         tx.prepare(r#"DELETE FROM batch_bars WHERE "interval" = ANY($1) AND start >= $2 AND start < $3"#).await?;
     for day in &days {

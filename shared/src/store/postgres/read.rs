@@ -4,71 +4,74 @@ use super::PgTime;
 use crate::bar::Bar;
 use crate::codec::Reject;
 use crate::fixed::{Price, Volume};
+use crate::interval::Interval;
 use crate::store::common::{self, Bound, Part, interval_of, parse_units_i128, parts, to_u64};
 use crate::store::{BarQuery, Bars, BatchRun, FileManifest, StoreError, View, ViewBar};
 use crate::tick::Symbol;
 use std::collections::HashMap;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, IsolationLevel, Row};
+use tokio_postgres::{Client, IsolationLevel, Row, Transaction};
 
 pub(super) async fn bars(client: &mut Client, query: &BarQuery) -> Result<Bars, StoreError> {
     let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
-    let boundary: Option<PgTime> = tx
-        .query_opt("SELECT boundary FROM batch_boundary WHERE id = 1", &[])
-        .await?
-        .map(|r| r.try_get(0))
-        .transpose()?
-        .flatten();
-    let boundary = boundary.map(|t| t.0);
+    let boundary = boundary(&tx).await?;
     let (sql, values) = bars_sql(query, &parts(query, boundary));
     let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| &**v as &(dyn ToSql + Sync)).collect();
     let rows = tx.query(&sql, &params).await?;
     tx.commit().await?;
     let mut last = None;
-    let bars = rows
-        .iter()
-        .map(|row| {
-            let symbol: &str = row.try_get(0)?;
-            let label: &str = row.try_get(1)?;
-            let price = |i: usize| -> Result<Price, StoreError> {
-                let text: &str = row.try_get(i)?;
-                Price::parse(text).map_err(|e| StoreError::Corrupt(format!("price {text:?} {e}")))
-            };
-            let bar = Bar {
-                symbol: Symbol::new(symbol).map_err(|e| StoreError::Corrupt(format!("symbol {symbol:?}: {e}")))?,
-                interval: interval_of(label, &mut last)?,
-                start: row.try_get::<_, PgTime>(2)?.0,
-                open: price(3)?,
-                high: price(4)?,
-                low: price(5)?,
-                close: price(6)?,
-                volume: Volume(parse_units_i128(row.try_get(7)?)?),
-                vwap: price(8)?,
-                trades: to_u64(row.try_get(9)?, "trades")?,
-                first_ts: row.try_get(10)?,
-                last_ts: row.try_get(11)?,
-            };
-            let view = if row.try_get::<_, bool>(12)? { View::Speed } else { View::Batch };
-            Ok(ViewBar { bar, view })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let bars = rows.iter().map(|row| view_bar(row, &mut last)).collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Bars { boundary, bars })
+}
+
+/// The boundary in the snapshot of `tx`.
+pub(super) async fn boundary(tx: &Transaction<'_>) -> Result<Option<i64>, StoreError> {
+    let row = tx.query_opt("SELECT boundary FROM batch_boundary WHERE id = 1", &[]).await?;
+    Ok(row.map(|r| r.try_get::<_, Option<PgTime>>(0)).transpose()?.flatten().map(|t| t.0))
+}
+
+/// A bar and its view from the columns of [`select`].
+pub(super) fn view_bar(row: &Row, last: &mut Option<(String, Interval)>) -> Result<ViewBar, StoreError> {
+    let symbol: &str = row.try_get(0)?;
+    let label: &str = row.try_get(1)?;
+    let price = |i: usize| -> Result<Price, StoreError> {
+        let text: &str = row.try_get(i)?;
+        Price::parse(text).map_err(|e| StoreError::Corrupt(format!("price {text:?} {e}")))
+    };
+    let bar = Bar {
+        symbol: Symbol::new(symbol).map_err(|e| StoreError::Corrupt(format!("symbol {symbol:?}: {e}")))?,
+        interval: interval_of(label, last)?,
+        start: row.try_get::<_, PgTime>(2)?.0,
+        open: price(3)?,
+        high: price(4)?,
+        low: price(5)?,
+        close: price(6)?,
+        volume: Volume(parse_units_i128(row.try_get(7)?)?),
+        vwap: price(8)?,
+        trades: to_u64(row.try_get(9)?, "trades")?,
+        first_ts: row.try_get(10)?,
+        last_ts: row.try_get(11)?,
+    };
+    let view = if row.try_get::<_, bool>(12)? { View::Speed } else { View::Batch };
+    Ok(ViewBar { bar, view })
+}
+
+/// The columns [`view_bar`] reads, from `view`'s table, up to a `WHERE`.
+pub(super) fn select(view: View) -> String {
+    let (table, speed) = match view {
+        View::Batch => ("batch_bars", "FALSE"),
+        View::Speed => ("speed_bars", "TRUE"),
+    };
+    format!(
+        r#"SELECT symbol, "interval", start, open::text, high::text, low::text, close::text, volume::text,
+           vwap::text, trades, first_ts_ns, last_ts_ns, {speed} AS speed FROM {table} WHERE"#
+    )
 }
 
 type Param = Box<dyn ToSql + Sync + Send>;
 
 /// The SQL and parameters of one snapshot read, in PostgreSQL's dialect.
 fn bars_sql(query: &BarQuery, parts: &[Part]) -> (String, Vec<Param>) {
-    let select = |view| {
-        let (table, speed) = match view {
-            View::Batch => ("batch_bars", "FALSE"),
-            View::Speed => ("speed_bars", "TRUE"),
-        };
-        format!(
-            r#"SELECT symbol, "interval", start, open::text, high::text, low::text, close::text, volume::text,
-               vwap::text, trades, first_ts_ns, last_ts_ns, {speed} AS speed FROM {table} WHERE"#
-        )
-    };
     let (sql, values) = common::bars_sql(query, parts, select, |n| format!("${n}"));
     let values = values
         .into_iter()

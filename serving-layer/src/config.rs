@@ -1,0 +1,113 @@
+//! What a server is built from: the intervals it serves, its limits, its
+//! token, how often the live stream polls. Defaults live here, in one place.
+
+use std::fmt;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use tickflow_shared::Interval;
+
+/// How a server answers; [`ServeConfig::build`] turns it into a [`crate::Server`].
+///
+/// The listening socket and the view store are not part of it: [`crate::run`]
+/// takes a bound listener and `build` an opened store, so one process can
+/// share its store and registry between layers (as `tickflow demo` does).
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    /// The intervals queries may ask for; another is refused with this list.
+    pub intervals: Vec<Interval>,
+    /// The most bars one `/bars` response may hold: a range longer than this
+    /// many bars of its interval is refused unless `limit` caps it.
+    pub point_limit: usize,
+    /// The most symbols one `/latest` or `/stream` request may name.
+    pub symbol_limit: usize,
+    /// When set, every route but `/healthz` and `/readyz` needs this token,
+    /// as `Authorization: Bearer <token>` or as `?token=<token>`.
+    pub api_token: Option<ApiToken>,
+    /// How often the live stream reads the speed view's change sequence.
+    pub poll_interval: Duration,
+    /// How often an idle `/stream` sends a comment, so proxies keep it open.
+    pub keep_alive: Duration,
+    /// Pages of changes a slow `/stream` client may fall behind before it is
+    /// told to reconnect.
+    pub stream_buffer: usize,
+}
+
+impl ServeConfig {
+    /// The default most bars in one response.
+    pub const fn default_point_limit() -> usize {
+        20_000
+    }
+
+    /// The default most symbols in one request.
+    pub const fn default_symbol_limit() -> usize {
+        200
+    }
+
+    /// The default poll interval of the live stream.
+    pub const fn default_poll_interval() -> Duration {
+        Duration::from_millis(200)
+    }
+
+    /// The default keep-alive interval of the live stream.
+    pub const fn default_keep_alive() -> Duration {
+        Duration::from_secs(15)
+    }
+
+    /// The default buffer of the live stream, in pages of changes.
+    pub const fn default_stream_buffer() -> usize {
+        256
+    }
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            intervals: Interval::parse_list(Interval::DEFAULTS).unwrap_or_default(),
+            point_limit: Self::default_point_limit(),
+            symbol_limit: Self::default_symbol_limit(),
+            api_token: None,
+            poll_interval: Self::default_poll_interval(),
+            keep_alive: Self::default_keep_alive(),
+            stream_buffer: Self::default_stream_buffer(),
+        }
+    }
+}
+
+/// A secret API token. It never prints: `Debug` shows `ApiToken(***)`.
+#[derive(Clone)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    /// A token from its text; `None` for an empty text (no auth).
+    pub fn new(text: impl Into<String>) -> Option<Self> {
+        let text = text.into();
+        (!text.is_empty()).then_some(Self(text))
+    }
+
+    /// Whether `offered` is this token, compared in constant time.
+    pub fn matches(&self, offered: &str) -> bool {
+        self.0.as_bytes().ct_eq(offered.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_matches_only_itself_and_never_prints() {
+        let token = ApiToken::new("s3cret").expect("token");
+        assert!(token.matches("s3cret"));
+        assert!(!token.matches("s3cre"));
+        assert!(!token.matches("s3cret!"));
+        assert!(!token.matches(""));
+        assert!(!format!("{token:?}").contains("s3cret"));
+        assert!(ApiToken::new("").is_none());
+    }
+}

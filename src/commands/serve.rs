@@ -1,0 +1,51 @@
+//! `tickflow serve`: the HTTP API over a view store, until Ctrl-C or SIGTERM.
+
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tickflow_serve::{ApiToken, ServeConfig};
+
+/// Arguments of `tickflow serve`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// View store URL: `sqlite://path/to/file.db` or `postgres://user@host/db`.
+    #[arg(long, env = "TICKFLOW_STORE")]
+    store: String,
+    /// Address to listen on (port 0 picks a free one; the log says which).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Intervals served, comma-separated; each must divide one day.
+    #[arg(long, default_value = tickflow_shared::Interval::DEFAULTS)]
+    intervals: super::Intervals,
+    /// The most bars one /bars response may hold.
+    #[arg(long, default_value_t = ServeConfig::default_point_limit())]
+    point_limit: usize,
+    /// How often the live stream reads the speed view's changes.
+    #[arg(long, default_value = "200ms")]
+    poll_interval: super::Span,
+}
+
+/// Runs `tickflow serve`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    // A secret: read from the environment only, never a flag (flags show in `ps`), never logged.
+    let api_token = std::env::var("TICKFLOW_API_TOKEN").ok().and_then(ApiToken::new);
+    let config = ServeConfig {
+        intervals: args.intervals.0,
+        point_limit: args.point_limit,
+        api_token,
+        poll_interval: args.poll_interval.0,
+        ..ServeConfig::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store =
+            tickflow_shared::store::open(&args.store).await.with_context(|| format!("opening {}", args.store))?;
+        let mut registry = prometheus_client::registry::Registry::default();
+        let server = config.build(Arc::from(store), &mut registry)?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        tickflow_serve::run(listener, server, Arc::new(registry), super::shutdown_signal()?).await?;
+        anyhow::Ok(())
+    })
+}
