@@ -82,7 +82,9 @@ pub struct Args {
 /// Runs `tickflow speed`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = config(&args)?;
-    let runtime = super::runtime()?;
+    // The store's PostgreSQL connections are tasks of this runtime: it must
+    // run them (on a thread of its own) for as long as the job writes.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let store: Arc<dyn tickflow_shared::store::ViewStore> = Arc::from(
         runtime
             .block_on(tickflow_shared::store::open(&args.store))
@@ -101,9 +103,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Arc::new(bus)
         }
     };
-    drop(runtime);
     let started = Instant::now();
     let report = tickflow_speed::run(&config, inputs, store, stop)?;
+    drop(runtime);
     print(&report, started.elapsed());
     Ok(())
 }
