@@ -4,6 +4,7 @@ use super::Span;
 use std::path::PathBuf;
 use tickflow_ingest::archive::{ArchiveConfig, run as archive};
 use tickflow_ingest::metrics::ArchiveMetrics;
+use tickflow_ingest::producer::ensure_topic;
 use tickflow_shared::time::format_day;
 use tickflow_shared::watermark::WatermarkConfig;
 
@@ -13,9 +14,12 @@ pub struct Args {
     /// Kafka bootstrap servers, `host:port[,host:port]`.
     #[arg(long, env = "TICKFLOW_BROKERS")]
     brokers: String,
-    /// Topic to archive.
+    /// Topic to archive; created (with `--partitions`) if missing, so the archiver may start first.
     #[arg(long, default_value = "ticks")]
     topic: String,
+    /// Partitions of the topic when it has to be created.
+    #[arg(long, default_value_t = 6)]
+    partitions: i32,
     /// Consumer group; its committed offsets say what is archived.
     #[arg(long, default_value = "tickflow-archiver")]
     group: String,
@@ -48,6 +52,7 @@ pub struct Args {
 /// Runs `tickflow archive`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.roll_trades > 0, "--roll-trades must be at least 1");
+    super::runtime()?.block_on(ensure_topic(&args.brokers, &args.topic, args.partitions))?;
     let config = ArchiveConfig {
         brokers: args.brokers,
         topic: args.topic,
