@@ -229,6 +229,12 @@ fn validate(command: &Command, table: &toml::Table, file: &str) -> anyhow::Resul
             };
             let bad = |why: &str| anyhow::anyhow!("config file {file}: [{section}] {key} = {value}: {why}");
             let (values, flag) = values(arg, value).map_err(|why| bad(&why))?;
+            if values.iter().any(|v| has_password(v)) {
+                anyhow::bail!(
+                    "config file {file}: [{section}] {key} holds a password; secrets never go in the config file: \
+                     remove it from the URL and set TICKFLOW_STORE_PASSWORD or TICKFLOW_STORE_PASSWORD_FILE"
+                );
+            }
             settings.push(Setting { section: section.clone(), key: key.clone(), id, values, flag });
         }
     }
@@ -262,6 +268,13 @@ fn scalar(value: &toml::Value) -> Result<String, String> {
         toml::Value::Boolean(b) => Ok(b.to_string()),
         _ => Err("must be a string, a number or true/false".into()),
     }
+}
+
+/// Whether `value` is a URL with a password in it (`scheme://user:secret@host`).
+fn has_password(value: &str) -> bool {
+    let Some((_, rest)) = value.split_once("://") else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 /// The index of the subcommand's name in `args`, if there is one.

@@ -66,12 +66,24 @@ fn errors_name_the_file_the_section_and_the_key() {
         ("[speed]\nintervals = [\"1s\"]\n", "[speed] intervals = [\"1s\"]: takes one value"),
         ("speed = 1\n", "speed must be a section"),
         ("[speed\n", "test.toml"),
+        ("[global]\nstore = \"postgres://u:hunter2@db/x\"\n", "[global] store holds a password"),
     ];
     for (text, expected) in cases {
         // Overriding a bad value with a flag does not hide it.
         let error = load(text, &["tickflow", "speed", "--workers", "1"]).expect_err(text).to_string();
         assert!(error.starts_with("config file test.toml"), "{text}: {error}");
         assert!(error.contains(expected), "{text}: {error}");
+    }
+}
+
+#[test]
+fn a_password_in_a_url_is_refused_and_never_shown() {
+    let error = load("[speed]\nstore = \"postgres://tickflow:hunter2@db:5432/x\"\n", &["tickflow", "speed"]);
+    let error = error.expect_err("a password in the file").to_string();
+    assert!(!error.contains("hunter2"), "the error shows the secret: {error}");
+    assert!(error.contains("TICKFLOW_STORE_PASSWORD"), "{error}");
+    for fine in ["postgres://tickflow@db:5432/x", "sqlite:///var/lib/x.db", "http://host:80/a:b@c"] {
+        assert!(!has_password(fine), "{fine}");
     }
 }
 
