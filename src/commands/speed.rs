@@ -77,6 +77,9 @@ pub struct Args {
     /// Simulator: stop after this many trades (then exit when they are processed).
     #[arg(long)]
     ticks: Option<u64>,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (and `/healthz`), like `0.0.0.0:9100` (default: off).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs `tickflow speed`.
@@ -91,6 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("opening {}", args.store))?,
     );
     let stop = super::stop_on_signal()?;
+    super::serve_metrics(args.metrics_listen, prometheus_client::registry::Registry::default())?;
     let inputs: Arc<dyn Inputs> = match &args.brokers {
         Some(brokers) if !args.simulate => {
             runtime.block_on(ensure_topic(brokers, &args.topic, args.partitions))?;
