@@ -8,6 +8,7 @@ mod batch_every;
 mod config;
 mod deploy;
 mod deploy_dashboard;
+mod deploy_stack;
 mod kafka;
 mod quote;
 mod reference;
