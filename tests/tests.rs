@@ -12,6 +12,8 @@ mod deploy_stack;
 mod kafka;
 mod quote;
 mod reference;
+mod serve;
+mod serve_stream;
 mod speed;
 mod speed_crash;
 mod store_postgres;

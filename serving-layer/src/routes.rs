@@ -56,7 +56,7 @@ pub(crate) const ENDPOINTS: &[Endpoint] = &[
     Endpoint { path: "/api/v1/status", params: &[], open: false, handler: Handler::Status },
     Endpoint {
         path: "/api/v1/stream",
-        params: &["symbols", "interval", "since"],
+        params: &["interval", "symbols", "since"],
         open: false,
         handler: Handler::Stream,
     },

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: the binary, data, services.
 
+pub mod http;
 pub mod kafka;
 pub mod postgres;
 pub mod process;
