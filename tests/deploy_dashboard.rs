@@ -3,7 +3,7 @@
 //! metrics the layers register (their registries are built here and
 //! encoded, so a renamed metric fails this test).
 
-use crate::support::process::http_get;
+use crate::support::http::Server;
 use crate::support::tools::repo;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
@@ -32,33 +32,19 @@ fn metric_names() -> BTreeSet<String> {
     names
 }
 
-/// The serving layer's /metrics after one request (its families are
-/// labelled by route, so they show once a route was asked).
+/// The serving layer's /metrics, from a real server after one request (its
+/// families are labelled by route, so they show once a route was asked).
 fn serve_metrics() -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("views.db").display());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let store = tickflow_shared::store::open(&url).await.expect("store");
-        let mut registry = Registry::default();
-        let server = tickflow_serve::ServeConfig::default().build(Arc::from(store), &mut registry).expect("server");
-        let registry = Arc::new(registry);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let client = async move {
-            let response = tokio::task::spawn_blocking(move || http_get(addr, "/api/v1/status")).await.expect("join");
-            assert_eq!(response.map(|(status, _)| status), Some(200), "GET /api/v1/status");
-            let _ = stop.send(());
-        };
-        let (served, ()) = tokio::join!(
-            tickflow_serve::run(listener, server, registry.clone(), async {
-                let _ = stopped.await;
-            }),
-            client
-        );
-        served.expect("the server ran");
-        tickflow_shared::telemetry::encode(&registry)
+        let server = Server::start(Arc::from(store), tickflow_serve::ServeConfig::default()).await;
+        assert_eq!(server.get("/api/v1/status", &[]).await.status, 200, "GET /api/v1/status");
+        let metrics = server.get("/metrics", &[]).await;
+        server.stop().await;
+        metrics.body
     })
 }
 
