@@ -6,6 +6,7 @@
 //! ONLY` transaction, so it sees the boundary and both views of one commit.
 
 mod numeric;
+mod password;
 mod publish;
 mod read;
 mod serving;
@@ -18,44 +19,54 @@ use crate::codec::Reject;
 use crate::interval::Interval;
 use crate::tick::Symbol;
 use bytes::{BufMut, BytesMut};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Mutex;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Statement, Transaction};
 
-/// How many connections serve reads.
-const READERS: usize = 3;
+/// How many connections serve reads: a bounded pool, enough to keep both
+/// cores of a small server busy while other reads wait on the network.
+const READERS: usize = 6;
+
+/// Statements one read connection keeps prepared, at most.
+const PREPARED: usize = 64;
 
 /// A view store in a PostgreSQL database.
 pub struct PostgresStore {
     write: Mutex<Client>,
-    readers: Vec<Mutex<Client>>,
+    readers: Vec<Mutex<Reader>>,
     next_reader: AtomicUsize,
 }
 
-/// The environment variable holding the database password.
-pub const PASSWORD_ENV: &str = "TICKFLOW_STORE_PASSWORD";
-/// The environment variable naming a file that holds the database password.
-pub const PASSWORD_FILE_ENV: &str = "TICKFLOW_STORE_PASSWORD_FILE";
+/// A read connection and the statements prepared on it, by SQL text: a
+/// read's SQL depends only on the shape of its query, so after the first
+/// few reads every statement is parsed and planned once per connection.
+pub(crate) struct Reader {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
 
-/// The password for a URL that has none: `TICKFLOW_STORE_PASSWORD`, or the
-/// first line of the file `TICKFLOW_STORE_PASSWORD_FILE` names (a Docker or
-/// Kubernetes secret), so it never has to be in a URL or a config file.
-fn password(env: impl Fn(&str) -> Option<String>) -> Result<Option<String>, StoreError> {
-    if let Some(password) = env(PASSWORD_ENV) {
-        return Ok(Some(password));
+/// The prepared statement of `sql` on the connection of `tx`.
+pub(crate) async fn prepared(
+    statements: &mut HashMap<String, Statement>,
+    tx: &Transaction<'_>,
+    sql: &str,
+) -> Result<Statement, StoreError> {
+    if let Some(statement) = statements.get(sql) {
+        return Ok(statement.clone());
     }
-    let Some(path) = env(PASSWORD_FILE_ENV) else {
-        return Ok(None);
-    };
-    let text = std::fs::read_to_string(&path).map_err(|source| StoreError::Io { path: path.clone(), source })?;
-    Ok(Some(text.lines().next().unwrap_or_default().to_owned()))
+    let statement = tx.prepare(sql).await?;
+    if statements.len() < PREPARED {
+        statements.insert(sql.to_owned(), statement.clone());
+    }
+    Ok(statement)
 }
 
 async fn client(url: &str) -> Result<Client, StoreError> {
     let mut config: tokio_postgres::Config = url.parse()?;
     if config.get_password().is_none()
-        && let Some(password) = password(|name| std::env::var(name).ok())?
+        && let Some(password) = password::from(|name| std::env::var(name).ok())?
     {
         config.password(password);
     }
@@ -78,12 +89,12 @@ impl PostgresStore {
         speed::create_staging(&write).await?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(Mutex::new(client(url).await?));
+            readers.push(Mutex::new(Reader { client: client(url).await?, statements: HashMap::new() }));
         }
         Ok(Self { write: Mutex::new(write), readers, next_reader: AtomicUsize::new(0) })
     }
 
-    fn reader(&self) -> &Mutex<Client> {
+    fn reader(&self) -> &Mutex<Reader> {
         let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
         &self.readers[i]
     }
@@ -97,20 +108,19 @@ impl ViewStore for PostgresStore {
     }
 
     async fn bars(&self, query: &BarQuery) -> Result<Bars, StoreError> {
-        let mut client = self.reader().lock().await;
-        read::bars(&mut client, query).await
+        read::bars(&mut *self.reader().lock().await, query).await
     }
 
     async fn batch_manifest(&self) -> Result<Vec<FileManifest>, StoreError> {
-        read::manifest(&*self.reader().lock().await).await
+        read::manifest(&self.reader().lock().await.client).await
     }
 
     async fn batch_runs(&self, limit: usize) -> Result<Vec<BatchRun>, StoreError> {
-        read::runs(&*self.reader().lock().await, limit).await
+        read::runs(&self.reader().lock().await.client, limit).await
     }
 
     async fn rejects(&self, limit: usize) -> Result<Vec<Reject>, StoreError> {
-        read::rejects(&*self.reader().lock().await, limit).await
+        read::rejects(&self.reader().lock().await.client, limit).await
     }
 
     async fn commit_speed(&self, commit: SpeedCommit) -> Result<(), StoreError> {
@@ -118,19 +128,19 @@ impl ViewStore for PostgresStore {
     }
 
     async fn speed_offsets(&self, topic: &str) -> Result<Vec<PartitionOffset>, StoreError> {
-        speed_read::offsets(&*self.reader().lock().await, topic).await
+        speed_read::offsets(&self.reader().lock().await.client, topic).await
     }
 
     async fn speed_status(&self) -> Result<SpeedStatus, StoreError> {
-        speed_read::status(&mut *self.reader().lock().await).await
+        speed_read::status(&mut self.reader().lock().await.client).await
     }
 
     async fn late_trades(&self, limit: usize) -> Result<Vec<LateTrade>, StoreError> {
-        speed_read::late(&*self.reader().lock().await, limit).await
+        speed_read::late(&self.reader().lock().await.client, limit).await
     }
 
     async fn late_positions(&self, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
-        speed_read::late_positions(&*self.reader().lock().await, source, from).await
+        speed_read::late_positions(&self.reader().lock().await.client, source, from).await
     }
 
     async fn speed_changes(
@@ -140,19 +150,19 @@ impl ViewStore for PostgresStore {
         since: i64,
         limit: usize,
     ) -> Result<SpeedChanges, StoreError> {
-        speed_read::changes(&mut *self.reader().lock().await, interval, symbols, since, limit).await
+        speed_read::changes(&mut self.reader().lock().await.client, interval, symbols, since, limit).await
     }
 
     async fn symbols(&self) -> Result<Vec<Symbol>, StoreError> {
-        serving::symbols(&*self.reader().lock().await).await
+        serving::symbols(&self.reader().lock().await.client).await
     }
 
     async fn latest(&self, symbols: &[Symbol], intervals: &[Interval]) -> Result<super::Bars, StoreError> {
-        serving::latest(&mut *self.reader().lock().await, symbols, intervals).await
+        serving::latest(&mut self.reader().lock().await.client, symbols, intervals).await
     }
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
-        serving::stats(&mut *self.reader().lock().await).await
+        serving::stats(&mut self.reader().lock().await.client).await
     }
 }
 
@@ -190,27 +200,5 @@ impl<'a> FromSql<'a> for PgTime {
 
     fn accepts(ty: &Type) -> bool {
         *ty == Type::TIMESTAMPTZ
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_password_comes_from_the_variable_or_the_file_it_names() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("password");
-        std::fs::write(&file, "s3cret\n").expect("write");
-        let file = file.display().to_string();
-        let env = |vars: Vec<(&'static str, String)>| {
-            move |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
-        };
-        assert_eq!(password(env(vec![])).expect("none"), None);
-        assert_eq!(password(env(vec![(PASSWORD_FILE_ENV, file.clone())])).expect("file").as_deref(), Some("s3cret"));
-        let both = env(vec![(PASSWORD_ENV, "direct".into()), (PASSWORD_FILE_ENV, file)]);
-        assert_eq!(password(both).expect("variable").as_deref(), Some("direct"));
-        let missing = password(env(vec![(PASSWORD_FILE_ENV, "/nonexistent/password".into())]));
-        assert!(missing.expect_err("missing file").to_string().contains("/nonexistent/password"));
     }
 }
