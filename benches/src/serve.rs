@@ -36,6 +36,9 @@ pub struct Args {
     /// Seconds of load before measuring.
     #[arg(long, default_value_t = 2.0)]
     warmup: f64,
+    /// Serve with the /bars cache off: every request reads PostgreSQL.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 const MINUTE: i64 = 60_000_000_000;
@@ -63,6 +66,7 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
     let addr = format!("127.0.0.1:{port}");
     let mut server = Command::new(std::env::current_exe()?)
         .args(["serve", "--store", &store, "--listen", &addr])
+        .args(["--cache-entries", if args.no_cache { "0" } else { "1024" }])
         .env("TICKFLOW_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()?;
@@ -79,6 +83,7 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         params: vec![
             ("bars".into(), json!(args.bars)),
             ("connections".into(), json!(args.connections)),
+            ("cache".into(), json!(!args.no_cache)),
             ("p50_ms".into(), json!(quantile(0.5))),
             ("p99_ms".into(), json!(quantile(0.99))),
             ("max_ms".into(), json!(quantile(1.0))),
@@ -91,19 +96,21 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
 }
 
 async fn create_database(admin: &str) -> Result<String, BenchError> {
-    let (client, connection) =
-        tokio_postgres::connect(admin, tokio_postgres::NoTls).await.map_err(|e| BenchError::Prepare(e.to_string()))?;
+    let (client, connection) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
     tokio::spawn(connection);
-    client.batch_execute("CREATE DATABASE tickflow_bench").await.map_err(|e| BenchError::Prepare(e.to_string()))?;
-    Ok(admin.replace("/postgres", "/tickflow_bench"))
+    client.batch_execute("CREATE DATABASE tickflow_bench").await.map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
+    let server = admin.rsplit_once('/').map_or(admin, |(server, _database)| server);
+    Ok(format!("{server}/tickflow_bench"))
 }
 
 /// Publishes `bars` 1m bars of BENCH on `DAY` as one batch run.
 async fn prepare(url: &str, bars: usize) -> Result<(), BenchError> {
-    let store = PostgresStore::connect(url).await.map_err(|e| BenchError::Prepare(e.to_string()))?;
-    let symbol = Symbol::new("BENCH").map_err(|e| BenchError::Prepare(e.to_string()))?;
+    let store = PostgresStore::connect(url).await.map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
+    let symbol = Symbol::new("BENCH").map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
     let interval =
-        "1m".parse().map_err(|e: tickflow_shared::interval::IntervalError| BenchError::Prepare(e.to_string()))?;
+        "1m".parse().map_err(|e: tickflow_shared::interval::IntervalError| BenchError::Prepare(format!("{e:?}")))?;
     let first = DAY * 86_400 * 1_000_000_000 + 4 * 60 * MINUTE;
     let day: Vec<Bar> = (0..bars as i64)
         .map(|i| {
@@ -132,7 +139,7 @@ async fn prepare(url: &str, bars: usize) -> Result<(), BenchError> {
         forget_files: Vec::new(),
         rejects: Vec::new(),
     };
-    store.publish_batch(publish).await.map_err(|e| BenchError::Prepare(e.to_string()))?;
+    store.publish_batch(publish).await.map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
     Ok(())
 }
 

@@ -21,7 +21,7 @@ use crate::tick::Symbol;
 use bytes::{BufMut, BytesMut};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement, Transaction};
 
@@ -94,9 +94,14 @@ impl PostgresStore {
         Ok(Self { write: Mutex::new(write), readers, next_reader: AtomicUsize::new(0) })
     }
 
-    fn reader(&self) -> &Mutex<Reader> {
-        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-        &self.readers[i]
+    /// A free read connection if there is one, else the next in turn.
+    async fn reader(&self) -> MutexGuard<'_, Reader> {
+        let next = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let count = self.readers.len();
+        match (0..count).find_map(|i| self.readers[(next + i) % count].try_lock().ok()) {
+            Some(free) => free,
+            None => self.readers[next % count].lock().await,
+        }
     }
 }
 
@@ -108,19 +113,19 @@ impl ViewStore for PostgresStore {
     }
 
     async fn bars(&self, query: &BarQuery) -> Result<Bars, StoreError> {
-        read::bars(&mut *self.reader().lock().await, query).await
+        read::bars(&mut *self.reader().await, query).await
     }
 
     async fn batch_manifest(&self) -> Result<Vec<FileManifest>, StoreError> {
-        read::manifest(&self.reader().lock().await.client).await
+        read::manifest(&self.reader().await.client).await
     }
 
     async fn batch_runs(&self, limit: usize) -> Result<Vec<BatchRun>, StoreError> {
-        read::runs(&self.reader().lock().await.client, limit).await
+        read::runs(&self.reader().await.client, limit).await
     }
 
     async fn rejects(&self, limit: usize) -> Result<Vec<Reject>, StoreError> {
-        read::rejects(&self.reader().lock().await.client, limit).await
+        read::rejects(&self.reader().await.client, limit).await
     }
 
     async fn commit_speed(&self, commit: SpeedCommit) -> Result<(), StoreError> {
@@ -128,19 +133,19 @@ impl ViewStore for PostgresStore {
     }
 
     async fn speed_offsets(&self, topic: &str) -> Result<Vec<PartitionOffset>, StoreError> {
-        speed_read::offsets(&self.reader().lock().await.client, topic).await
+        speed_read::offsets(&self.reader().await.client, topic).await
     }
 
     async fn speed_status(&self) -> Result<SpeedStatus, StoreError> {
-        speed_read::status(&mut self.reader().lock().await.client).await
+        speed_read::status(&mut self.reader().await.client).await
     }
 
     async fn late_trades(&self, limit: usize) -> Result<Vec<LateTrade>, StoreError> {
-        speed_read::late(&self.reader().lock().await.client, limit).await
+        speed_read::late(&self.reader().await.client, limit).await
     }
 
     async fn late_positions(&self, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
-        speed_read::late_positions(&self.reader().lock().await.client, source, from).await
+        speed_read::late_positions(&self.reader().await.client, source, from).await
     }
 
     async fn speed_changes(
@@ -150,19 +155,19 @@ impl ViewStore for PostgresStore {
         since: i64,
         limit: usize,
     ) -> Result<SpeedChanges, StoreError> {
-        speed_read::changes(&mut self.reader().lock().await.client, interval, symbols, since, limit).await
+        speed_read::changes(&mut self.reader().await.client, interval, symbols, since, limit).await
     }
 
     async fn symbols(&self) -> Result<Vec<Symbol>, StoreError> {
-        serving::symbols(&self.reader().lock().await.client).await
+        serving::symbols(&self.reader().await.client).await
     }
 
     async fn latest(&self, symbols: &[Symbol], intervals: &[Interval]) -> Result<super::Bars, StoreError> {
-        serving::latest(&mut self.reader().lock().await.client, symbols, intervals).await
+        serving::latest(&mut self.reader().await.client, symbols, intervals).await
     }
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
-        serving::stats(&mut self.reader().lock().await.client).await
+        serving::stats(&mut self.reader().await.client).await
     }
 }
 
