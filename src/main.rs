@@ -3,16 +3,49 @@
 //! Every service is a subcommand; the work lives in the layer crates.
 
 mod commands;
+mod config;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// tickflow: a lambda-architecture stream processor for market data.
 #[derive(Parser)]
 #[command(name = "tickflow", version, about, long_about = None)]
 struct Cli {
+    /// Read settings from this tickflow.toml; TICKFLOW_* variables and flags override it.
+    #[arg(long, global = true, env = config::CONFIG_ENV, value_name = "PATH")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The command line parser: the subcommands' flags, each also read from `TICKFLOW_<NAME>`.
+fn command() -> clap::Command {
+    config::with_env(Cli::command())
+}
+
+/// Parses the command line with the config file's settings in it; exits on an error.
+fn parse() -> Cli {
+    let command = command();
+    let prepared = match config::prepare(&command, std::env::args_os().collect()) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::exit(2);
+        }
+    };
+    let parsed = command.try_get_matches_from(&prepared.args).and_then(|m| Cli::from_arg_matches(&m));
+    match parsed {
+        Ok(cli) => cli,
+        Err(error) => match prepared.explain(error) {
+            Ok(error) => error.exit(),
+            Err(explained) => {
+                eprintln!("error: {explained:#}");
+                std::process::exit(2);
+            }
+        },
+    }
 }
 
 #[derive(Subcommand)]
@@ -38,13 +71,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TICKFLOW_LOG")
                 .unwrap_or_else(|_| "info,tokio_postgres=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
         Command::Demo(args) => commands::demo::run(args),

@@ -7,7 +7,9 @@
 //! takes from a shared queue ([`aggregate`]), partial bars are exchanged by
 //! symbol and merged, and coarser intervals are merged from finer bars. The
 //! result is published in one transaction that replaces whole days and moves
-//! the batch boundary (DESIGN.md, contract 5).
+//! the batch boundary (DESIGN.md, contract 5). [`schedule::every`] runs
+//! the job on a schedule (`tickflow batch --every 1h`), counting every run
+//! in [`metrics`].
 //!
 //! Why no differential dataflow here: a day's bars are a pure function of the
 //! day's files, so a day-level manifest diff already makes a rerun with no
@@ -18,6 +20,8 @@ pub mod aggregate;
 pub mod dataflow;
 pub mod inputs;
 pub mod merge;
+pub mod metrics;
+pub mod schedule;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -8,8 +8,10 @@
 //! Benchmarks print figures; they never assert on time.
 
 mod batch;
+mod postgres;
 mod produce;
 mod report;
+mod serve;
 pub mod tansu;
 
 pub use report::Figures;
@@ -27,6 +29,8 @@ enum Scenario {
     Batch(batch::Args),
     /// The Kafka producer replaying archive files, against the raw rdkafka client.
     Produce(produce::Args),
+    /// `tickflow serve` answering /api/v1/bars from PostgreSQL under 64 connections.
+    Serve(serve::Args),
 }
 
 /// Errors of the harness.
@@ -78,6 +82,7 @@ pub fn run(args: BenchArgs) -> Result<(), BenchError> {
     let figures = match args.scenario {
         Scenario::Batch(args) => batch::run(args)?,
         Scenario::Produce(args) => produce::run(args)?,
+        Scenario::Serve(args) => serve::run(args)?,
     };
     figures.print();
     Ok(())

@@ -18,6 +18,7 @@
 //! Start reading at [`simulator::generate`] and [`simulator::Market`].
 
 pub mod archive;
+pub mod metrics;
 pub mod producer;
 pub mod quote;
 pub mod replay;

@@ -12,6 +12,7 @@
 //! does it on its reader thread), and [`TickProducer::send_prepared`] only
 //! hands the ready messages to librdkafka.
 
+use crate::metrics::ProduceMetrics;
 use rdkafka::ClientContext;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -19,8 +20,6 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rustc_hash::FxHashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tickflow_shared::fixed::SCALE;
 use tickflow_shared::time::NANOS_PER_MILLI;
@@ -44,17 +43,9 @@ pub enum KafkaClientError {
     Undelivered(u64),
 }
 
-/// Delivery counters, shared with librdkafka's callback thread.
-#[derive(Debug, Default)]
-pub struct Deliveries {
-    /// Trades acknowledged by the broker.
-    pub delivered: AtomicU64,
-    /// Trades that failed for good.
-    pub failed: AtomicU64,
-}
-
-/// The producer's context: counts delivery reports.
-pub struct Counting(Arc<Deliveries>);
+/// The producer's context: counts delivery reports into the metrics, on
+/// librdkafka's callback thread.
+pub struct Counting(ProduceMetrics);
 
 impl ClientContext for Counting {}
 
@@ -63,14 +54,15 @@ impl ProducerContext for Counting {
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
-            Ok(_) => self.0.delivered.fetch_add(1, Ordering::Relaxed),
+            Ok(_) => {
+                self.0.delivered.inc();
+            }
             Err((error, _)) => {
-                if self.0.failed.fetch_add(1, Ordering::Relaxed) < 10 {
+                if self.0.delivery_errors.inc() < 10 {
                     tracing::error!(%error, "Trade not delivered to Kafka.");
                 }
-                0
             }
-        };
+        }
     }
 }
 
@@ -236,16 +228,21 @@ pub struct TickProducer {
     brokers: String,
     sequencer: Sequencer,
     value: Vec<u8>,
-    deliveries: Arc<Deliveries>,
+    metrics: ProduceMetrics,
     sent: u64,
 }
 
 impl TickProducer {
-    /// An idempotent producer for `topic` on `brokers`.
+    /// An idempotent producer for `topic` on `brokers`, counting into metrics of its own.
     pub fn new(brokers: &str, topic: &str) -> Result<Self, KafkaClientError> {
-        let deliveries = Arc::new(Deliveries::default());
+        Self::with_metrics(brokers, topic, ProduceMetrics::default())
+    }
+
+    /// An idempotent producer for `topic` on `brokers` that counts trades
+    /// sent and delivery reports into `metrics`.
+    pub fn with_metrics(brokers: &str, topic: &str, metrics: ProduceMetrics) -> Result<Self, KafkaClientError> {
         let producer = producer_config(brokers)
-            .create_with_context(Counting(deliveries.clone()))
+            .create_with_context(Counting(metrics.clone()))
             .map_err(|source| KafkaClientError::Kafka { brokers: brokers.to_owned(), source })?;
         Ok(Self {
             producer,
@@ -253,7 +250,7 @@ impl TickProducer {
             brokers: brokers.to_owned(),
             sequencer: Sequencer::default(),
             value: Vec::with_capacity(128),
-            deliveries,
+            metrics,
             sent: 0,
         })
     }
@@ -290,6 +287,7 @@ impl TickProducer {
             }
         }
         self.sent += 1;
+        self.metrics.trades.inc();
         if self.sent.is_multiple_of(1024) {
             self.producer.poll(Duration::ZERO);
         }
@@ -301,9 +299,9 @@ impl TickProducer {
         self.sent
     }
 
-    /// The delivery counters.
-    pub fn deliveries(&self) -> &Deliveries {
-        &self.deliveries
+    /// The metrics it counts into, delivery reports among them.
+    pub fn metrics(&self) -> &ProduceMetrics {
+        &self.metrics
     }
 
     /// Waits until every trade is delivered or failed for good.
@@ -311,7 +309,7 @@ impl TickProducer {
         self.producer
             .flush(Duration::from_secs(300))
             .map_err(|source| KafkaClientError::Kafka { brokers: self.brokers.clone(), source })?;
-        match self.deliveries.failed.load(Ordering::Relaxed) {
+        match self.metrics.delivery_errors.get() {
             0 => Ok(()),
             failed => Err(KafkaClientError::Undelivered(failed)),
         }

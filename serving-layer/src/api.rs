@@ -2,8 +2,10 @@
 //! status, health, metrics and the OpenAPI document.
 
 use crate::State;
+use crate::cache::Key;
 use crate::error::{ApiError, json};
 use crate::params::Params;
+use bytes::Bytes;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use tickflow_shared::render::write_json_bars;
@@ -42,21 +44,31 @@ pub(crate) async fn bars(state: &State, params: &Params) -> Result<Response, Api
         );
         return Err(ApiError::bad("to", message, Vec::new()));
     }
+    let key = Key { symbol, interval, from, to, limit };
+    let generation = state.cache.generation();
+    if let Some(body) = generation.and_then(|now| state.cache.get(&key, now)) {
+        return Ok(json(StatusCode::OK, body));
+    }
     let query = BarQuery {
         interval,
-        symbol: Some(symbol.clone()),
+        symbol: Some(key.symbol.clone()),
         from: Some(from),
         to: Some(to),
         view: ViewSelect::Merged,
         limit,
     };
     let read = state.store.bars(&query).await.map_err(|e| ApiError::store(&e))?;
+    let symbol = &key.symbol;
     let mut body = String::with_capacity(128 + read.bars.len() * 224);
     let _ = write!(body, r#"{{"symbol":"{symbol}","interval":"{interval}","boundary":"#);
     write_time(&mut body, read.boundary);
     body.push_str(r#","bars":"#);
     write_json_bars(&mut body, &read.bars);
     body.push('}');
+    let body = Bytes::from(body);
+    if let Some(generation) = generation {
+        state.cache.put(key, generation, read.boundary, body.clone());
+    }
     Ok(json(StatusCode::OK, body))
 }
 
@@ -149,13 +161,13 @@ fn run(run: &BatchRun) -> Value {
 
 /// `GET /healthz`: the process answers.
 pub(crate) fn health() -> Response {
-    json(StatusCode::OK, r#"{"status":"ok"}"#.into())
+    json(StatusCode::OK, r#"{"status":"ok"}"#)
 }
 
 /// `GET /readyz`: the store answers too.
 pub(crate) async fn ready(state: &State) -> Result<Response, ApiError> {
     state.store.speed_status().await.map_err(|e| ApiError::store(&e))?;
-    Ok(json(StatusCode::OK, r#"{"status":"ready"}"#.into()))
+    Ok(json(StatusCode::OK, r#"{"status":"ready"}"#))
 }
 
 /// `GET /metrics`: the registry, the server's metrics among the others.
@@ -167,7 +179,7 @@ pub(crate) fn metrics(registry: &prometheus_client::registry::Registry) -> Respo
 
 /// `GET /api/v1/openapi.json`.
 pub(crate) fn openapi() -> Response {
-    json(StatusCode::OK, OPENAPI.into())
+    json(StatusCode::OK, OPENAPI)
 }
 
 fn time(ts: Option<i64>) -> Value {

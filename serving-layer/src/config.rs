@@ -30,6 +30,10 @@ pub struct ServeConfig {
     /// Pages of changes a slow `/stream` client may fall behind before it is
     /// told to reconnect.
     pub stream_buffer: usize,
+    /// `/bars` answers kept while the store has not changed under them (0:
+    /// none); a kept answer is at most one `poll_interval` older than the
+    /// newest commit.
+    pub cache_entries: usize,
 }
 
 impl ServeConfig {
@@ -53,6 +57,11 @@ impl ServeConfig {
         Duration::from_secs(15)
     }
 
+    /// The default number of kept `/bars` answers.
+    pub const fn default_cache_entries() -> usize {
+        1024
+    }
+
     /// The default buffer of the live stream, in pages of changes.
     pub const fn default_stream_buffer() -> usize {
         256
@@ -69,6 +78,7 @@ impl Default for ServeConfig {
             poll_interval: Self::default_poll_interval(),
             keep_alive: Self::default_keep_alive(),
             stream_buffer: Self::default_stream_buffer(),
+            cache_entries: Self::default_cache_entries(),
         }
     }
 }

@@ -104,8 +104,8 @@ impl ApiError {
 }
 
 /// A JSON response with `status` and `body`.
-pub(crate) fn json(status: StatusCode, body: String) -> Response {
-    let mut response = Response::new(body.into());
+pub(crate) fn json(status: StatusCode, body: impl Into<bytes::Bytes>) -> Response {
+    let mut response = Response::new(body.into().into());
     *response.status_mut() = status;
     response
         .headers_mut()

@@ -36,6 +36,7 @@
 //! every `/stream` client).
 
 mod api;
+mod cache;
 mod config;
 pub mod dashboard;
 mod error;
@@ -59,6 +60,7 @@ pub(crate) struct State {
     store: Arc<dyn ViewStore>,
     metrics: metrics::Metrics,
     hub: stream::Hub,
+    cache: cache::Cache,
     /// Turns `true` when the server shuts down; live streams end then.
     shutdown: watch::Receiver<bool>,
 }
@@ -85,7 +87,8 @@ impl ServeConfig {
         let (stop, shutdown) = watch::channel(false);
         let hub = stream::Hub::new(&self.intervals, self.stream_buffer);
         let metrics = metrics::Metrics::register(registry);
-        Ok(Server { state: Arc::new(State { config: self, store, metrics, hub, shutdown }), stop })
+        let cache = cache::Cache::new(self.cache_entries);
+        Ok(Server { state: Arc::new(State { config: self, store, metrics, hub, cache, shutdown }), stop })
     }
 }
 

@@ -64,8 +64,9 @@ impl Hub {
     }
 }
 
-/// Reads every listened-to interval's new changes each `poll_interval` and
-/// broadcasts them, until the server shuts down.
+/// Reads the store's generation (for the `/bars` cache) and every
+/// listened-to interval's new changes each `poll_interval`, and broadcasts
+/// the changes, until the server shuts down.
 pub(crate) async fn poll(state: Arc<State>) {
     let mut shutdown = state.shutdown.clone();
     let mut tick = tokio::time::interval(state.config.poll_interval);
@@ -75,6 +76,7 @@ pub(crate) async fn poll(state: Arc<State>) {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
+        state.cache.refresh(&*state.store).await;
         for feed in &state.hub.feeds {
             let mut position = feed.position.lock().await;
             let Some(mut since) = *position else { continue };

@@ -3,6 +3,8 @@
 use super::Span;
 use std::path::PathBuf;
 use tickflow_ingest::archive::{ArchiveConfig, run as archive};
+use tickflow_ingest::metrics::ArchiveMetrics;
+use tickflow_ingest::producer::ensure_topic;
 use tickflow_shared::time::format_day;
 
 /// Arguments of `tickflow archive`.
@@ -11,9 +13,12 @@ pub struct Args {
     /// Kafka bootstrap servers, `host:port[,host:port]`.
     #[arg(long, env = "TICKFLOW_BROKERS")]
     brokers: String,
-    /// Topic to archive.
+    /// Topic to archive; created (with `--partitions`) if missing, so the archiver may start first.
     #[arg(long, default_value = "ticks")]
     topic: String,
+    /// Partitions of the topic when it has to be created.
+    #[arg(long, default_value_t = 6)]
+    partitions: i32,
     /// Consumer group; its committed offsets say what is archived.
     #[arg(long, default_value = "tickflow-archiver")]
     group: String,
@@ -31,11 +36,15 @@ pub struct Args {
     /// Exit after reading every partition to its end (default: run until Ctrl-C or SIGTERM).
     #[arg(long)]
     stop_at_end: bool,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (and `/healthz`), like `0.0.0.0:9100` (default: off).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Runs `tickflow archive`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.roll_trades > 0, "--roll-trades must be at least 1");
+    super::runtime()?.block_on(ensure_topic(&args.brokers, &args.topic, args.partitions))?;
     let config = ArchiveConfig {
         brokers: args.brokers,
         topic: args.topic,
@@ -48,8 +57,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         stop_at_end: args.stop_at_end,
     };
     let stop = super::stop_on_signal()?;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = ArchiveMetrics::register(&mut registry);
+    super::serve_metrics(args.metrics_listen, registry)?;
     let started = std::time::Instant::now();
-    let report = archive(&config, &stop)?;
+    let report = archive(&config, &stop, &metrics)?;
     let seconds = started.elapsed().as_secs_f64();
     let sealed: Vec<String> = report.sealed.iter().map(|d| format_day(*d)).collect();
     println!(

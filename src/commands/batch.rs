@@ -1,8 +1,8 @@
 //! `tickflow batch`: recompute and publish.
 
-use anyhow::Context;
 use std::path::PathBuf;
-use tickflow_batch::{BatchConfig, BatchReport};
+use tickflow_batch::metrics::BatchMetrics;
+use tickflow_batch::{BatchConfig, BatchError, BatchReport};
 use tickflow_shared::Interval;
 use tickflow_shared::time::format_rfc3339;
 
@@ -24,18 +24,49 @@ pub struct Args {
     /// Print this many rejected rows (all are kept in the store's rejects table).
     #[arg(long, default_value_t = 10)]
     show_rejects: usize,
+    /// Run on a schedule: now, then every this long (`30m`, `1h`) until Ctrl-C or SIGTERM
+    /// (default: run once). A run still in flight when the next is due makes that one skipped;
+    /// a failed run is logged and counted, and the schedule goes on.
+    #[arg(long, value_name = "SPAN")]
+    every: Option<super::Span>,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (and `/healthz`), like `0.0.0.0:9100` (default: off).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
-/// Runs `tickflow batch`.
+/// Runs `tickflow batch`: once, or with `--every` on a schedule.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = BatchConfig { archive: args.archive, intervals: args.intervals.0, workers: args.workers };
-    let report = super::runtime()?.block_on(async {
-        let store =
-            tickflow_shared::store::open(&args.store).await.with_context(|| format!("opening store {}", args.store))?;
-        anyhow::Ok(tickflow_batch::run(&config, store.as_ref()).await?)
-    })?;
-    print(&report, args.show_rejects);
-    Ok(())
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = BatchMetrics::register(&mut registry);
+    super::serve_metrics(args.metrics_listen, registry)?;
+    let runtime = super::runtime()?;
+    let store = args.store.as_str();
+    let Some(every) = args.every else {
+        let started = std::time::Instant::now();
+        let result = runtime.block_on(run_once(&config, store));
+        metrics.record(&result, started.elapsed());
+        let report = result.map_err(|error| match error {
+            BatchError::Store(_) => anyhow::Error::new(error).context(format!("store {store}")),
+            error => error.into(),
+        })?;
+        print(&report, args.show_rejects);
+        return Ok(());
+    };
+    anyhow::ensure!(!every.0.is_zero(), "--every must be a positive span of time, like 1h");
+    runtime.block_on(async {
+        let shutdown = super::shutdown_signal()?;
+        tracing::info!(every = ?every.0, "Running the batch job on a schedule.");
+        tickflow_batch::schedule::every(every.0, &metrics, shutdown, || run_once(&config, store)).await;
+        anyhow::Ok(())
+    })
+}
+
+/// One batch run on a store opened for it, so a run after a database
+/// restart connects afresh.
+async fn run_once(config: &BatchConfig, store: &str) -> Result<BatchReport, BatchError> {
+    let store = tickflow_shared::store::open(store).await?;
+    tickflow_batch::run(config, store.as_ref()).await
 }
 
 /// Prints what a batch run published (or that nothing changed), and the first rejected rows.

@@ -36,26 +36,41 @@ pub fn stop_on_signal() -> anyhow::Result<std::sync::Arc<std::sync::atomic::Atom
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = stop.clone();
     let runtime = runtime()?;
+    let signalled = runtime.block_on(async { shutdown_signal() })?;
     std::thread::spawn(move || {
-        runtime.block_on(signal());
+        runtime.block_on(signalled);
         flag.store(true, std::sync::atomic::Ordering::Relaxed);
     });
     Ok(stop)
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let term = async {
-        match term.as_mut() {
-            Some(term) => drop(term.recv().await),
-            None => std::future::pending().await,
+/// A future that resolves at Ctrl-C or SIGTERM. The handlers are installed
+/// when this is called (inside a runtime), so a signal that arrives before
+/// the future is first polled is not lost and does not kill the process.
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
+    })
+}
+
+/// `--metrics-listen ADDR`: serves `registry` at `http://ADDR/metrics` (and
+/// `/healthz`) for the rest of the process; nothing without an address.
+pub fn serve_metrics(
+    listen: Option<std::net::SocketAddr>,
+    registry: prometheus_client::registry::Registry,
+) -> anyhow::Result<()> {
+    if let Some(addr) = listen {
+        tickflow_shared::telemetry::spawn(addr, std::sync::Arc::new(registry)).map_err(|error| {
+            anyhow::anyhow!("--metrics-listen {addr}: cannot listen ({error}); choose a free address or port")
+        })?;
     }
+    Ok(())
 }
 
 /// The flags of event time, for every command that follows the watermark.

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+use tickflow_ingest::metrics::ProduceMetrics;
 use tickflow_ingest::producer::{Sequencer, TickProducer, ensure_topic};
 use tickflow_ingest::quote::{QuoteConfig, QuoteEvent, Token};
 use tickflow_ingest::replay::{Chunk, Pacer, Replay};
@@ -55,6 +56,9 @@ pub struct Args {
     /// Quote API: the longest one request may take before it is retried.
     #[arg(long, default_value = "10s")]
     request_timeout: super::Span,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (and `/healthz`), like `0.0.0.0:9100` (default: off).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// `--symbols`: a count for the simulator or a list for the quote API.
@@ -95,7 +99,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let quotes = args.quote_api.as_deref().map(|url| quote_config(url, &args)).transpose()?;
     super::runtime()?.block_on(ensure_topic(&args.brokers, &args.topic, args.partitions))?;
     let stop = super::stop_on_signal()?;
-    let mut producer = TickProducer::new(&args.brokers, &args.topic)?;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = ProduceMetrics::register(&mut registry);
+    metrics.target_rate.set(if args.simulate { args.rate } else { 0.0 });
+    super::serve_metrics(args.metrics_listen, registry)?;
+    let mut producer = TickProducer::with_metrics(&args.brokers, &args.topic, metrics.clone())?;
     let mut progress = Progress::new();
     let limit = args.ticks.unwrap_or(u64::MAX);
     if args.simulate {
@@ -127,6 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let (batch, rejects) = chunk.context("reading the replay files")?;
             for reject in rejects {
                 rejected += 1;
+                metrics.rejects.inc();
                 if rejected <= 10 {
                     eprintln!("rejected {reject}");
                 }
@@ -188,7 +197,10 @@ fn produce_quotes(
         while producer.sent() < limit && !stop.load(Ordering::Relaxed) {
             match tokio::time::timeout(Duration::from_millis(100), source.next()).await {
                 Ok(Some(QuoteEvent::Trade(mut tick))) => producer.send(&mut tick)?,
-                Ok(Some(QuoteEvent::Reject(_) | QuoteEvent::Failed(_))) | Err(_) => {}
+                Ok(Some(QuoteEvent::Reject(_))) => {
+                    producer.metrics().rejects.inc();
+                }
+                Ok(Some(QuoteEvent::Failed(_))) | Err(_) => {}
                 Ok(None) => break,
             }
             progress.show(producer);
@@ -222,13 +234,13 @@ impl Progress {
             return;
         }
         self.last = Instant::now();
-        let deliveries = producer.deliveries();
+        let metrics = producer.metrics();
         eprintln!(
             "produced {} trades ({:.0}/s), delivered {}, failed {}",
             producer.sent(),
             producer.sent() as f64 / self.started.elapsed().as_secs_f64(),
-            deliveries.delivered.load(Ordering::Relaxed),
-            deliveries.failed.load(Ordering::Relaxed)
+            metrics.delivered.get(),
+            metrics.delivery_errors.get()
         );
     }
 }

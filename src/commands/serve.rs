@@ -20,9 +20,12 @@ pub struct Args {
     /// The most bars one /bars response may hold.
     #[arg(long, default_value_t = ServeConfig::default_point_limit())]
     point_limit: usize,
-    /// How often the live stream reads the speed view's changes.
+    /// How often the live stream (and the /bars cache) reads the store's changes.
     #[arg(long, default_value = "200ms")]
     poll_interval: super::Span,
+    /// /bars answers kept while the store has not changed under them; 0 reads every query afresh.
+    #[arg(long, default_value_t = ServeConfig::default_cache_entries())]
+    cache_entries: usize,
 }
 
 /// Runs `tickflow serve`.
@@ -34,6 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         point_limit: args.point_limit,
         api_token,
         poll_interval: args.poll_interval.0,
+        cache_entries: args.cache_entries,
         ..ServeConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -45,7 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
-        tickflow_serve::run(listener, server, Arc::new(registry), super::signal()).await?;
+        tickflow_serve::run(listener, server, Arc::new(registry), super::shutdown_signal()?).await?;
         anyhow::Ok(())
     })
 }

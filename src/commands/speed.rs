@@ -64,8 +64,8 @@ pub struct Args {
     /// Simulator: stop after this many trades (then exit when they are processed).
     #[arg(long)]
     ticks: Option<u64>,
-    /// Serve Prometheus metrics at `http://ADDR/metrics` (e.g. `0.0.0.0:9100`).
-    #[arg(long, env = "TICKFLOW_METRICS_LISTEN")]
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (and `/healthz`), like `0.0.0.0:9100` (default: off).
+    #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<std::net::SocketAddr>,
     /// Log a status line (rate, lag, watermark, bars, late, rejects) this often.
     #[arg(long, default_value = "5s")]
@@ -116,12 +116,9 @@ impl Tuning {
 /// Runs `tickflow speed`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut config = config(&args)?;
-    if let Some(addr) = args.metrics_listen {
-        let mut registry = prometheus_client::registry::Registry::default();
-        config.metrics = SpeedMetrics::register(&mut registry);
-        tickflow_shared::telemetry::spawn(addr, Arc::new(registry))
-            .with_context(|| format!("serving metrics on --metrics-listen {addr}"))?;
-    }
+    let mut registry = prometheus_client::registry::Registry::default();
+    config.metrics = SpeedMetrics::register(&mut registry);
+    super::serve_metrics(args.metrics_listen, registry)?;
     let runtime = super::runtime()?;
     let store: Arc<dyn tickflow_shared::store::ViewStore> = Arc::from(
         runtime
@@ -141,10 +138,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Arc::new(bus)
         }
     };
-    drop(runtime);
     let started = Instant::now();
     status(config.metrics.clone(), args.status_every.0, stop.clone());
     let report = tickflow_speed::run(&config, inputs, store, stop)?;
+    drop(runtime);
     print(&report, started.elapsed());
     Ok(())
 }

@@ -97,7 +97,8 @@ async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
     Reply { status, head: head.to_owned(), body }
 }
 
-fn dechunk(mut body: &str) -> String {
+/// The body of a chunked answer, joined.
+pub fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
         let size = usize::from_str_radix(size.trim(), 16).expect("a chunk size");

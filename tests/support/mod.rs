@@ -5,6 +5,8 @@ pub mod demo;
 pub mod http;
 pub mod kafka;
 pub mod postgres;
+pub mod process;
+pub mod tools;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

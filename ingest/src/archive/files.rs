@@ -48,6 +48,11 @@ impl Roll {
         self.trades
     }
 
+    /// Parquet files the roll has open.
+    pub fn files(&self) -> u64 {
+        self.parts.len() as u64
+    }
+
     /// Whether nothing was written since the roll began.
     pub fn is_empty(&self) -> bool {
         self.parts.is_empty() && self.rejects.is_empty()

@@ -18,12 +18,15 @@
 pub mod files;
 pub mod sealer;
 
+use crate::metrics::ArchiveMetrics;
 use files::Roll;
+use prometheus_client::metrics::gauge::Gauge;
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
+use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use sealer::Sealer;
 use std::collections::{BTreeMap, BTreeSet};
@@ -112,11 +115,18 @@ impl ArchiveError {
     }
 }
 
-/// Keeps librdkafka's "reached the end of a partition" out of the error log:
-/// the archiver asks for those events and handles them.
-struct Quiet;
+/// Keeps librdkafka's "reached the end of a partition" out of the error log
+/// (the archiver asks for those events and handles them), and takes the
+/// commit lag from librdkafka's statistics: per partition, the high
+/// watermark minus the committed offset.
+struct Quiet(Gauge);
 
 impl ClientContext for Quiet {
+    fn stats(&self, statistics: Statistics) {
+        let lag = statistics.topics.values().flat_map(|topic| topic.partitions.values());
+        self.0.set(lag.filter(|p| p.partition >= 0).map(|p| p.consumer_lag.max(0)).sum());
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
             tracing::error!(%error, reason, "Kafka client error.");
@@ -128,11 +138,12 @@ impl ConsumerContext for Quiet {}
 
 /// Runs the archiver until `stop` is set (or, with `stop_at_end`, until the
 /// topic is read to its end); what was read is written and committed first.
+/// Everything it does is counted in `metrics`.
 ///
 /// The archiver owns every partition of the topic (assigned explicitly, so a
 /// restart resumes at once instead of waiting for a group rebalance) and
 /// keeps its position as the group's committed offsets.
-pub fn run(config: &ArchiveConfig, stop: &AtomicBool) -> Result<ArchiveReport, ArchiveError> {
+pub fn run(config: &ArchiveConfig, stop: &AtomicBool, metrics: &ArchiveMetrics) -> Result<ArchiveReport, ArchiveError> {
     let kafka = |source| ArchiveError::Kafka { brokers: config.brokers.clone(), source };
     files::remove_unfinished(&config.out)?;
     let consumer: BaseConsumer<Quiet> = ClientConfig::new()
@@ -141,7 +152,8 @@ pub fn run(config: &ArchiveConfig, stop: &AtomicBool) -> Result<ArchiveReport, A
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "true")
-        .create_with_context(Quiet)
+        .set("statistics.interval.ms", "5000")
+        .create_with_context(Quiet(metrics.commit_lag.clone()))
         .map_err(kafka)?;
     let partitions = partitions(&consumer, &config.topic).map_err(kafka)?;
     if partitions.is_empty() {
@@ -152,7 +164,7 @@ pub fn run(config: &ArchiveConfig, stop: &AtomicBool) -> Result<ArchiveReport, A
         assignment.add_partition_offset(&config.topic, partition, Offset::Stored).map_err(kafka)?;
     }
     consumer.assign(&assignment).map_err(kafka)?;
-    let mut archiver = Archiver::new(config);
+    let mut archiver = Archiver::new(config, metrics.clone());
     while !stop.load(Ordering::Relaxed) {
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
@@ -196,10 +208,11 @@ struct Archiver<'a> {
     sealer: Sealer,
     at_end: BTreeSet<i32>,
     report: ArchiveReport,
+    metrics: ArchiveMetrics,
 }
 
 impl<'a> Archiver<'a> {
-    fn new(config: &'a ArchiveConfig) -> Self {
+    fn new(config: &'a ArchiveConfig, metrics: ArchiveMetrics) -> Self {
         Self {
             config,
             roll: Roll::new(&config.out),
@@ -209,6 +222,7 @@ impl<'a> Archiver<'a> {
             sealer: Sealer::new(&config.out, config.watermark, config.allowed_lateness),
             at_end: BTreeSet::new(),
             report: ArchiveReport::default(),
+            metrics,
         }
     }
 
@@ -227,6 +241,7 @@ impl<'a> Archiver<'a> {
                 }
                 if self.sealer.is_sealed(day_of(decoded.tick.ts)) {
                     self.report.late += 1;
+                    self.metrics.late_trades.inc();
                 }
                 self.roll.write(partition, position, &decoded.tick)?;
                 self.pending.push((partition, decoded.tick.ts));
@@ -235,6 +250,7 @@ impl<'a> Archiver<'a> {
                 let source = format!("{}/{partition}", self.config.topic);
                 self.roll.reject(partition, Reject::new(&source, position, error.to_string(), payload));
                 self.report.rejects += 1;
+                self.metrics.rejects.inc();
             }
         }
         Ok(())
@@ -253,7 +269,7 @@ impl<'a> Archiver<'a> {
             return Ok(());
         }
         let roll = std::mem::replace(&mut self.roll, Roll::new(&self.config.out));
-        let trades = roll.trades();
+        let (trades, files) = (roll.trades(), roll.files());
         let days = roll.finish()?;
         let mut offsets = TopicPartitionList::new();
         for (&partition, &next) in &self.next {
@@ -267,8 +283,13 @@ impl<'a> Archiver<'a> {
         self.next.clear();
         self.report.trades += trades;
         self.report.rolls += 1;
+        self.metrics.trades.inc_by(trades);
+        self.metrics.files.inc_by(files);
+        self.metrics.rolls.inc();
         self.sealer.written(days, self.pending.drain(..));
-        self.report.sealed.extend(self.sealer.seal()?);
+        let sealed = self.sealer.seal()?;
+        self.metrics.sealed_days.inc_by(sealed.len() as u64);
+        self.report.sealed.extend(sealed);
         Ok(())
     }
 }

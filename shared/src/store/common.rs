@@ -107,25 +107,6 @@ pub(crate) fn interval_of(label: &str, last: &mut Option<(String, Interval)>) ->
     Ok(interval)
 }
 
-/// Parses exact decimal text (`-12.34000000`) into units of 10^-8 as an `i128`.
-pub(crate) fn parse_units_i128(text: &str) -> Result<i128, StoreError> {
-    let bad = || StoreError::Corrupt(format!("decimal {text:?} is not an exact number of 10^-8 units"));
-    let (negative, body) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
-    let fraction = fraction.trim_end_matches('0');
-    if whole.is_empty() || fraction.len() > 8 || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let mut units: i128 = 0;
-    for b in whole.bytes().chain(fraction.bytes()).chain(std::iter::repeat_n(b'0', 8 - fraction.len())) {
-        units = units.checked_mul(10).and_then(|u| u.checked_add(i128::from(b - b'0'))).ok_or_else(bad)?;
-    }
-    Ok(if negative { -units } else { units })
-}
-
 /// Now, in nanoseconds cut to whole microseconds so that it reads back the
 /// same from PostgreSQL.
 pub(crate) fn now_micros() -> i64 {
@@ -135,20 +116,6 @@ pub(crate) fn now_micros() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_numeric_text_exactly() {
-        assert_eq!(parse_units_i128("12.34000000").ok(), Some(1_234_000_000));
-        assert_eq!(parse_units_i128("-0.00000001").ok(), Some(-1));
-        assert_eq!(
-            parse_units_i128("170141183460469231731.68730000").ok(),
-            Some(17_014_118_346_046_923_173_168_730_000)
-        );
-        assert_eq!(parse_units_i128("7").ok(), Some(700_000_000));
-        assert!(parse_units_i128("1.000000001").is_err());
-        assert!(parse_units_i128("abc").is_err());
-        assert!(parse_units_i128("").is_err());
-    }
 
     #[test]
     fn merged_splits_at_the_boundary() {

@@ -6,6 +6,7 @@
 //! ONLY` transaction, so it sees the boundary and both views of one commit.
 
 mod numeric;
+mod password;
 mod publish;
 mod read;
 mod serving;
@@ -18,21 +19,50 @@ use crate::codec::Reject;
 use crate::interval::Interval;
 use crate::tick::Symbol;
 use bytes::{BufMut, BytesMut};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Statement, Transaction};
 
-/// How many connections serve reads.
-const READERS: usize = 3;
+/// How many connections serve reads: a bounded pool, enough to keep both
+/// cores of a small server busy while other reads wait on the network.
+const READERS: usize = 6;
+
+/// Statements one read connection keeps prepared, at most.
+const PREPARED: usize = 64;
 
 /// A view store in a PostgreSQL database.
 pub struct PostgresStore {
     write: Mutex<Client>,
-    readers: Vec<Mutex<Client>>,
+    readers: Vec<Mutex<Reader>>,
     next_reader: AtomicUsize,
     /// Drives the connections; declared last, so it stops after the clients.
     _io: IoThread,
+}
+
+/// A read connection and the statements prepared on it, by SQL text: a
+/// read's SQL depends only on the shape of its query, so after the first
+/// few reads every statement is parsed and planned once per connection.
+pub(crate) struct Reader {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+/// The prepared statement of `sql` on the connection of `tx`.
+pub(crate) async fn prepared(
+    statements: &mut HashMap<String, Statement>,
+    tx: &Transaction<'_>,
+    sql: &str,
+) -> Result<Statement, StoreError> {
+    if let Some(statement) = statements.get(sql) {
+        return Ok(statement.clone());
+    }
+    let statement = tx.prepare(sql).await?;
+    if statements.len() < PREPARED {
+        statements.insert(sql.to_owned(), statement.clone());
+    }
+    Ok(statement)
 }
 
 /// A runtime of the store's own that drives its connections, so the store
@@ -58,9 +88,14 @@ impl IoThread {
 
     /// Connects on the store's runtime, which then drives the connection.
     async fn client(&self, url: &str) -> Result<Client, StoreError> {
-        let url = url.to_owned();
+        let mut config: tokio_postgres::Config = url.parse()?;
+        if config.get_password().is_none()
+            && let Some(password) = password::from(|name| std::env::var(name).ok())?
+        {
+            config.password(password);
+        }
         let connect = self.handle.spawn(async move {
-            let (client, connection) = tokio_postgres::connect(&url, NoTls).await?;
+            let (client, connection) = config.connect(NoTls).await?;
             tokio::spawn(async move {
                 if let Err(error) = connection.await {
                     tracing::warn!(%error, "PostgreSQL connection closed.");
@@ -83,6 +118,8 @@ impl Drop for IoThread {
 
 impl PostgresStore {
     /// Connects to the database `url` names and applies missing migrations.
+    /// A URL without a password takes it from `TICKFLOW_STORE_PASSWORD` or
+    /// `TICKFLOW_STORE_PASSWORD_FILE`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let io = IoThread::start()?;
         let mut write = io.client(url).await?;
@@ -90,14 +127,19 @@ impl PostgresStore {
         speed::create_staging(&write).await?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(Mutex::new(io.client(url).await?));
+            readers.push(Mutex::new(Reader { client: io.client(url).await?, statements: HashMap::new() }));
         }
         Ok(Self { write: Mutex::new(write), readers, next_reader: AtomicUsize::new(0), _io: io })
     }
 
-    fn reader(&self) -> &Mutex<Client> {
-        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-        &self.readers[i]
+    /// A free read connection if there is one, else the next in turn.
+    async fn reader(&self) -> MutexGuard<'_, Reader> {
+        let next = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let count = self.readers.len();
+        match (0..count).find_map(|i| self.readers[(next + i) % count].try_lock().ok()) {
+            Some(free) => free,
+            None => self.readers[next % count].lock().await,
+        }
     }
 }
 
@@ -109,20 +151,19 @@ impl ViewStore for PostgresStore {
     }
 
     async fn bars(&self, query: &BarQuery) -> Result<Bars, StoreError> {
-        let mut client = self.reader().lock().await;
-        read::bars(&mut client, query).await
+        read::bars(&mut *self.reader().await, query).await
     }
 
     async fn batch_manifest(&self) -> Result<Vec<FileManifest>, StoreError> {
-        read::manifest(&*self.reader().lock().await).await
+        read::manifest(&self.reader().await.client).await
     }
 
     async fn batch_runs(&self, limit: usize) -> Result<Vec<BatchRun>, StoreError> {
-        read::runs(&*self.reader().lock().await, limit).await
+        read::runs(&self.reader().await.client, limit).await
     }
 
     async fn rejects(&self, limit: usize) -> Result<Vec<Reject>, StoreError> {
-        read::rejects(&*self.reader().lock().await, limit).await
+        read::rejects(&self.reader().await.client, limit).await
     }
 
     async fn commit_speed(&self, commit: SpeedCommit) -> Result<(), StoreError> {
@@ -130,19 +171,19 @@ impl ViewStore for PostgresStore {
     }
 
     async fn speed_offsets(&self, topic: &str) -> Result<Vec<PartitionOffset>, StoreError> {
-        speed_read::offsets(&*self.reader().lock().await, topic).await
+        speed_read::offsets(&self.reader().await.client, topic).await
     }
 
     async fn speed_status(&self) -> Result<SpeedStatus, StoreError> {
-        speed_read::status(&mut *self.reader().lock().await).await
+        speed_read::status(&mut self.reader().await.client).await
     }
 
     async fn late_trades(&self, limit: usize) -> Result<Vec<LateTrade>, StoreError> {
-        speed_read::late(&*self.reader().lock().await, limit).await
+        speed_read::late(&self.reader().await.client, limit).await
     }
 
     async fn late_positions(&self, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
-        speed_read::late_positions(&*self.reader().lock().await, source, from).await
+        speed_read::late_positions(&self.reader().await.client, source, from).await
     }
 
     async fn speed_changes(
@@ -152,19 +193,19 @@ impl ViewStore for PostgresStore {
         since: i64,
         limit: usize,
     ) -> Result<SpeedChanges, StoreError> {
-        speed_read::changes(&mut *self.reader().lock().await, interval, symbols, since, limit).await
+        speed_read::changes(&mut self.reader().await.client, interval, symbols, since, limit).await
     }
 
     async fn symbols(&self) -> Result<Vec<Symbol>, StoreError> {
-        serving::symbols(&*self.reader().lock().await).await
+        serving::symbols(&self.reader().await.client).await
     }
 
     async fn latest(&self, symbols: &[Symbol], intervals: &[Interval]) -> Result<super::Bars, StoreError> {
-        serving::latest(&mut *self.reader().lock().await, symbols, intervals).await
+        serving::latest(&mut self.reader().await.client, symbols, intervals).await
     }
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
-        serving::stats(&mut *self.reader().lock().await).await
+        serving::stats(&mut self.reader().await.client).await
     }
 }
 

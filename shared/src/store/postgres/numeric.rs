@@ -83,6 +83,13 @@ impl<'a> FromSql<'a> for PgNumeric {
     }
 }
 
+/// A money column that holds a price or size: units of 10^-8 within `i64`.
+pub(crate) fn units(row: &tokio_postgres::Row, column: usize) -> Result<i64, crate::store::StoreError> {
+    let PgNumeric(units) = row.try_get(column)?;
+    i64::try_from(units)
+        .map_err(|_| crate::store::StoreError::Corrupt(format!("price or size of {units} units is beyond 64 bits")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,32 +1,37 @@
 //! Reads: one snapshot for bars and the boundary; the manifest, runs and rejects.
 
-use super::PgTime;
+use super::numeric::{PgNumeric, units};
+use super::{PgTime, Reader, prepared};
 use crate::bar::Bar;
 use crate::codec::Reject;
 use crate::fixed::{Price, Volume};
 use crate::interval::Interval;
-use crate::store::common::{self, Bound, Part, interval_of, parse_units_i128, parts, to_u64};
+use crate::store::common::{self, Bound, Part, interval_of, parts, to_u64};
 use crate::store::{BarQuery, Bars, BatchRun, FileManifest, StoreError, View, ViewBar};
 use crate::tick::Symbol;
 use std::collections::HashMap;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, IsolationLevel, Row, Transaction};
 
-pub(super) async fn bars(client: &mut Client, query: &BarQuery) -> Result<Bars, StoreError> {
+pub(super) async fn bars(reader: &mut Reader, query: &BarQuery) -> Result<Bars, StoreError> {
+    let Reader { client, statements } = reader;
     let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
-    let boundary = boundary(&tx).await?;
+    let row = tx.query_opt(&prepared(statements, &tx, BOUNDARY).await?, &[]).await?;
+    let boundary = row.map(|r| r.try_get::<_, Option<PgTime>>(0)).transpose()?.flatten().map(|t| t.0);
     let (sql, values) = bars_sql(query, &parts(query, boundary));
     let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| &**v as &(dyn ToSql + Sync)).collect();
-    let rows = tx.query(&sql, &params).await?;
+    let rows = tx.query(&prepared(statements, &tx, &sql).await?, &params).await?;
     tx.commit().await?;
     let mut last = None;
     let bars = rows.iter().map(|row| view_bar(row, &mut last)).collect::<Result<Vec<_>, StoreError>>()?;
     Ok(Bars { boundary, bars })
 }
 
+const BOUNDARY: &str = "SELECT boundary FROM batch_boundary WHERE id = 1";
+
 /// The boundary in the snapshot of `tx`.
 pub(super) async fn boundary(tx: &Transaction<'_>) -> Result<Option<i64>, StoreError> {
-    let row = tx.query_opt("SELECT boundary FROM batch_boundary WHERE id = 1", &[]).await?;
+    let row = tx.query_opt(BOUNDARY, &[]).await?;
     Ok(row.map(|r| r.try_get::<_, Option<PgTime>>(0)).transpose()?.flatten().map(|t| t.0))
 }
 
@@ -34,10 +39,7 @@ pub(super) async fn boundary(tx: &Transaction<'_>) -> Result<Option<i64>, StoreE
 pub(super) fn view_bar(row: &Row, last: &mut Option<(String, Interval)>) -> Result<ViewBar, StoreError> {
     let symbol: &str = row.try_get(0)?;
     let label: &str = row.try_get(1)?;
-    let price = |i: usize| -> Result<Price, StoreError> {
-        let text: &str = row.try_get(i)?;
-        Price::parse(text).map_err(|e| StoreError::Corrupt(format!("price {text:?} {e}")))
-    };
+    let price = |i: usize| units(row, i).map(Price);
     let bar = Bar {
         symbol: Symbol::new(symbol).map_err(|e| StoreError::Corrupt(format!("symbol {symbol:?}: {e}")))?,
         interval: interval_of(label, last)?,
@@ -46,7 +48,7 @@ pub(super) fn view_bar(row: &Row, last: &mut Option<(String, Interval)>) -> Resu
         high: price(4)?,
         low: price(5)?,
         close: price(6)?,
-        volume: Volume(parse_units_i128(row.try_get(7)?)?),
+        volume: Volume(row.try_get::<_, PgNumeric>(7)?.0),
         vwap: price(8)?,
         trades: to_u64(row.try_get(9)?, "trades")?,
         first_ts: row.try_get(10)?,
@@ -63,8 +65,8 @@ pub(super) fn select(view: View) -> String {
         View::Speed => ("speed_bars", "TRUE"),
     };
     format!(
-        r#"SELECT symbol, "interval", start, open::text, high::text, low::text, close::text, volume::text,
-           vwap::text, trades, first_ts_ns, last_ts_ns, {speed} AS speed FROM {table} WHERE"#
+        r#"SELECT symbol, "interval", start, open, high, low, close, volume, vwap, trades, first_ts_ns,
+           last_ts_ns, {speed} AS speed FROM {table} WHERE"#
     )
 }
 

@@ -2,7 +2,7 @@
 //! and the bars changed since a change number.
 
 use super::PgTime;
-use super::numeric::PgNumeric;
+use super::numeric::{PgNumeric, units};
 use crate::bar::Bar;
 use crate::fixed::{Price, Size, Volume};
 use crate::interval::Interval;
@@ -40,12 +40,6 @@ pub(super) async fn status(client: &mut Client) -> Result<SpeedStatus, StoreErro
         change_seq: row.try_get(2)?,
         offsets: offsets.iter().map(offset).collect::<Result<_, _>>()?,
     })
-}
-
-/// A money column that holds a price or size: units of 10^-8 within `i64`.
-fn units(row: &Row, column: usize) -> Result<i64, StoreError> {
-    let PgNumeric(units) = row.try_get(column)?;
-    i64::try_from(units).map_err(|_| StoreError::Corrupt(format!("price or size of {units} units is beyond 64 bits")))
 }
 
 fn symbol(row: &Row, column: usize) -> Result<Symbol, StoreError> {

@@ -1,0 +1,246 @@
+//! `tickflow bench serve`: `/api/v1/bars` for one symbol and one day of 1m
+//! bars, from PostgreSQL, under 64 concurrent keep-alive connections.
+//!
+//! The store is prepared untimed (a throwaway cluster unless `--store` is
+//! given), `tickflow serve` runs as a child process, and the load generator
+//! here speaks raw HTTP/1.1 over one tokio thread: each connection sends a
+//! request, reads the whole answer (checking its status and length), and
+//! sends the next. Latency is measured per request after a warm-up.
+
+use crate::BenchError;
+use crate::report::{Figures, children_peak_rss};
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tickflow_shared::store::{BatchPublish, DaySummary, PostgresStore, ViewStore};
+use tickflow_shared::{Bar, Price, Symbol, Volume};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// Arguments of `tickflow bench serve`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A PostgreSQL database to use; its batch bars of BENCH on 2013-10-07 are
+    /// replaced. Default: a throwaway cluster of its own.
+    #[arg(long)]
+    store: Option<String>,
+    /// 1m bars in the day (390 is a regular session, 960 an extended one).
+    #[arg(long, default_value_t = 390)]
+    bars: usize,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Seconds measured, after the warm-up.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    /// Serve with the /bars cache off: every request reads PostgreSQL.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+const MINUTE: i64 = 60_000_000_000;
+/// 2013-10-07.
+const DAY: i64 = 15_985;
+const PATH: &str = "/api/v1/bars?symbol=BENCH&interval=1m&from=2013-10-07T00:00:00Z&to=2013-10-08T00:00:00Z";
+
+/// Prepares the store, starts `tickflow serve` and measures it.
+pub fn run(args: Args) -> Result<Figures, BenchError> {
+    if args.bars == 0 || args.bars > 1440 || args.connections == 0 || args.seconds <= 0.0 {
+        return Err(BenchError::Prepare("--bars must be 1..=1440, --connections and --seconds positive".into()));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // The cluster, if any, lives until the end of the run.
+    let (_cluster, store) = match &args.store {
+        Some(url) => (None, url.clone()),
+        None => {
+            let cluster = crate::postgres::Cluster::start()?;
+            let url = runtime.block_on(create_database(&cluster.url))?;
+            (Some(cluster), url)
+        }
+    };
+    runtime.block_on(prepare(&store, args.bars))?;
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = Command::new(std::env::current_exe()?)
+        .args(["serve", "--store", &store, "--listen", &addr])
+        .args(["--cache-entries", if args.no_cache { "0" } else { "1024" }])
+        .env("TICKFLOW_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()?;
+    let measured = runtime.block_on(async {
+        wait_ready(&addr, &mut server).await?;
+        load(&addr, &args, args.bars).await
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    let (latencies, wall_seconds, bytes) = measured?;
+    let quantile = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize] as f64 / 1000.0;
+    Ok(Figures {
+        scenario: "serve".into(),
+        params: vec![
+            ("bars".into(), json!(args.bars)),
+            ("connections".into(), json!(args.connections)),
+            ("cache".into(), json!(!args.no_cache)),
+            ("p50_ms".into(), json!(quantile(0.5))),
+            ("p99_ms".into(), json!(quantile(0.99))),
+            ("max_ms".into(), json!(quantile(1.0))),
+            ("mib_per_s".into(), json!((bytes as f64 / wall_seconds / (1 << 20) as f64).round())),
+        ],
+        items: latencies.len() as u64,
+        wall_seconds,
+        peak_rss_bytes: children_peak_rss(),
+    })
+}
+
+async fn create_database(admin: &str) -> Result<String, BenchError> {
+    let (client, connection) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
+    tokio::spawn(connection);
+    client.batch_execute("CREATE DATABASE tickflow_bench").await.map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
+    let server = admin.rsplit_once('/').map_or(admin, |(server, _database)| server);
+    Ok(format!("{server}/tickflow_bench"))
+}
+
+/// Publishes `bars` 1m bars of BENCH on `DAY` as one batch run.
+async fn prepare(url: &str, bars: usize) -> Result<(), BenchError> {
+    let store = PostgresStore::connect(url).await.map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
+    let symbol = Symbol::new("BENCH").map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
+    let interval =
+        "1m".parse().map_err(|e: tickflow_shared::interval::IntervalError| BenchError::Prepare(format!("{e:?}")))?;
+    let first = DAY * 86_400 * 1_000_000_000 + 4 * 60 * MINUTE;
+    let day: Vec<Bar> = (0..bars as i64)
+        .map(|i| {
+            let price = 16_741_000_000 + (i * 7_919) % 100_000_000;
+            Bar {
+                symbol: symbol.clone(),
+                interval,
+                start: first + i * MINUTE,
+                open: Price(price),
+                high: Price(price + 12_345_678),
+                low: Price(price - 8_765_432),
+                close: Price(price + 1_000_001),
+                volume: Volume(1_234_567_000_000 + i128::from(i)),
+                vwap: Price(price + 2_345_678),
+                trades: 100 + i as u64,
+                first_ts: first + i * MINUTE + 1,
+                last_ts: first + (i + 1) * MINUTE - 1,
+            }
+        })
+        .collect();
+    let publish = BatchPublish {
+        started_at: tickflow_shared::time::now_ns(),
+        days: vec![DaySummary { day: DAY, trades: day.iter().map(|b| b.trades).sum() }],
+        bars: Box::new(day.into_iter()),
+        files: Vec::new(),
+        forget_files: Vec::new(),
+        rejects: Vec::new(),
+    };
+    store.publish_batch(publish).await.map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
+    Ok(())
+}
+
+async fn wait_ready(addr: &str, server: &mut Child) -> Result<(), BenchError> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(status) = server.try_wait()? {
+            return Err(BenchError::Run(format!("tickflow serve exited: {status}")));
+        }
+        if let Ok(stream) = TcpStream::connect(addr).await {
+            let mut connection = Connection::new(stream);
+            if let Ok((200, _)) = connection.get("/readyz").await {
+                return Ok(());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(BenchError::Run("tickflow serve was not ready within 30 s".into()))
+}
+
+/// Runs the load; returns sorted latencies (µs), the measured seconds and the bytes read.
+async fn load(addr: &str, args: &Args, bars: usize) -> Result<(Vec<u32>, f64, u64), BenchError> {
+    let mut first = Connection::new(TcpStream::connect(addr).await?);
+    let (status, body) = first.get(PATH).await?;
+    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| BenchError::Run(e.to_string()))?;
+    if status != 200 || value["bars"].as_array().map(Vec::len) != Some(bars) {
+        return Err(BenchError::Run(format!("/bars answered {status} without the {bars} bars prepared")));
+    }
+    let start = Instant::now() + Duration::from_secs_f64(args.warmup);
+    let end = start + Duration::from_secs_f64(args.seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..args.connections {
+        let stream = TcpStream::connect(addr).await?;
+        tasks.spawn(async move {
+            let mut connection = Connection::new(stream);
+            let (mut latencies, mut bytes) = (Vec::new(), 0u64);
+            loop {
+                let sent = Instant::now();
+                if sent >= end {
+                    return Ok::<_, BenchError>((latencies, bytes));
+                }
+                let (status, body) = connection.get(PATH).await?;
+                if status != 200 {
+                    return Err(BenchError::Run(format!("/bars answered {status} under load")));
+                }
+                if sent >= start {
+                    latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    bytes += body.len() as u64;
+                }
+            }
+        });
+    }
+    let (mut latencies, mut bytes) = (Vec::new(), 0);
+    while let Some(done) = tasks.join_next().await {
+        let (mine, read) = done.map_err(|e| BenchError::Run(e.to_string()))??;
+        latencies.extend(mine);
+        bytes += read;
+    }
+    let wall = start.elapsed().as_secs_f64();
+    if latencies.is_empty() {
+        return Err(BenchError::Run("no request finished in the measured time".into()));
+    }
+    latencies.sort_unstable();
+    Ok((latencies, wall, bytes))
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Connection {
+    stream: BufReader<TcpStream>,
+    line: String,
+}
+
+impl Connection {
+    fn new(stream: TcpStream) -> Self {
+        Self { stream: BufReader::with_capacity(256 * 1024, stream), line: String::new() }
+    }
+
+    /// `GET path`: the status and the body.
+    async fn get(&mut self, path: &str) -> Result<(u16, Vec<u8>), BenchError> {
+        let request = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n\r\n");
+        self.stream.get_mut().write_all(request.as_bytes()).await?;
+        let (mut status, mut length) = (0u16, 0usize);
+        loop {
+            self.line.clear();
+            if self.stream.read_line(&mut self.line).await? == 0 {
+                return Err(BenchError::Run("the server closed the connection".into()));
+            }
+            let line = self.line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(code) = line.strip_prefix("HTTP/1.1 ") {
+                status = code.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+            } else if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body).await?;
+        Ok((status, body))
+    }
+}
