@@ -8,7 +8,7 @@
 //! Benchmarks print figures; they never assert on time.
 
 mod batch;
-mod postgres;
+pub mod postgres;
 mod produce;
 mod report;
 mod serve;

@@ -55,18 +55,23 @@ impl Drop for Cluster {
     }
 }
 
-fn pg_bin() -> Option<PathBuf> {
+/// The directory of `initdb` and `pg_ctl`: the one on `PATH`, else the
+/// newest under `/usr/lib/postgresql`.
+pub fn pg_bin() -> Option<PathBuf> {
+    if let Ok(out) = Command::new("sh").args(["-c", "command -v initdb"]).output()
+        && out.status.success()
+    {
+        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        return path.parent().map(Path::to_path_buf);
+    }
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
         .filter(|bin| bin.join("initdb").exists())
         .collect();
     found.sort();
-    found.pop().or_else(|| {
-        let out = Command::new("sh").args(["-c", "command -v initdb"]).output().ok()?;
-        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        path.parent().filter(|_| out.status.success()).map(Path::to_path_buf)
-    })
+    found.pop()
 }
 
 fn run(command: &mut Command, what: &str) -> Result<(), BenchError> {

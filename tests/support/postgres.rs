@@ -81,7 +81,7 @@ fn local_cluster() -> String {
     {
         return url_of(port);
     }
-    let bin = pg_bin().unwrap_or_else(|| panic!("{NO_SERVER}"));
+    let bin = tickflow_bench::postgres::pg_bin().unwrap_or_else(|| panic!("{NO_SERVER}"));
     let as_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
     let dir = std::env::temp_dir().join(format!("tickflow-test-pg-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -109,23 +109,6 @@ fn local_cluster() -> String {
     );
     std::fs::write(state.join("port"), port.to_string()).expect("record the port");
     url_of(port)
-}
-
-fn pg_bin() -> Option<PathBuf> {
-    if let Ok(out) = Command::new("sh").args(["-c", "command -v initdb"]).output()
-        && out.status.success()
-    {
-        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        let path = std::fs::canonicalize(&path).unwrap_or(path);
-        return path.parent().map(Path::to_path_buf);
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|bin| bin.join("initdb").exists())
-        .collect();
-    found.sort();
-    found.pop()
 }
 
 fn free_port() -> u16 {

@@ -20,8 +20,7 @@ use crate::interval::Interval;
 use crate::tick::Symbol;
 use bytes::{BufMut, BytesMut};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{Mutex, Semaphore, SemaphorePermit};
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement, Transaction};
 
@@ -35,10 +34,51 @@ const PREPARED: usize = 64;
 /// A view store in a PostgreSQL database.
 pub struct PostgresStore {
     write: Mutex<Client>,
-    readers: Vec<Mutex<Reader>>,
-    next_reader: AtomicUsize,
+    readers: Pool,
     /// Drives the connections; declared last, so it stops after the clients.
     _io: IoThread,
+}
+
+/// The read connections: one queue of waiting reads, first come first
+/// served, each taking whichever connection is free.
+struct Pool {
+    free: std::sync::Mutex<Vec<Reader>>,
+    permits: Semaphore,
+}
+
+/// A read connection taken from the pool; back in it on drop.
+struct Lease<'a> {
+    free: &'a std::sync::Mutex<Vec<Reader>>,
+    reader: Option<Reader>,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl std::ops::Deref for Lease<'_> {
+    type Target = Reader;
+
+    fn deref(&self) -> &Reader {
+        self.reader.as_ref().unwrap_or_else(|| unreachable!("a lease holds its reader until dropped"))
+    }
+}
+
+impl std::ops::DerefMut for Lease<'_> {
+    fn deref_mut(&mut self) -> &mut Reader {
+        self.reader.as_mut().unwrap_or_else(|| unreachable!("a lease holds its reader until dropped"))
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        // Before the permit goes: the next read finds the connection free.
+        if let Some(reader) = self.reader.take() {
+            free_list(self.free).push(reader);
+        }
+    }
+}
+
+fn free_list(free: &std::sync::Mutex<Vec<Reader>>) -> std::sync::MutexGuard<'_, Vec<Reader>> {
+    // Pushing or popping cannot leave the list half-changed: a poisoned lock is still whole.
+    free.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A read connection and the statements prepared on it, by SQL text: a
@@ -127,19 +167,19 @@ impl PostgresStore {
         speed::create_staging(&write).await?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(Mutex::new(Reader { client: io.client(url).await?, statements: HashMap::new() }));
+            readers.push(Reader { client: io.client(url).await?, statements: HashMap::new() });
         }
-        Ok(Self { write: Mutex::new(write), readers, next_reader: AtomicUsize::new(0), _io: io })
+        let readers = Pool { free: std::sync::Mutex::new(readers), permits: Semaphore::new(READERS) };
+        Ok(Self { write: Mutex::new(write), readers, _io: io })
     }
 
-    /// A free read connection if there is one, else the next in turn.
-    async fn reader(&self) -> MutexGuard<'_, Reader> {
-        let next = self.next_reader.fetch_add(1, Ordering::Relaxed);
-        let count = self.readers.len();
-        match (0..count).find_map(|i| self.readers[(next + i) % count].try_lock().ok()) {
-            Some(free) => free,
-            None => self.readers[next % count].lock().await,
-        }
+    /// A free read connection, waiting in line for one if all are busy.
+    async fn reader(&self) -> Result<Lease<'_>, StoreError> {
+        let closed = || StoreError::Range("the pool of read connections is closed".into());
+        let permit = self.readers.permits.acquire().await.map_err(|_| closed())?;
+        // A permit per free connection: one is there.
+        let reader = free_list(&self.readers.free).pop().ok_or_else(closed)?;
+        Ok(Lease { free: &self.readers.free, reader: Some(reader), _permit: permit })
     }
 }
 
@@ -151,19 +191,19 @@ impl ViewStore for PostgresStore {
     }
 
     async fn bars(&self, query: &BarQuery) -> Result<Bars, StoreError> {
-        read::bars(&mut *self.reader().await, query).await
+        read::bars(&mut *self.reader().await?, query).await
     }
 
     async fn batch_manifest(&self) -> Result<Vec<FileManifest>, StoreError> {
-        read::manifest(&self.reader().await.client).await
+        read::manifest(&self.reader().await?.client).await
     }
 
     async fn batch_runs(&self, limit: usize) -> Result<Vec<BatchRun>, StoreError> {
-        read::runs(&self.reader().await.client, limit).await
+        read::runs(&self.reader().await?.client, limit).await
     }
 
     async fn rejects(&self, limit: usize) -> Result<Vec<Reject>, StoreError> {
-        read::rejects(&self.reader().await.client, limit).await
+        read::rejects(&self.reader().await?.client, limit).await
     }
 
     async fn commit_speed(&self, commit: SpeedCommit) -> Result<(), StoreError> {
@@ -171,19 +211,19 @@ impl ViewStore for PostgresStore {
     }
 
     async fn speed_offsets(&self, topic: &str) -> Result<Vec<PartitionOffset>, StoreError> {
-        speed_read::offsets(&self.reader().await.client, topic).await
+        speed_read::offsets(&self.reader().await?.client, topic).await
     }
 
     async fn speed_status(&self) -> Result<SpeedStatus, StoreError> {
-        speed_read::status(&mut self.reader().await.client).await
+        speed_read::status(&mut self.reader().await?.client).await
     }
 
     async fn late_trades(&self, limit: usize) -> Result<Vec<LateTrade>, StoreError> {
-        speed_read::late(&self.reader().await.client, limit).await
+        speed_read::late(&self.reader().await?.client, limit).await
     }
 
     async fn late_positions(&self, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
-        speed_read::late_positions(&self.reader().await.client, source, from).await
+        speed_read::late_positions(&self.reader().await?.client, source, from).await
     }
 
     async fn speed_changes(
@@ -193,19 +233,19 @@ impl ViewStore for PostgresStore {
         since: i64,
         limit: usize,
     ) -> Result<SpeedChanges, StoreError> {
-        speed_read::changes(&mut self.reader().await.client, interval, symbols, since, limit).await
+        speed_read::changes(&mut self.reader().await?.client, interval, symbols, since, limit).await
     }
 
     async fn symbols(&self) -> Result<Vec<Symbol>, StoreError> {
-        serving::symbols(&self.reader().await.client).await
+        serving::symbols(&self.reader().await?.client).await
     }
 
     async fn latest(&self, symbols: &[Symbol], intervals: &[Interval]) -> Result<super::Bars, StoreError> {
-        serving::latest(&mut self.reader().await.client, symbols, intervals).await
+        serving::latest(&mut self.reader().await?.client, symbols, intervals).await
     }
 
     async fn stats(&self) -> Result<StoreStats, StoreError> {
-        serving::stats(&mut self.reader().await.client).await
+        serving::stats(&mut self.reader().await?.client).await
     }
 }
 
