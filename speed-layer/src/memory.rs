@@ -1,29 +1,78 @@
-//! The in-process bus: partitioned, append-only logs in memory standing in
-//! for Kafka when tickflow runs embedded (`tickflow speed --simulate`,
-//! `tickflow demo`, the engine benchmark). Offsets are positions in a log;
-//! nothing survives the process, so stored offsets are ignored.
+//! The in-process bus: partitioned logs in memory standing in for Kafka when
+//! tickflow runs embedded (`tickflow speed --simulate`, `tickflow demo`, the
+//! engine benchmark). Offsets are positions in a log; nothing survives the
+//! process, so stored offsets are ignored.
+//!
+//! A log forgets the trades every reader has read, so a bus that runs for
+//! days holds only what its slowest reader has still to read. It starts
+//! forgetting once as many readers as the bus was made for have opened it
+//! ([`MemoryBus::with_readers`]): the demo's archiver and speed layer both
+//! see every trade, whichever opens first.
 
 use crate::input::{Input, Inputs, Payload, Polled, Record};
 use crate::metrics::SpeedMetrics;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tickflow_shared::Tick;
 use tickflow_shared::watermark::Partition;
 
 /// Partitioned logs of trades, shared by producers and readers.
 #[derive(Clone)]
 pub struct MemoryBus {
-    logs: Arc<Vec<Mutex<Vec<Tick>>>>,
+    logs: Arc<Vec<Mutex<Log>>>,
     closed: Arc<AtomicBool>,
 }
 
+/// One partition: the trades not yet read by every reader.
+#[derive(Default)]
+struct Log {
+    /// The offset of `ticks[0]`.
+    base: u64,
+    ticks: VecDeque<Tick>,
+    /// Readers needed before anything is forgotten.
+    expected: usize,
+    /// Each reader's next offset; `u64::MAX` once it is gone.
+    readers: Vec<u64>,
+}
+
+impl Log {
+    fn end(&self) -> u64 {
+        self.base + self.ticks.len() as u64
+    }
+
+    /// Forgets what every reader has read.
+    fn trim(&mut self) {
+        if self.readers.len() < self.expected {
+            return;
+        }
+        let read = self.readers.iter().copied().min().unwrap_or(0).min(self.end());
+        let forget = (read.saturating_sub(self.base) as usize).min(self.ticks.len());
+        self.ticks.drain(..forget);
+        self.base += forget as u64;
+    }
+}
+
+fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
+    // A log is never left half-changed by a panic: appends and trims are whole.
+    log.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl MemoryBus {
-    /// A bus of `partitions` empty logs.
+    /// A bus of `partitions` empty logs with one reader per partition.
     pub fn new(partitions: usize) -> Self {
-        let logs = Arc::new((0..partitions.max(1)).map(|_| Mutex::new(Vec::new())).collect());
-        Self { logs, closed: Arc::new(AtomicBool::new(false)) }
+        Self::with_readers(partitions, 1)
+    }
+
+    /// A bus of `partitions` empty logs, each read by `readers` readers: a
+    /// log forgets nothing before that many have opened it.
+    pub fn with_readers(partitions: usize, readers: usize) -> Self {
+        let log = || Mutex::new(Log { expected: readers.max(1), ..Log::default() });
+        Self {
+            logs: Arc::new((0..partitions.max(1)).map(|_| log()).collect()),
+            closed: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// No more trades will come: readers that caught up are at the end.
@@ -41,20 +90,25 @@ impl MemoryBus {
             by_partition.entry(hasher.finish() as usize % self.logs.len()).or_default().push(tick);
         }
         for (partition, ticks) in by_partition {
-            let mut log = self.logs[partition].lock().unwrap_or_else(PoisonError::into_inner);
-            let first = log.len() as u64;
-            log.extend(ticks.into_iter().enumerate().map(|(i, tick)| Tick { seq: first + i as u64, ..tick }));
+            let mut log = lock(&self.logs[partition]);
+            let first = log.end();
+            log.ticks.extend(ticks.into_iter().enumerate().map(|(i, tick)| Tick { seq: first + i as u64, ..tick }));
         }
     }
 
-    /// Trades in all logs.
+    /// Trades published so far, over all logs (forgotten ones included).
     pub fn len(&self) -> usize {
-        self.logs.iter().map(|log| log.lock().unwrap_or_else(PoisonError::into_inner).len()).sum()
+        self.logs.iter().map(|log| lock(log).end() as usize).sum()
     }
 
     /// Whether no trade was published.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Trades held in memory, not yet read by every reader.
+    pub fn held(&self) -> usize {
+        self.logs.iter().map(|log| lock(log).ticks.len()).sum()
     }
 }
 
@@ -68,9 +122,18 @@ impl Inputs for MemoryBus {
     }
 
     fn open(&self, owned: &BTreeMap<Partition, u64>, metrics: &SpeedMetrics) -> Result<Box<dyn Input>, String> {
+        let mut cursors = Vec::with_capacity(owned.len());
+        for (&partition, &from) in owned {
+            let log =
+                self.logs.get(partition as usize).ok_or_else(|| format!("the bus has no partition {partition}"))?;
+            let mut log = lock(log);
+            let from = from.max(log.base);
+            log.readers.push(from);
+            cursors.push(Cursor { partition, slot: log.readers.len() - 1, next: from });
+        }
         Ok(Box::new(MemoryInput {
             logs: self.logs.clone(),
-            cursors: owned.clone(),
+            cursors,
             closed: self.closed.clone(),
             metrics: metrics.clone(),
         }))
@@ -81,9 +144,17 @@ impl Inputs for MemoryBus {
     }
 }
 
+/// Where one reader stands in one partition.
+struct Cursor {
+    partition: Partition,
+    /// Its place in the log's `readers`.
+    slot: usize,
+    next: u64,
+}
+
 struct MemoryInput {
-    logs: Arc<Vec<Mutex<Vec<Tick>>>>,
-    cursors: BTreeMap<Partition, u64>,
+    logs: Arc<Vec<Mutex<Log>>>,
+    cursors: Vec<Cursor>,
     closed: Arc<AtomicBool>,
     metrics: SpeedMetrics,
 }
@@ -91,21 +162,25 @@ struct MemoryInput {
 impl Input for MemoryInput {
     fn poll(&mut self, out: &mut Vec<Record>, max: usize, at_end: &mut Vec<Partition>) -> Result<Polled, String> {
         let mut records = 0;
-        for (&partition, cursor) in &mut self.cursors {
-            let log = self.logs[partition as usize].lock().unwrap_or_else(PoisonError::into_inner);
-            let from = (*cursor as usize).min(log.len());
-            let take = (max - records).min(log.len() - from);
-            out.extend(log[from..from + take].iter().enumerate().map(|(i, tick)| Record {
+        for cursor in &mut self.cursors {
+            let mut log = lock(&self.logs[cursor.partition as usize]);
+            let from = cursor.next.max(log.base);
+            let take = ((max - records) as u64).min(log.end() - from);
+            let start = (from - log.base) as usize;
+            let partition = cursor.partition;
+            out.extend(log.ticks.range(start..start + take as usize).enumerate().map(|(i, tick)| Record {
                 partition,
-                offset: (from + i) as u64,
+                offset: from + i as u64,
                 payload: Payload::Trade(tick.clone()),
             }));
-            *cursor += take as u64;
-            records += take;
-            self.metrics.set_lag(partition, (log.len() - from - take) as u64);
-            if from + take == log.len() {
+            cursor.next = from + take;
+            records += take as usize;
+            self.metrics.set_lag(partition, log.end() - cursor.next);
+            if cursor.next == log.end() {
                 at_end.push(partition);
             }
+            log.readers[cursor.slot] = cursor.next;
+            log.trim();
         }
         Ok(Polled { records })
     }
@@ -117,4 +192,52 @@ impl Input for MemoryInput {
     fn pause(&mut self, _: Partition) {}
 
     fn resume(&mut self) {}
+}
+
+impl Drop for MemoryInput {
+    fn drop(&mut self) {
+        for cursor in &self.cursors {
+            let mut log = lock(&self.logs[cursor.partition as usize]);
+            log.readers[cursor.slot] = u64::MAX;
+            log.trim();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tickflow_shared::{Price, Size, Symbol};
+
+    fn trades(n: usize) -> Vec<Tick> {
+        let symbol = Symbol::new("AAPL").expect("symbol");
+        (0..n).map(|i| Tick { symbol: symbol.clone(), ts: i as i64, price: Price(1), size: Size(1), seq: 0 }).collect()
+    }
+
+    fn read(input: &mut Box<dyn Input>) -> Vec<u64> {
+        let (mut out, mut at_end) = (Vec::new(), Vec::new());
+        input.poll(&mut out, usize::MAX, &mut at_end).expect("poll");
+        out.iter().map(|r| r.offset).collect()
+    }
+
+    #[test]
+    fn every_reader_sees_every_trade_and_the_bus_forgets_what_all_have_read() {
+        let bus = MemoryBus::with_readers(1, 2);
+        bus.publish(trades(3));
+        let metrics = SpeedMetrics::default();
+        let from_start = BTreeMap::from([(0, 0)]);
+        let mut first = bus.open(&from_start, &metrics).expect("open");
+        assert_eq!(read(&mut first), [0, 1, 2]);
+        assert_eq!(bus.held(), 3, "the second reader has not opened yet");
+        let mut second = bus.open(&from_start, &metrics).expect("open");
+        bus.publish(trades(2));
+        assert_eq!(read(&mut second), [0, 1, 2, 3, 4], "opened late, it still reads from the start");
+        assert_eq!(bus.held(), 2, "offsets 3 and 4: the first reader has not read them");
+        assert_eq!(read(&mut first), [3, 4]);
+        assert_eq!((bus.held(), bus.len()), (0, 5));
+        drop(first);
+        bus.publish(trades(1));
+        assert_eq!(read(&mut second), [5]);
+        assert_eq!(bus.held(), 0, "a reader that is gone holds nothing back");
+    }
 }

@@ -34,6 +34,7 @@ use tickflow_shared::store::ViewStore;
 use tickflow_shared::time::{day_of, format_day, format_rfc3339, now_ns};
 use tickflow_speed::TimelyConfig;
 use tickflow_speed::memory::MemoryBus;
+use tickflow_speed::metrics::SpeedMetrics;
 
 /// Arguments of `tickflow demo`.
 #[derive(clap::Args)]
@@ -84,7 +85,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let day = history::day_before(day_of(now_ns()));
     let simulation = history::market(&args.symbols, args.seed, day);
     let market = Market::new(&simulation).context("--symbols")?;
-    let speed = args.tuning.config(&args.intervals.0, TimelyConfig::Process { workers: args.workers }, false)?;
+    let mut speed = args.tuning.config(&args.intervals.0, TimelyConfig::Process { workers: args.workers }, false)?;
     let stop = super::stop_on_signal()?;
     let archive_dir = args.data.join("archive");
     let store_url = format!("sqlite://{}", args.data.join("views.db").display());
@@ -126,7 +127,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let server = ServeConfig { intervals: args.intervals.0.clone(), api_token, ..ServeConfig::default() }
         .build(store.clone(), &mut registry)?;
-    let bus = MemoryBus::new(args.partitions);
+    speed.metrics = SpeedMetrics::register(&mut registry);
+    // Read by the speed layer and the archiver: each sees every trade.
+    let bus = MemoryBus::with_readers(args.partitions, 2);
     let simulator = feed(bus.clone(), market, args.rate, u64::MAX, stop.clone())?;
     let lateness = args.tuning.event_time().allowed_lateness;
     let settings = archive::ArchiveSettings {
