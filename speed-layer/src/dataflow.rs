@@ -119,10 +119,9 @@ pub fn windows<'s>(events: Stream<'s, u64, Vec<Event>>, settings: &Settings) -> 
         let mut last_flush = Instant::now();
         move |(input, frontier), output| {
             let mut out = Vec::new();
-            let mut changed = false;
             input.for_each_time(|time, data| {
                 for batch in data {
-                    changed = true;
+                    state.unflushed = true;
                     apply(&mut state.windows, *time.time(), batch.drain(..), &settings.topic, &mut out);
                 }
             });
@@ -130,23 +129,22 @@ pub fn windows<'s>(events: Stream<'s, u64, Vec<Event>>, settings: &Settings) -> 
                 return;
             };
             let reached = frontier.frontier().first().copied();
+            // Changed provisional bars go out at most every `provisional_every`; final ones at once.
+            let due = state.unflushed && (reached.is_none() || last_flush.elapsed() >= settings.provisional_every);
             if reached.is_none_or(|f| f > state.flushed) {
                 while let Some(checkpoint) = reached.and_then(|reached| state.next_checkpoint(reached)) {
-                    out.push(state.flush(checkpoint, true));
+                    out.push(state.flush(checkpoint, true, false));
                 }
                 let at = reached.unwrap_or(*cap.time()).max(*cap.time());
-                out.push(state.flush(at, false));
+                out.push(state.flush(at, false, due));
                 cap.downgrade(&at);
+            } else if due {
+                out.push(state.flush(*cap.time(), false, true));
+            }
+            if due {
                 last_flush = Instant::now();
-            } else if changed || state.unflushed {
-                state.unflushed = true;
-                let waited = last_flush.elapsed();
-                if waited >= settings.provisional_every {
-                    out.push(state.flush(*cap.time(), false));
-                    last_flush = Instant::now();
-                } else {
-                    activator.activate_after(settings.provisional_every - waited);
-                }
+            } else if state.unflushed {
+                activator.activate_after(settings.provisional_every.saturating_sub(last_flush.elapsed()));
             }
             if !out.is_empty() {
                 output.session(&*cap).give_container(&mut out);
@@ -198,15 +196,23 @@ impl WindowState {
         (next <= latest).then_some(next * every)
     }
 
-    /// Advances to the watermark of time `at` and says what changed; a
-    /// checkpoint also says which offsets the open windows hold.
-    fn flush(&mut self, at: u64, checkpoint: bool) -> Event {
+    /// Advances to the watermark of time `at` and says what became final
+    /// (and, if `provisional`, every other bar that changed); a checkpoint
+    /// also says which offsets the open windows hold.
+    fn flush(&mut self, at: u64, checkpoint: bool, provisional: bool) -> Event {
         let mut bars = Vec::new();
-        if at >= 1 && at != u64::MAX {
-            let watermark = (at as i64 - 1).saturating_mul(self.settings.epoch_ns);
-            self.windows.advance(watermark, |u| bars.push((u.bar, u.is_final)));
-        } else if let Some(watermark) = self.windows.watermark() {
-            self.windows.advance(watermark, |u| bars.push((u.bar, u.is_final)));
+        let watermark = if at >= 1 && at != u64::MAX {
+            Some((at as i64 - 1).saturating_mul(self.settings.epoch_ns))
+        } else {
+            self.windows.watermark()
+        };
+        if let Some(watermark) = watermark {
+            let emit = |u: crate::windows::BarUpdate| bars.push((u.bar, u.is_final));
+            if provisional {
+                self.windows.advance(watermark, emit);
+            } else {
+                self.windows.advance_finals(watermark, emit);
+            }
         }
         let held = if checkpoint {
             self.checkpointed = Some(at);
@@ -216,7 +222,7 @@ impl WindowState {
             Vec::new()
         };
         self.flushed = self.flushed.max(at);
-        self.unflushed = false;
+        self.unflushed &= !provisional;
         Event::Flush(Flush { worker: self.worker, at, checkpoint, watermark: self.windows.watermark(), bars, held })
     }
 }

@@ -325,7 +325,24 @@ impl Windows {
     /// and each bar that became final, then evicts the bars whose end plus the
     /// allowed lateness ≤ `watermark`. A watermark below an earlier one counts
     /// as the earlier one.
-    pub fn advance(&mut self, watermark: i64, mut emit: impl FnMut(BarUpdate)) -> AdvanceReport {
+    pub fn advance(&mut self, watermark: i64, emit: impl FnMut(BarUpdate)) -> AdvanceReport {
+        self.advance_emitting(watermark, true, emit)
+    }
+
+    /// [`advance`](Self::advance), but changed bars of windows still open are
+    /// not emitted: they stay changed until an `advance` emits them (or they
+    /// become final). The speed job writes final bars whenever the watermark
+    /// moves and provisional ones only every so often.
+    pub fn advance_finals(&mut self, watermark: i64, emit: impl FnMut(BarUpdate)) -> AdvanceReport {
+        self.advance_emitting(watermark, false, emit)
+    }
+
+    fn advance_emitting(
+        &mut self,
+        watermark: i64,
+        provisional: bool,
+        mut emit: impl FnMut(BarUpdate),
+    ) -> AdvanceReport {
         let previous = self.watermark;
         let watermark = watermark.max(previous);
         self.collect_deltas();
@@ -341,7 +358,7 @@ impl Windows {
         for level in &mut self.levels {
             // Windows evicted at `previous` hold only trades replayed after a restart: never emitted.
             let evicted = last_expired(previous, level.interval(), self.lateness);
-            level.emit(previous, watermark, evicted, &self.symbols, &mut emit, &mut report);
+            level.emit(previous, watermark, evicted, provisional, &self.symbols, &mut emit, &mut report);
         }
         for level in &mut self.levels {
             report.evicted += level.evict(last_expired(watermark, level.interval(), self.lateness));

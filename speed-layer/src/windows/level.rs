@@ -127,12 +127,15 @@ impl Level {
 
     /// Emits the bars whose window ended in `(previous, watermark]` as final,
     /// then every other changed bar, final if its window ended by
-    /// `watermark`, except in windows starting at or before `evicted`.
+    /// `watermark`, except in windows starting at or before `evicted`; changed
+    /// bars of windows still open only if `provisional`, else they stay changed.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn emit(
         &mut self,
         previous: i64,
         watermark: i64,
         evicted: i64,
+        provisional: bool,
         symbols: &SymbolTable,
         emit: &mut impl FnMut(BarUpdate),
         report: &mut AdvanceReport,
@@ -153,20 +156,26 @@ impl Level {
                 window.dirty.clear();
             }
         }
-        for start in self.dirty_windows.drain(..) {
-            let Some(window) = self.windows.get_mut(&start) else { continue };
+        let mut dirty_windows = std::mem::take(&mut self.dirty_windows);
+        dirty_windows.retain(|&start| {
+            let Some(window) = self.windows.get_mut(&start) else { return false };
             if start <= evicted {
                 window.dirty.drain(..).for_each(|index| window.bars[index as usize].dirty = false);
-                continue;
+                return false;
             }
             let is_final = start.saturating_add(len) <= watermark;
+            if !is_final && !provisional {
+                return true;
+            }
             for index in window.dirty.drain(..) {
                 let slot = &mut window.bars[index as usize];
                 if slot.dirty {
                     send(slot, start, is_final);
                 }
             }
-        }
+            false
+        });
+        self.dirty_windows = dirty_windows;
     }
 
     /// Drops the windows that start at or before `last_evicted`; returns how many bars went.

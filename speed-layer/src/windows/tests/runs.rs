@@ -213,3 +213,26 @@ fn replayed_trades_of_evicted_windows_are_not_emitted() {
     w.advance(DAY0 + 11 * S, |u| emitted.push((u.bar.interval, u.bar.start, u.is_final)));
     assert_eq!(emitted, [(intervals("1m")[0], DAY0, false)], "the open minute only, not the second it closed");
 }
+
+/// `advance_finals` writes what became final at once and keeps changed open
+/// bars for the next `advance`, which emits each of them once.
+#[test]
+fn advancing_finals_only_keeps_open_changes_for_later() {
+    let mut w = windows("1s,1m", Duration::ZERO);
+    let id = w.intern_str(SYMBOLS[0]).expect("symbol");
+    w.push(id, DAY0 + 5 * MS, 1, Price(p(1)), Size(p(1)), Position::default()).expect("on time");
+    w.push(id, DAY0 + S + 5 * MS, 2, Price(p(2)), Size(p(1)), Position::default()).expect("on time");
+    let mut emitted = Vec::new();
+    w.advance_finals(DAY0 + S, |u| emitted.push((u.bar.interval, u.bar.start, u.is_final, u.bar.trades)));
+    let (second, minute) = (intervals("1s")[0], intervals("1m")[0]);
+    assert_eq!(emitted, [(second, DAY0, true, 1)], "the closed second only");
+    emitted.clear();
+    w.advance_finals(DAY0 + S + MS, |u| emitted.push((u.bar.interval, u.bar.start, u.is_final, u.bar.trades)));
+    assert_eq!(emitted, [], "nothing became final");
+    w.advance(DAY0 + S + MS, |u| emitted.push((u.bar.interval, u.bar.start, u.is_final, u.bar.trades)));
+    emitted.sort();
+    assert_eq!(emitted, [(second, DAY0 + S, false, 1), (minute, DAY0, false, 2)], "the open bars, with every trade");
+    emitted.clear();
+    w.advance(DAY0 + S + 2 * MS, |u| emitted.push((u.bar.interval, u.bar.start, u.is_final, u.bar.trades)));
+    assert_eq!(emitted, [], "each change is emitted once");
+}
