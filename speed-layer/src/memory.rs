@@ -162,10 +162,14 @@ struct MemoryInput {
 impl Input for MemoryInput {
     fn poll(&mut self, out: &mut Vec<Record>, max: usize, at_end: &mut Vec<Partition>) -> Result<Polled, String> {
         let mut records = 0;
-        for cursor in &mut self.cursors {
+        let partitions = self.cursors.len();
+        for (i, cursor) in self.cursors.iter_mut().enumerate() {
             let mut log = lock(&self.logs[cursor.partition as usize]);
             let from = cursor.next.max(log.base);
-            let take = ((max - records) as u64).min(log.end() - from);
+            // An even share of what is left, so that partitions read side by
+            // side (as Kafka fetches them) and the watermark, their minimum, moves.
+            let share = (max - records).div_ceil(partitions - i);
+            let take = (share as u64).min(log.end() - from);
             let start = (from - log.base) as usize;
             let partition = cursor.partition;
             out.extend(log.ticks.range(start..start + take as usize).enumerate().map(|(i, tick)| Record {
@@ -239,5 +243,23 @@ mod tests {
         bus.publish(trades(1));
         assert_eq!(read(&mut second), [5]);
         assert_eq!(bus.held(), 0, "a reader that is gone holds nothing back");
+    }
+
+    #[test]
+    fn a_poll_shares_its_batch_between_the_partitions() {
+        let bus = MemoryBus::new(2);
+        let symbols: Vec<Symbol> = (0..20).map(|i| Symbol::new(&format!("S{i}")).expect("symbol")).collect();
+        bus.publish((0..1000).map(|i| Tick {
+            symbol: symbols[i % symbols.len()].clone(),
+            ts: i as i64,
+            price: Price(1),
+            size: Size(1),
+            seq: 0,
+        }));
+        let mut input = bus.open(&BTreeMap::from([(0, 0), (1, 0)]), &SpeedMetrics::default()).expect("open");
+        let (mut out, mut at_end) = (Vec::new(), Vec::new());
+        input.poll(&mut out, 10, &mut at_end).expect("poll");
+        let per_partition = |p| out.iter().filter(|r| r.partition == p).count();
+        assert_eq!((per_partition(0), per_partition(1)), (5, 5), "both partitions move, so their watermark can");
     }
 }
