@@ -50,7 +50,9 @@ pub struct Flush {
 pub struct Pending {
     topic: String,
     workers: usize,
-    bars: FxHashMap<(Interval, Symbol, i64), SpeedBar>,
+    /// The bars to write, each key once, and where each key's bar is.
+    bars: Vec<SpeedBar>,
+    index: FxHashMap<(Interval, Symbol, i64), u32>,
     /// Per worker, the checkpoints not yet committed: `at → (watermark, held)`.
     checkpoints: BTreeMap<usize, BTreeMap<u64, Checkpoint>>,
     /// The cut of the last commit.
@@ -70,7 +72,8 @@ impl Pending {
         Self {
             topic: topic.to_owned(),
             workers,
-            bars: FxHashMap::default(),
+            bars: Vec::new(),
+            index: FxHashMap::default(),
             checkpoints: BTreeMap::new(),
             committed: 0,
             reports: BTreeMap::new(),
@@ -96,7 +99,13 @@ impl Pending {
     /// Takes a window operator's flush; later bars replace earlier ones.
     pub fn flush(&mut self, flush: Flush) {
         for (bar, is_final) in flush.bars {
-            self.bars.insert((bar.interval, bar.symbol.clone(), bar.start), SpeedBar { bar, is_final });
+            let next = self.bars.len() as u32;
+            let slot = *self.index.entry((bar.interval, bar.symbol.clone(), bar.start)).or_insert(next);
+            if slot == next {
+                self.bars.push(SpeedBar { bar, is_final });
+            } else {
+                self.bars[slot as usize] = SpeedBar { bar, is_final };
+            }
         }
         if flush.checkpoint {
             let checkpoint = Checkpoint { watermark: flush.watermark, held: flush.held };
@@ -123,11 +132,12 @@ impl Pending {
     /// worker has flushed a checkpoint newer than the last commit's.
     pub fn take(&mut self) -> SpeedCommit {
         let mut commit = SpeedCommit {
-            bars: self.bars.drain().map(|(_, bar)| bar).collect(),
+            bars: std::mem::take(&mut self.bars),
             late: std::mem::take(&mut self.late),
             rejects: std::mem::take(&mut self.rejects),
             ..SpeedCommit::default()
         };
+        self.index.clear();
         let Some(cut) = self.cut() else {
             return commit;
         };
