@@ -152,6 +152,8 @@ pub fn run(config: &ArchiveConfig, stop: &AtomicBool, metrics: &ArchiveMetrics) 
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "true")
+        // As the speed layer: an empty fetch returns within 10 ms, not 500.
+        .set("fetch.wait.max.ms", "10")
         .set("statistics.interval.ms", "5000")
         .create_with_context(Quiet(metrics.commit_lag.clone()))
         .map_err(kafka)?;
