@@ -7,12 +7,15 @@
 //! scenarios here, so every figure in `benches/README.md` comes from one tool.
 //! Benchmarks print figures; they never assert on time.
 
+mod archive;
 mod batch;
 pub mod postgres;
 mod produce;
 mod report;
 mod serve;
+mod speed;
 pub mod tansu;
+mod topic;
 
 pub use report::Figures;
 
@@ -25,12 +28,16 @@ pub struct BenchArgs {
 
 #[derive(clap::Subcommand, Debug)]
 enum Scenario {
+    /// The archiver writing a topic to Parquet, against the raw rdkafka consumer.
+    Archive(archive::Args),
     /// Batch layer end to end: read archive files, compute bars, publish to SQLite.
     Batch(batch::Args),
     /// The Kafka producer replaying archive files, against the raw rdkafka client.
     Produce(produce::Args),
     /// `tickflow serve` answering /api/v1/bars from PostgreSQL under 64 connections.
     Serve(serve::Args),
+    /// The speed layer: engine alone, through the broker, freshness, memory.
+    Speed(speed::Args),
 }
 
 /// Errors of the harness.
@@ -77,12 +84,19 @@ fn generated(
     Ok(archive)
 }
 
+/// Cores of this machine.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Runs one scenario and prints its figures.
 pub fn run(args: BenchArgs) -> Result<(), BenchError> {
     let figures = match args.scenario {
+        Scenario::Archive(args) => archive::run(args)?,
         Scenario::Batch(args) => batch::run(args)?,
         Scenario::Produce(args) => produce::run(args)?,
         Scenario::Serve(args) => serve::run(args)?,
+        Scenario::Speed(args) => speed::run(args)?,
     };
     figures.print();
     Ok(())

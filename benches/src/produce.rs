@@ -8,7 +8,6 @@
 
 use crate::report::{Figures, children_peak_rss};
 use crate::{BenchError, tansu};
-use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::json;
@@ -79,19 +78,11 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
 
 /// Seconds for the raw client to deliver `ticks` ready-made messages.
 fn raw_client(brokers: &str, args: &Args) -> Result<f64, BenchError> {
-    let kafka = |e: KafkaError| BenchError::Run(format!("raw client: {e}"));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime
         .block_on(tickflow_ingest::producer::ensure_topic(brokers, "bench-raw", args.partitions))
         .map_err(|e| BenchError::Run(e.to_string()))?;
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("batch.num.messages", "10000")
-        .set("compression.type", "lz4")
-        .create()
-        .map_err(kafka)?;
+    let producer = raw_producer(brokers)?;
     let symbols = (0..args.symbols)
         .map(|i| tickflow_shared::Symbol::new(&format!("S{i:04}")))
         .collect::<Result<Vec<_>, _>>()
@@ -114,19 +105,33 @@ fn raw_client(brokers: &str, args: &Args) -> Result<f64, BenchError> {
     let clock = Instant::now();
     for i in 0..args.ticks as usize {
         let k = i % symbols.len();
-        loop {
-            match producer.send(BaseRecord::to("bench-raw").key(symbols[k].as_str()).payload(messages[k].as_str())) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    producer.poll(Duration::from_millis(10));
-                }
-                Err((e, _)) => return Err(kafka(e)),
-            }
-        }
+        send(&producer, "bench-raw", symbols[k].as_str(), messages[k].as_str())?;
         if i % 1024 == 0 {
             producer.poll(Duration::ZERO);
         }
     }
     producer.flush(Duration::from_secs(600)).map_err(kafka)?;
     Ok(clock.elapsed().as_secs_f64())
+}
+
+fn kafka(e: KafkaError) -> BenchError {
+    BenchError::Run(format!("raw client: {e}"))
+}
+
+/// The raw client, with the settings of `tickflow produce`.
+pub(crate) fn raw_producer(brokers: &str) -> Result<BaseProducer, BenchError> {
+    tickflow_ingest::producer::producer_config(brokers).create().map_err(kafka)
+}
+
+/// Queues one message, waiting while the client's queue is full.
+pub(crate) fn send(producer: &BaseProducer, topic: &str, key: &str, payload: &str) -> Result<(), BenchError> {
+    loop {
+        match producer.send(BaseRecord::to(topic).key(key).payload(payload)) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                producer.poll(Duration::from_millis(10));
+            }
+            Err((e, _)) => return Err(kafka(e)),
+        }
+    }
 }

@@ -26,7 +26,7 @@ impl Figures {
 
     /// Prints the table row (with a header) and the JSON line.
     pub fn print(&self) {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = crate::cores();
         let mut header = vec!["scenario".to_owned()];
         let mut row = vec![self.scenario.clone()];
         for (name, value) in &self.params {
@@ -75,12 +75,21 @@ fn versions() -> Value {
 }
 
 /// Peak resident memory of the largest child process waited for, in bytes.
-#[allow(unsafe_code)]
 pub fn children_peak_rss() -> u64 {
+    peak_rss(libc::RUSAGE_CHILDREN)
+}
+
+/// Peak resident memory of this process, in bytes.
+pub fn self_peak_rss() -> u64 {
+    peak_rss(libc::RUSAGE_SELF)
+}
+
+#[allow(unsafe_code)]
+fn peak_rss(who: libc::c_int) -> u64 {
     // SAFETY: getrusage only writes into the zeroed struct we own.
     let usage = unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        libc::getrusage(who, &mut usage);
         usage
     };
     (usage.ru_maxrss.max(0) as u64) * 1024

@@ -1,0 +1,190 @@
+//! `tickflow bench speed engine`: the speed dataflow alone, fed by the
+//! in-process bus, writing to a store that only counts.
+//!
+//! The trades are generated before the clock starts (the batch benchmark's
+//! simulated day: 500 symbols, event-time order) and published to a closed
+//! bus, so the run measures reading, watermarks, windows at every interval,
+//! provisional and final flushes, the sink's bookkeeping and the commit
+//! thread, and nothing of a broker or a database.
+
+use crate::BenchError;
+use crate::report::{Figures, self_peak_rss};
+use rustc_hash::FxHashMap;
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tickflow_ingest::simulator::{SimConfig, Trades};
+use tickflow_shared::codec::Reject;
+use tickflow_shared::store::{
+    BarQuery, Bars, BatchPublish, BatchRun, FileManifest, LateTrade, PartitionOffset, SpeedChanges, SpeedCommit,
+    SpeedStatus, StoreError, StoreStats, ViewStore,
+};
+use tickflow_shared::{Interval, IntervalPlan, Symbol};
+use tickflow_speed::memory::MemoryBus;
+use tickflow_speed::metrics::SpeedMetrics;
+use tickflow_speed::windows::WindowsConfig;
+use tickflow_speed::{SpeedConfig, TimelyConfig};
+
+/// Arguments of `tickflow bench speed engine`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Trades in the run.
+    #[arg(long, default_value_t = 10_000_000)]
+    ticks: u64,
+    /// Symbols traded.
+    #[arg(long, default_value_t = 500)]
+    symbols: usize,
+    /// Intervals kept.
+    #[arg(long, default_value = Interval::DEFAULTS)]
+    intervals: String,
+    /// Timely worker threads.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Partitions of the bus.
+    #[arg(long, default_value_t = 6)]
+    partitions: usize,
+}
+
+/// Generates the trades, then runs the dataflow over them to the end.
+pub fn run(args: Args) -> Result<Figures, BenchError> {
+    let intervals = Interval::parse_list(&args.intervals).map_err(|e| BenchError::Prepare(e.to_string()))?;
+    let config = SimConfig { symbols: args.symbols, ..SimConfig::default() };
+    eprintln!("Generating {} trades of {} symbols (not timed) ...", args.ticks, args.symbols);
+    let trades = Trades::new(&config, args.ticks).map_err(|e| BenchError::Prepare(e.to_string()))?;
+    let bus = MemoryBus::new(args.partitions);
+    bus.publish(trades);
+    bus.close();
+    let finest = intervals.iter().copied().min().ok_or_else(|| BenchError::Prepare("no intervals".into()))?;
+    let store = Arc::new(CountingStore { finest, trades: AtomicU64::new(0), open: Mutex::default() });
+    let speed = SpeedConfig {
+        plan: IntervalPlan::new(&intervals),
+        watermark: Default::default(),
+        windows: WindowsConfig::default(),
+        emit_interval: Duration::from_millis(250),
+        epoch: Duration::from_millis(100),
+        checkpoint: Duration::from_secs(1),
+        timely: TimelyConfig::Process { workers: args.workers },
+        stop_at_end: true,
+        metrics: SpeedMetrics::default(),
+    };
+    let clock = Instant::now();
+    let report = tickflow_speed::run(&speed, Arc::new(bus), store.clone(), Arc::new(AtomicBool::new(false)))
+        .map_err(|e| BenchError::Run(e.to_string()))?;
+    let seconds = clock.elapsed().as_secs_f64();
+    let trades = store.trades();
+    if trades != args.ticks {
+        return Err(BenchError::Run(format!("the final bars hold {trades} trades, not {}", args.ticks)));
+    }
+    let per_core = args.ticks as f64 / seconds / args.workers.min(crate::cores()) as f64;
+    eprintln!("{:.2}M trades/s, {:.2}M per core", args.ticks as f64 / seconds / 1e6, per_core / 1e6);
+    Ok(Figures {
+        scenario: "speed engine".into(),
+        params: vec![
+            ("symbols".into(), json!(args.symbols)),
+            ("intervals".into(), json!(args.intervals)),
+            ("workers".into(), json!(args.workers)),
+            ("commits".into(), json!(report.commits)),
+            ("bars_written".into(), json!(report.bars)),
+            ("trades_per_s_per_core".into(), json!(per_core.round())),
+        ],
+        items: args.ticks,
+        wall_seconds: seconds,
+        peak_rss_bytes: self_peak_rss(),
+    })
+}
+
+/// A store that keeps nothing: it counts the trades in the bars of the
+/// finest interval (final ones, and the last write of those still open at
+/// the end), and starts every job from the beginning.
+struct CountingStore {
+    finest: Interval,
+    trades: AtomicU64,
+    open: Mutex<FxHashMap<(Symbol, i64), u64>>,
+}
+
+impl CountingStore {
+    fn trades(&self) -> u64 {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        self.trades.load(Ordering::Relaxed) + open.values().sum::<u64>()
+    }
+}
+
+fn unsupported<T>() -> Result<T, StoreError> {
+    Err(StoreError::Corrupt("the engine benchmark's store keeps nothing".into()))
+}
+
+#[async_trait::async_trait]
+impl ViewStore for CountingStore {
+    async fn publish_batch(&self, _: BatchPublish<'_>) -> Result<BatchRun, StoreError> {
+        unsupported()
+    }
+
+    async fn bars(&self, _: &BarQuery) -> Result<Bars, StoreError> {
+        unsupported()
+    }
+
+    async fn batch_manifest(&self) -> Result<Vec<FileManifest>, StoreError> {
+        unsupported()
+    }
+
+    async fn batch_runs(&self, _: usize) -> Result<Vec<BatchRun>, StoreError> {
+        unsupported()
+    }
+
+    async fn rejects(&self, _: usize) -> Result<Vec<Reject>, StoreError> {
+        unsupported()
+    }
+
+    async fn commit_speed(&self, commit: SpeedCommit) -> Result<(), StoreError> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        for written in commit.bars.into_iter().filter(|b| b.bar.interval == self.finest) {
+            let key = (written.bar.symbol, written.bar.start);
+            if written.is_final {
+                open.remove(&key);
+                self.trades.fetch_add(written.bar.trades, Ordering::Relaxed);
+            } else {
+                open.insert(key, written.bar.trades);
+            }
+        }
+        Ok(())
+    }
+
+    async fn speed_offsets(&self, _: &str) -> Result<Vec<PartitionOffset>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn speed_status(&self) -> Result<SpeedStatus, StoreError> {
+        Ok(SpeedStatus::default())
+    }
+
+    async fn late_trades(&self, _: usize) -> Result<Vec<LateTrade>, StoreError> {
+        unsupported()
+    }
+
+    async fn late_positions(&self, _: &str, _: u64) -> Result<Vec<u64>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn speed_changes(
+        &self,
+        _: Interval,
+        _: Option<&[Symbol]>,
+        _: i64,
+        _: usize,
+    ) -> Result<SpeedChanges, StoreError> {
+        unsupported()
+    }
+
+    async fn symbols(&self) -> Result<Vec<Symbol>, StoreError> {
+        unsupported()
+    }
+
+    async fn latest(&self, _: &[Symbol], _: &[Interval]) -> Result<Bars, StoreError> {
+        unsupported()
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        unsupported()
+    }
+}

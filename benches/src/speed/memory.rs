@@ -1,0 +1,53 @@
+//! `tickflow bench speed memory`: peak memory of the speed job with many
+//! symbols, on the in-process simulator (no broker, a SQLite store).
+//!
+//! The job runs long enough for the allowed lateness (1 min) to fill: after
+//! that, each interval holds its open windows plus a minute of closed ones
+//! for every symbol, and memory stops growing.
+
+use crate::BenchError;
+use crate::report::{Figures, children_peak_rss};
+use serde_json::json;
+use std::process::Command;
+use std::time::Instant;
+
+/// Arguments of `tickflow bench speed memory`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Symbols traded.
+    #[arg(long, default_value_t = 10_000)]
+    symbols: usize,
+    /// Trades per second of the simulator.
+    #[arg(long, default_value_t = 100_000.0)]
+    rate: f64,
+    /// Seconds the job runs (past the allowed lateness, so memory settles).
+    #[arg(long, default_value_t = 90.0)]
+    seconds: f64,
+}
+
+/// Runs `tickflow speed --simulate` to a number of trades and reports its peak RSS.
+pub fn run(args: Args) -> Result<Figures, BenchError> {
+    let dir = tempfile::tempdir()?;
+    let store = format!("sqlite://{}", dir.path().join("speed.db").display());
+    let ticks = (args.rate * args.seconds) as u64;
+    let clock = Instant::now();
+    let output = Command::new(std::env::current_exe()?)
+        .args(["speed", "--simulate", "--store", &store, "--stop-at-end"])
+        .args(["--symbols", &args.symbols.to_string(), "--rate", &args.rate.to_string()])
+        .args(["--ticks", &ticks.to_string()])
+        .env("TICKFLOW_LOG", "warn")
+        .output()?;
+    let seconds = clock.elapsed().as_secs_f64();
+    if !output.status.success() {
+        return Err(BenchError::Run(String::from_utf8_lossy(&output.stderr).into_owned()));
+    }
+    let peak = children_peak_rss();
+    eprintln!("tickflow speed, {} symbols: peak RSS {:.0} MiB", args.symbols, peak as f64 / (1 << 20) as f64);
+    Ok(Figures {
+        scenario: "speed memory".into(),
+        params: vec![("symbols".into(), json!(args.symbols)), ("rate".into(), json!(args.rate))],
+        items: ticks,
+        wall_seconds: seconds,
+        peak_rss_bytes: peak,
+    })
+}

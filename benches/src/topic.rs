@@ -1,0 +1,70 @@
+//! A topic of simulated trades on a broker, and the raw rdkafka consumer
+//! reading it: the input and the baseline of the benchmarks of the services
+//! that consume `ticks` (the speed layer, the archiver).
+//!
+//! The raw client is one `BaseConsumer` assigned every partition from the
+//! start, counting messages (and touching their payloads) until it has them all.
+
+use crate::{BenchError, produce};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::Producer;
+use rdkafka::{Offset, TopicPartitionList};
+use std::time::{Duration, Instant};
+use tickflow_ingest::simulator::{SimConfig, Trades};
+use tickflow_shared::wire;
+
+/// Creates `topic` and sends it `ticks` simulated trades of `symbols` in
+/// event-time order (the batch benchmark's day), keyed by symbol, in the wire format.
+pub fn fill(brokers: &str, topic: &str, partitions: i32, ticks: u64, symbols: usize) -> Result<(), BenchError> {
+    eprintln!("Filling {topic} with {ticks} trades (not timed) ...");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime
+        .block_on(tickflow_ingest::producer::ensure_topic(brokers, topic, partitions))
+        .map_err(|e| BenchError::Prepare(e.to_string()))?;
+    let producer = produce::raw_producer(brokers)?;
+    let config = SimConfig { symbols, ..SimConfig::default() };
+    let mut text = String::new();
+    for (i, tick) in Trades::new(&config, ticks).map_err(|e| BenchError::Prepare(e.to_string()))?.enumerate() {
+        text.clear();
+        wire::encode(&tick, &mut text);
+        produce::send(&producer, topic, tick.symbol.as_str(), &text)?;
+        if i % 1024 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    producer.flush(Duration::from_secs(600)).map_err(|e| BenchError::Prepare(e.to_string()))
+}
+
+/// Seconds for one raw consumer to receive the first `ticks` messages of `topic`.
+pub fn raw_consume(brokers: &str, topic: &str, ticks: u64) -> Result<f64, BenchError> {
+    let kafka = |e: rdkafka::error::KafkaError| BenchError::Run(format!("raw consumer: {e}"));
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "bench-raw")
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "10")
+        .create()
+        .map_err(kafka)?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(30)).map_err(kafka)?;
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        assignment.add_partition_offset(topic, partition.id(), Offset::Beginning).map_err(kafka)?;
+    }
+    consumer.assign(&assignment).map_err(kafka)?;
+    let clock = Instant::now();
+    let (mut received, mut bytes) = (0u64, 0usize);
+    while received < ticks {
+        if clock.elapsed() > Duration::from_secs(600) {
+            return Err(BenchError::Run(format!("raw consumer: {received} of {ticks} messages in 10 minutes")));
+        }
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message.map_err(kafka)?;
+            bytes += rdkafka::Message::payload(&message).map_or(0, <[u8]>::len);
+            received += 1;
+        }
+    }
+    let seconds = clock.elapsed().as_secs_f64();
+    std::hint::black_box(bytes);
+    Ok(seconds)
+}
