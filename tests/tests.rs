@@ -4,10 +4,10 @@ mod support;
 
 mod archive;
 mod batch;
-mod dashboard;
-mod demo;
 mod batch_every;
 mod config;
+mod dashboard;
+mod demo;
 mod deploy;
 mod deploy_dashboard;
 mod deploy_stack;
