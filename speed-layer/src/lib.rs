@@ -174,7 +174,7 @@ pub fn run(
         partitions: partitions.clone(),
         stored_watermark,
         checkpoint_every: (config.checkpoint.as_nanos() / config.epoch.as_nanos().max(1)).max(1) as u64,
-        provisional_every: config.emit_interval / 8,
+        provisional_every: config.emit_interval / 32,
         stop_at_end: config.stop_at_end,
     };
     let committer = commit::Committer::start(store, runtime, stop.clone(), config.metrics.clone());
