@@ -5,18 +5,81 @@
 //! The raw client is one `BaseConsumer` assigned every partition from the
 //! start, counting messages (and touching their payloads) until it has them all.
 
-use crate::{BenchError, produce};
+use crate::report::children_peak_rss;
+use crate::{BenchError, produce, tansu};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
+use serde_json::{Value, json};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use tickflow_ingest::simulator::{SimConfig, Trades};
 use tickflow_shared::wire;
 
+/// The topic a consumer benchmark reads.
+#[derive(clap::Args, Debug)]
+pub struct TopicArgs {
+    /// Trades in the topic.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub ticks: u64,
+    /// Symbols traded.
+    #[arg(long, default_value_t = 500)]
+    pub symbols: usize,
+    /// Partitions of the topic.
+    #[arg(long, default_value_t = 6)]
+    pub partitions: i32,
+}
+
+/// A consumer service against the raw consumer, on one topic.
+pub struct Race {
+    /// The raw consumer's trades/s.
+    pub raw_rate: f64,
+    /// Wall seconds of the service.
+    pub seconds: f64,
+    /// What the service printed.
+    pub stdout: String,
+}
+
+impl Race {
+    /// The figure params every consumer benchmark ends with.
+    pub fn params(&self, ticks: u64) -> [(String, Value); 2] {
+        let rate = ticks as f64 / self.seconds;
+        [
+            ("raw_consumer_per_s".into(), json!(self.raw_rate.round() as u64)),
+            ("ratio_to_raw".into(), json!((rate / self.raw_rate * 1000.0).round() / 1000.0)),
+        ]
+    }
+
+    /// Peak memory of the service.
+    pub fn peak_rss(&self) -> u64 {
+        children_peak_rss()
+    }
+}
+
+/// Starts a tansu broker, fills `topic` (untimed), times the raw consumer
+/// reading it all, then the `tickflow` subcommand that `service` builds for
+/// the broker's address, to its exit.
+pub fn race(args: &TopicArgs, topic: &str, service: impl FnOnce(&str, Command) -> Command) -> Result<Race, BenchError> {
+    let broker = tansu::Broker::start(tansu::Storage::Memory)?;
+    let brokers = broker.bootstrap();
+    fill(&brokers, topic, args.partitions, args.ticks, args.symbols)?;
+    let raw_rate = args.ticks as f64 / raw_consume(&brokers, topic, args.ticks)?;
+    let mut command = service(&brokers, Command::new(std::env::current_exe()?));
+    let clock = Instant::now();
+    let output = command.env("TICKFLOW_LOG", "warn").output()?;
+    let seconds = clock.elapsed().as_secs_f64();
+    if !output.status.success() {
+        return Err(BenchError::Run(String::from_utf8_lossy(&output.stderr).into_owned()));
+    }
+    let rate = args.ticks as f64 / seconds;
+    eprintln!("raw rdkafka consumer: {raw_rate:.0} trades/s; {command:?}: {rate:.0} trades/s");
+    Ok(Race { raw_rate, seconds, stdout: String::from_utf8_lossy(&output.stdout).into_owned() })
+}
+
 /// Creates `topic` and sends it `ticks` simulated trades of `symbols` in
 /// event-time order (the batch benchmark's day), keyed by symbol, in the wire format.
-pub fn fill(brokers: &str, topic: &str, partitions: i32, ticks: u64, symbols: usize) -> Result<(), BenchError> {
+fn fill(brokers: &str, topic: &str, partitions: i32, ticks: u64, symbols: usize) -> Result<(), BenchError> {
     eprintln!("Filling {topic} with {ticks} trades (not timed) ...");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime
@@ -37,7 +100,7 @@ pub fn fill(brokers: &str, topic: &str, partitions: i32, ticks: u64, symbols: us
 }
 
 /// Seconds for one raw consumer to receive the first `ticks` messages of `topic`.
-pub fn raw_consume(brokers: &str, topic: &str, ticks: u64) -> Result<f64, BenchError> {
+fn raw_consume(brokers: &str, topic: &str, ticks: u64) -> Result<f64, BenchError> {
     let kafka = |e: rdkafka::error::KafkaError| BenchError::Run(format!("raw consumer: {e}"));
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
