@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 use tickflow_ingest::simulator::{SimConfig, Trades};
 use tickflow_shared::wire;
 
-/// The topic a consumer benchmark reads.
+/// The trades a benchmark reads: how many, of how many symbols, over how
+/// many partitions.
 #[derive(clap::Args, Debug)]
 pub struct TopicArgs {
-    /// Trades in the topic.
+    /// Trades.
     #[arg(long, default_value_t = 10_000_000)]
     pub ticks: u64,
     /// Symbols traded.

@@ -9,6 +9,7 @@
 
 use crate::BenchError;
 use crate::report::{Figures, self_peak_rss};
+use crate::topic::TopicArgs;
 use rustc_hash::FxHashMap;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,30 +30,24 @@ use tickflow_speed::{SpeedConfig, TimelyConfig};
 /// Arguments of `tickflow bench speed engine`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Trades in the run.
-    #[arg(long, default_value_t = 10_000_000)]
-    ticks: u64,
-    /// Symbols traded.
-    #[arg(long, default_value_t = 500)]
-    symbols: usize,
+    /// The trades, and the partitions of the in-process bus.
+    #[command(flatten)]
+    input: TopicArgs,
     /// Intervals kept.
     #[arg(long, default_value = Interval::DEFAULTS)]
     intervals: String,
     /// Timely worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
-    /// Partitions of the bus.
-    #[arg(long, default_value_t = 6)]
-    partitions: usize,
 }
 
 /// Generates the trades, then runs the dataflow over them to the end.
 pub fn run(args: Args) -> Result<Figures, BenchError> {
     let intervals = Interval::parse_list(&args.intervals).map_err(|e| BenchError::Prepare(e.to_string()))?;
-    let config = SimConfig { symbols: args.symbols, ..SimConfig::default() };
-    eprintln!("Generating {} trades of {} symbols (not timed) ...", args.ticks, args.symbols);
-    let trades = Trades::new(&config, args.ticks).map_err(|e| BenchError::Prepare(e.to_string()))?;
-    let bus = MemoryBus::new(args.partitions);
+    let config = SimConfig { symbols: args.input.symbols, ..SimConfig::default() };
+    eprintln!("Generating {} trades of {} symbols (not timed) ...", args.input.ticks, args.input.symbols);
+    let trades = Trades::new(&config, args.input.ticks).map_err(|e| BenchError::Prepare(e.to_string()))?;
+    let bus = MemoryBus::new(args.input.partitions.max(1) as usize);
     bus.publish(trades);
     bus.close();
     let finest = intervals.iter().copied().min().ok_or_else(|| BenchError::Prepare("no intervals".into()))?;
@@ -73,22 +68,22 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         .map_err(|e| BenchError::Run(e.to_string()))?;
     let seconds = clock.elapsed().as_secs_f64();
     let trades = store.trades();
-    if trades != args.ticks {
-        return Err(BenchError::Run(format!("the final bars hold {trades} trades, not {}", args.ticks)));
+    if trades != args.input.ticks {
+        return Err(BenchError::Run(format!("the final bars hold {trades} trades, not {}", args.input.ticks)));
     }
-    let per_core = args.ticks as f64 / seconds / args.workers.min(crate::cores()) as f64;
-    eprintln!("{:.2}M trades/s, {:.2}M per core", args.ticks as f64 / seconds / 1e6, per_core / 1e6);
+    let per_core = args.input.ticks as f64 / seconds / args.workers.min(crate::cores()) as f64;
+    eprintln!("{:.2}M trades/s, {:.2}M per core", args.input.ticks as f64 / seconds / 1e6, per_core / 1e6);
     Ok(Figures {
         scenario: "speed engine".into(),
         params: vec![
-            ("symbols".into(), json!(args.symbols)),
+            ("symbols".into(), json!(args.input.symbols)),
             ("intervals".into(), json!(args.intervals)),
             ("workers".into(), json!(args.workers)),
             ("commits".into(), json!(report.commits)),
             ("bars_written".into(), json!(report.bars)),
             ("trades_per_s_per_core".into(), json!(per_core.round())),
         ],
-        items: args.ticks,
+        items: args.input.ticks,
         wall_seconds: seconds,
         peak_rss_bytes: self_peak_rss(),
     })
