@@ -33,12 +33,12 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         return Err(BenchError::Run(format!("expected {archived:?}, the archiver said {:?}", race.stdout)));
     }
     let mut params = vec![("partitions".into(), json!(args.topic.partitions))];
-    params.extend(race.params(args.topic.ticks));
+    params.extend(race.params());
     Ok(Figures {
         scenario: "archive".into(),
         params,
         items: args.topic.ticks,
         wall_seconds: race.seconds,
-        peak_rss_bytes: race.peak_rss(),
+        peak_rss_bytes: race.peak_rss_bytes,
     })
 }

@@ -36,25 +36,23 @@ pub struct TopicArgs {
 pub struct Race {
     /// The raw consumer's trades/s.
     pub raw_rate: f64,
+    /// The service's trades/s.
+    pub rate: f64,
     /// Wall seconds of the service.
     pub seconds: f64,
+    /// Peak memory of the service (the broker not counted).
+    pub peak_rss_bytes: u64,
     /// What the service printed.
     pub stdout: String,
 }
 
 impl Race {
     /// The figure params every consumer benchmark ends with.
-    pub fn params(&self, ticks: u64) -> [(String, Value); 2] {
-        let rate = ticks as f64 / self.seconds;
+    pub fn params(&self) -> [(String, Value); 2] {
         [
             ("raw_consumer_per_s".into(), json!(self.raw_rate.round() as u64)),
-            ("ratio_to_raw".into(), json!((rate / self.raw_rate * 1000.0).round() / 1000.0)),
+            ("ratio_to_raw".into(), json!((self.rate / self.raw_rate * 1000.0).round() / 1000.0)),
         ]
-    }
-
-    /// Peak memory of the service.
-    pub fn peak_rss(&self) -> u64 {
-        children_peak_rss()
     }
 }
 
@@ -73,9 +71,11 @@ pub fn race(args: &TopicArgs, topic: &str, service: impl FnOnce(&str, Command) -
     if !output.status.success() {
         return Err(BenchError::Run(String::from_utf8_lossy(&output.stderr).into_owned()));
     }
+    // Before the broker is stopped and reaped, so that its memory is not the service's.
+    let peak_rss_bytes = children_peak_rss();
     let rate = args.ticks as f64 / seconds;
     eprintln!("raw rdkafka consumer: {raw_rate:.0} trades/s; {command:?}: {rate:.0} trades/s");
-    Ok(Race { raw_rate, seconds, stdout: String::from_utf8_lossy(&output.stdout).into_owned() })
+    Ok(Race { raw_rate, rate, seconds, peak_rss_bytes, stdout: String::from_utf8_lossy(&output.stdout).into_owned() })
 }
 
 /// Creates `topic` and sends it `ticks` simulated trades of `symbols` in

@@ -50,12 +50,12 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         ("workers".into(), json!(args.workers)),
         ("store".into(), json!(if args.store.is_some() { "given" } else { "sqlite" })),
     ];
-    params.extend(race.params(args.topic.ticks));
+    params.extend(race.params());
     Ok(Figures {
         scenario: "speed kafka".into(),
         params,
         items: args.topic.ticks,
         wall_seconds: race.seconds,
-        peak_rss_bytes: race.peak_rss(),
+        peak_rss_bytes: race.peak_rss_bytes,
     })
 }
