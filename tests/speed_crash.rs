@@ -7,8 +7,9 @@ use crate::support::{bar_rows, shared_data, tickflow};
 use rdkafka::config::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use tickflow_bench::child::Running;
 use tickflow_shared::{Price, Size, Symbol, Tick, wire};
 
 const PARTITIONS: i32 = 3;
@@ -37,18 +38,8 @@ fn sentinels(bootstrap: &str, ts: i64) {
     producer.flush(Duration::from_secs(30)).expect("delivered");
 }
 
-/// A running job, killed if the test fails before it ends.
-struct Job(Child);
-
-impl Drop for Job {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts the job, its log appended to `log`.
-fn speed(bootstrap: &str, store: &str, log: &Path) -> Job {
+fn speed(bootstrap: &str, store: &str, log: &Path) -> Running {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
     let child = Command::new(env!("CARGO_BIN_EXE_tickflow"))
         .args(["speed", "--brokers", bootstrap, "--store", store, "--workers", "2", "--idle-timeout", "2s"])
@@ -56,7 +47,7 @@ fn speed(bootstrap: &str, store: &str, log: &Path) -> Job {
         .stderr(log)
         .spawn()
         .expect("tickflow speed starts");
-    Job(child)
+    Running(child)
 }
 
 /// The stored watermark, read through the store as the serving layer would.

@@ -9,6 +9,7 @@
 
 mod archive;
 mod batch;
+pub mod child;
 pub mod postgres;
 mod produce;
 mod report;

@@ -12,13 +12,14 @@
 //! and each is one sample of `now - produce time` in an hdrhistogram:
 //! produce, broker, consume, windows, commit and the read that finds it.
 
+use crate::child::Running;
 use crate::report::{Figures, children_peak_rss};
 use crate::{BenchError, produce, tansu};
 use hdrhistogram::Histogram;
 use rdkafka::producer::Producer;
 use rustc_hash::FxHashMap;
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -60,16 +61,6 @@ const MILLI: i64 = 1_000_000;
 /// Produce times of the trades of each (symbol, 1s window), in produce order.
 type Sent = Arc<Mutex<FxHashMap<(Symbol, i64), Vec<i64>>>>;
 
-/// Kills a child process when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts the pipeline and samples freshness.
 pub fn run(args: Args) -> Result<Figures, BenchError> {
     let broker = tansu::Broker::start(tansu::Storage::Memory)?;
@@ -86,7 +77,7 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         .block_on(tickflow_ingest::producer::ensure_topic(&brokers, TOPIC, 6))
         .map_err(|e| BenchError::Prepare(e.to_string()))?;
     let metrics = std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?;
-    let _speed = Running(
+    let speed = Running(
         Command::new(std::env::current_exe()?)
             .args(["speed", "--brokers", &brokers, "--topic", TOPIC, "--store", &store_url])
             .args(["--emit-interval", &args.emit_interval, "--metrics-listen", &metrics.to_string()])
@@ -108,6 +99,8 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
     let produced = producer.join().map_err(|_| BenchError::Run("the producer thread panicked".into()))??;
     let samples = measured?;
     let commit_ms = mean_commit_ms(metrics)?;
+    // Reaped before the figures, so that the peak memory is the speed job's.
+    drop(speed);
     if samples == 0 {
         return Err(BenchError::Run("no 1s bar became visible during the measurement".into()));
     }
