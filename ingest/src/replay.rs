@@ -11,7 +11,8 @@
 //! The design decision that matters: the first trade out must be the earliest
 //! of all, so nothing can be sent before every split that might hold an
 //! earlier one is known. Each split's range of event times is found by a scan
-//! (a read that keeps only the smallest and largest timestamp) before the
+//! (`codec::time_range`: Parquet statistics, or a pass over a CSV split's
+//! timestamp column) before the
 //! merge may pass its start. A day-partitioned archive bounds that work: files
 //! in a `date=YYYY-MM-DD` directory hold that day's trades, so a day is
 //! scanned only when the merge reaches it, on a thread of its own that runs a
@@ -37,7 +38,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tickflow_shared::Tick;
 use tickflow_shared::codec::{
-    CodecError, Reject, Split, TickBatch, TickSink, data_format, plan_splits_sized, read_split,
+    CodecError, Reject, Split, TickBatch, TickSink, TimeRange, data_format, plan_splits_sized, read_split, time_range,
 };
 use tickflow_shared::time::{NANOS_PER_DAY, parse_day};
 
@@ -206,31 +207,9 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), CodecError
     }
 }
 
-/// The event times a split holds: `None` when it has no valid trade.
-type Range = Option<(i64, i64)>;
-
-/// A sink that keeps only the range of event times.
-#[derive(Default)]
-struct Bounds(Range);
-
-impl TickSink for Bounds {
-    fn ticks(&mut self, batch: &TickBatch) {
-        let (mut lo, mut hi) = self.0.unwrap_or((i64::MAX, i64::MIN));
-        for &ts in &batch.ts {
-            lo = lo.min(ts);
-            hi = hi.max(ts);
-        }
-        if !batch.is_empty() {
-            self.0 = Some((lo, hi));
-        }
-    }
-
-    fn reject(&mut self, _: Reject) {}
-}
-
 /// Scans the groups in order, each on all cores, and sends each group's
 /// ranges (in the group's order of parts) as soon as it is done.
-fn scan(plan: &Plan, stop: &AtomicBool, ranges: &SyncSender<Vec<Result<Range, CodecError>>>) {
+fn scan(plan: &Plan, stop: &AtomicBool, ranges: &SyncSender<Vec<Result<TimeRange, CodecError>>>) {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     for group in &plan.groups {
         let next = AtomicUsize::new(0);
@@ -243,8 +222,7 @@ fn scan(plan: &Plan, stop: &AtomicBool, ranges: &SyncSender<Vec<Result<Range, Co
                         if i >= group.parts.len() || stop.load(Ordering::Relaxed) {
                             break;
                         }
-                        let mut bounds = Bounds::default();
-                        let result = read_split(&plan.parts[group.parts[i]].split, &mut bounds).map(|()| bounds.0);
+                        let result = time_range(&plan.parts[group.parts[i]].split);
                         if let Ok(mut scanned) = scanned.lock() {
                             scanned[i] = result;
                         }
@@ -328,7 +306,7 @@ where
 
 struct Merger<'a> {
     plan: &'a Plan,
-    ranges: Receiver<Vec<Result<Range, CodecError>>>,
+    ranges: Receiver<Vec<Result<TimeRange, CodecError>>>,
     /// Keyed by the earliest trade each may hold, then by tie order.
     waiting: BinaryHeap<Reverse<(i64, Tie, Waiting)>>,
     loaded: Vec<Cursor>,

@@ -15,10 +15,10 @@ use std::path::Path;
 
 pub use super::csv_write::CsvTickWriter;
 
-const CHUNK_BYTES: usize = 4 << 20;
+pub(super) const CHUNK_BYTES: usize = 4 << 20;
 
 /// Reads the header line from the start of `reader`; returns it and its length with the newline.
-fn read_header(reader: &mut impl Read, path: &Path) -> Result<(Vec<u8>, u64), CodecError> {
+pub(super) fn read_header(reader: &mut impl Read, path: &Path) -> Result<(Vec<u8>, u64), CodecError> {
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
     while line.len() <= 1 << 20 {
@@ -64,7 +64,7 @@ pub fn read_range(path: &Path, start: u64, end: u64, sink: &mut dyn TickSink) ->
 }
 
 /// The start of the first line that begins at or after `at` (`at - 1` is checked for a newline).
-fn next_line_start(file: &mut File, at: u64, path: &Path) -> Result<u64, CodecError> {
+pub(super) fn next_line_start(file: &mut File, at: u64, path: &Path) -> Result<u64, CodecError> {
     file.seek(SeekFrom::Start(at - 1)).map_err(|e| CodecError::io(path, e))?;
     let mut buf = vec![0u8; 64 << 10];
     let mut pos = at - 1;

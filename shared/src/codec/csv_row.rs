@@ -22,10 +22,15 @@ impl Header {
             split_fields(line).iter().map(|f| String::from_utf8_lossy(f).trim().trim_matches('"').to_owned()).collect();
         Ok(Header { columns: TickColumns::find(&names, "header")?, fields: names.len() })
     }
+
+    /// The index of the timestamp column.
+    pub(super) fn timestamp_column(&self) -> usize {
+        self.columns.timestamp
+    }
 }
 
 /// Splits a line into fields, honouring RFC 4180 quotes.
-fn split_fields(line: &[u8]) -> Vec<Vec<u8>> {
+pub(super) fn split_fields(line: &[u8]) -> Vec<Vec<u8>> {
     let mut fields = Vec::new();
     let mut field = Vec::new();
     let mut quoted = false;

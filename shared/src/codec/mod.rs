@@ -12,6 +12,7 @@
 //! Start reading at [`plan_splits`] and [`read_split`].
 
 pub mod csv;
+mod csv_bounds;
 mod csv_row;
 mod csv_write;
 pub mod parquet;
@@ -20,7 +21,10 @@ mod split;
 #[cfg(test)]
 mod tests;
 
-pub use split::{DataFormat, Split, SplitKind, data_format, plan_splits, plan_splits_sized, read_split};
+pub use split::{DataFormat, Split, SplitKind, data_format, plan_splits, plan_splits_sized, read_split, time_range};
+
+/// The smallest and largest event time of some trades, `None` for none.
+pub type TimeRange = Option<(i64, i64)>;
 
 use crate::fixed::{Price, Size};
 use crate::tick::Symbol;

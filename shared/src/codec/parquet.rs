@@ -7,7 +7,7 @@
 //! DECIMAL, integers, text or doubles (a double is read as the shortest decimal
 //! that prints it, so `167.41` stays `167.41`).
 
-use super::{BATCH_ROWS, CodecError, Reject, TickBatch, TickColumns, TickSink};
+use super::{BATCH_ROWS, CodecError, Reject, TickBatch, TickColumns, TickSink, TimeRange};
 use crate::fixed::{DECIMALS, Price, SCALE, Size, parse_scaled};
 use crate::tick::{Symbol, invalid_symbol, validate};
 use crate::time::{NANOS_PER_MILLI, parse_timestamp};
@@ -15,6 +15,7 @@ use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, TimeUnit};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::statistics::Statistics;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -42,6 +43,39 @@ pub fn row_groups(path: &Path) -> Result<Vec<(usize, u64, u64)>, CodecError> {
             entry
         })
         .collect())
+}
+
+/// The range of event times in row group `index` from its statistics:
+/// `Some(None)` for a group without a timestamp, `None` when the file's
+/// timestamp column or its statistics cannot say (text, unsigned, missing).
+pub(super) fn row_group_time_range(path: &Path, index: usize) -> Result<Option<TimeRange>, CodecError> {
+    let file = File::open(path).map_err(|e| CodecError::io(path, e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq_error(path))?;
+    let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let Ok(columns) = TickColumns::find(&names, "schema") else { return Ok(Some(None)) };
+    let field = &builder.schema().fields()[columns.timestamp];
+    let factor = match field.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => 1_000_000_000,
+        DataType::Timestamp(TimeUnit::Millisecond, _) => 1_000_000,
+        DataType::Timestamp(TimeUnit::Microsecond, _) => 1_000,
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => 1,
+        DataType::Int64 | DataType::Int32 => NANOS_PER_MILLI,
+        _ => return Ok(None),
+    };
+    let metadata = builder.metadata();
+    let Some(group) = metadata.row_groups().get(index) else { return Ok(None) };
+    let leaf = group.columns().iter().position(|c| c.column_path().parts() == [field.name().as_str()]);
+    let Some(stats) = leaf.and_then(|leaf| group.column(leaf).statistics()) else { return Ok(None) };
+    let (lo, hi) = match stats {
+        Statistics::Int64(s) => (s.min_opt().copied(), s.max_opt().copied()),
+        Statistics::Int32(s) => (s.min_opt().map(|&v| i64::from(v)), s.max_opt().map(|&v| i64::from(v))),
+        _ => return Ok(None),
+    };
+    Ok(match (lo, hi) {
+        (Some(lo), Some(hi)) => Some(Some((lo.saturating_mul(factor), hi.saturating_mul(factor)))),
+        _ if stats.null_count_opt() == Some(group.num_rows().max(0) as u64) => Some(None),
+        _ => None,
+    })
 }
 
 /// Reads one row group into `sink`.

@@ -1,6 +1,6 @@
 //! Cutting files into independently readable splits.
 
-use super::{CodecError, TickSink};
+use super::{CodecError, Reject, TickBatch, TickSink, TimeRange};
 use std::path::{Path, PathBuf};
 
 /// Target bytes per plain-CSV split.
@@ -111,4 +111,39 @@ pub fn read_split(split: &Split, sink: &mut dyn TickSink) -> Result<(), CodecErr
         (_, SplitKind::Bytes { start, end }) => super::csv::read_range(&split.path, *start, *end, sink),
         (format, _) => super::csv::read_stream(&split.path, *format, sink),
     }
+}
+
+/// A range that holds the event time of every valid trade of `split`, found
+/// with as little reading as the format allows: a Parquet row group's
+/// statistics, a plain CSV split's timestamp column; a full read otherwise.
+/// It may be wider than the trades' own (rows rejected for another reason
+/// count), never narrower; `None` when no row has a timestamp.
+pub fn time_range(split: &Split) -> Result<TimeRange, CodecError> {
+    match (&split.format, &split.kind) {
+        (DataFormat::Parquet, SplitKind::RowGroup { index, .. }) => {
+            if let Some(range) = super::parquet::row_group_time_range(&split.path, *index)? {
+                return Ok(range);
+            }
+        }
+        (_, SplitKind::Bytes { start, end }) => return super::csv_bounds::time_range(&split.path, *start, *end),
+        _ => {}
+    }
+    let mut bounds = Bounds::default();
+    read_split(split, &mut bounds)?;
+    Ok(bounds.0)
+}
+
+/// A sink that keeps only the range of event times.
+#[derive(Default)]
+struct Bounds(TimeRange);
+
+impl TickSink for Bounds {
+    fn ticks(&mut self, batch: &TickBatch) {
+        for &ts in &batch.ts {
+            let (lo, hi) = self.0.unwrap_or((ts, ts));
+            self.0 = Some((lo.min(ts), hi.max(ts)));
+        }
+    }
+
+    fn reject(&mut self, _: Reject) {}
 }

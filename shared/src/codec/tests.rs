@@ -107,6 +107,57 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// The cheap range of a CSV split holds every trade a full read of the
+    /// split finds, in any order, quoted or not, among bad rows.
+    #[test]
+    fn a_csv_split_time_range_holds_its_trades(times in prop::collection::vec(0i64..1_000_000, 1..300), split in 1u64..400) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.csv");
+        let mut text = String::from("symbol,timestamp,price,volume\n");
+        for (i, t) in times.iter().enumerate() {
+            let ts = 1_381_132_800_000 + t;
+            match i % 5 {
+                0 => text.push_str(&format!("\"SPY\",\"{ts}\",\"1.5\",\"2\"\n")),
+                1 => text.push_str(&format!("SPY,{ts},0,2\n")),
+                2 => text.push_str("SPY,not a time,1,2\n"),
+                _ => text.push_str(&format!("SPY,{ts},1.5,2\r\n")),
+            }
+        }
+        std::fs::write(&path, &text).expect("write");
+        for split in plan_splits_sized(&path, split).expect("splits") {
+            let mut trades = Collect::default();
+            read_split(&split, &mut trades).expect("read");
+            let range = time_range(&split).expect("range");
+            if !trades.ticks.is_empty() {
+                let (lo, hi) = range.expect("a split with trades has a range");
+                prop_assert!(trades.ticks.iter().all(|t| lo <= t.ts && t.ts <= hi), "{:?} outside {:?}", trades.ticks, range);
+            }
+        }
+    }
+}
+
+/// A Parquet row group's range comes from its statistics and is exact for
+/// tickflow's files and for epoch milliseconds written by other tools.
+#[test]
+fn parquet_time_ranges_come_from_statistics() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.parquet");
+    let mut ticks = sample(3000);
+    ticks.reverse();
+    let mut w = ParquetTickWriter::create(&path).expect("create");
+    ticks.iter().for_each(|t| w.write(t).expect("write"));
+    w.finish().expect("finish");
+    let splits = plan_splits(&path).expect("splits");
+    assert_eq!(splits.len(), 1);
+    let lo = ticks.iter().map(|t| t.ts).min();
+    let hi = ticks.iter().map(|t| t.ts).max();
+    assert_eq!(time_range(&splits[0]).expect("range"), lo.zip(hi));
+    assert_eq!(super::parquet::row_group_time_range(&path, 0).expect("stats"), Some(lo.zip(hi)), "from statistics");
+}
+
 /// Files from other tools: epoch-millisecond integers, plain text symbols,
 /// double prices, integer volumes; a missing price is a reject, not a panic.
 #[test]
@@ -142,4 +193,7 @@ fn parquet_written_by_other_tools() {
     assert_eq!((got.ticks[0].price, got.ticks[0].size), (Price(16_741_000_000), Size(10_000_000_000)));
     assert_eq!(got.rejects.len(), 1);
     assert_eq!((got.rejects[0].position, got.rejects[0].reason.as_str()), (2, "price is missing"));
+    let split = &plan_splits(&path).expect("splits")[0];
+    let ms = 1_000_000;
+    assert_eq!(time_range(split).expect("range"), Some((1_381_132_800_464 * ms, 1_381_132_800_465 * ms)));
 }
