@@ -43,12 +43,19 @@ pub enum FileFormat {
     Parquet,
 }
 
+impl FileFormat {
+    /// The generator's format and the name printed.
+    pub fn generated(self) -> (Format, &'static str) {
+        match self {
+            FileFormat::Csv => (Format::Csv, "csv"),
+            FileFormat::Parquet => (Format::Parquet, "parquet"),
+        }
+    }
+}
+
 /// Generates the input if it is not cached, then times `tickflow batch` on it.
 pub fn run(args: Args) -> Result<Figures, BenchError> {
-    let (format, name) = match args.format {
-        FileFormat::Csv => (Format::Csv, "csv"),
-        FileFormat::Parquet => (Format::Parquet, "parquet"),
-    };
+    let (format, name) = args.format.generated();
     let archive = crate::generated(&args.data_dir, args.ticks, args.symbols, args.seed, format)?;
     let scratch = tempfile::tempdir()?;
     let store = format!("sqlite://{}", scratch.path().join("bench.db").display());
