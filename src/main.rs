@@ -72,10 +72,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = parse();
+    // warp logs, at ERROR, every connection a client drops mid-request (a
+    // closed browser tab on /stream): that is no server error, so by default
+    // its connection log is off. TICKFLOW_LOG replaces the whole default.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TICKFLOW_LOG")
-                .unwrap_or_else(|_| "info,tokio_postgres=warn".into()),
+                .unwrap_or_else(|_| "info,tokio_postgres=warn,warp::server=off".into()),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
