@@ -48,23 +48,37 @@ pub fn read_range(path: &Path, start: u64, end: u64, sink: &mut dyn TickSink) ->
             return Ok(());
         }
     };
+    let Some(first) = seek_first_row(&mut file, path, start, end, header_len)? else { return Ok(()) };
     let mut reader = RowReader::new(path, header, sink);
-    let mut first = start.max(header_len);
-    if first > header_len {
-        first = next_line_start(&mut file, first, path)?;
-    }
-    if first >= end {
-        return Ok(());
-    }
-    file.seek(SeekFrom::Start(first)).map_err(|e| CodecError::io(path, e))?;
     let mut lines = LineNumbers::Lazy { path, first };
     scan(&mut file, first, end, &mut reader, &mut lines, path)?;
     reader.flush();
     Ok(())
 }
 
+/// Seeks `file` to the first row that starts in bytes `[start, end)`, after
+/// the header of `header_len` bytes, and returns where it starts; `None`
+/// when no row starts there.
+pub(super) fn seek_first_row(
+    file: &mut File,
+    path: &Path,
+    start: u64,
+    end: u64,
+    header_len: u64,
+) -> Result<Option<u64>, CodecError> {
+    let mut first = start.max(header_len);
+    if first > header_len {
+        first = next_line_start(file, first, path)?;
+    }
+    if first >= end {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::Start(first)).map_err(|e| CodecError::io(path, e))?;
+    Ok(Some(first))
+}
+
 /// The start of the first line that begins at or after `at` (`at - 1` is checked for a newline).
-pub(super) fn next_line_start(file: &mut File, at: u64, path: &Path) -> Result<u64, CodecError> {
+fn next_line_start(file: &mut File, at: u64, path: &Path) -> Result<u64, CodecError> {
     file.seek(SeekFrom::Start(at - 1)).map_err(|e| CodecError::io(path, e))?;
     let mut buf = vec![0u8; 64 << 10];
     let mut pos = at - 1;

@@ -54,14 +54,9 @@ pub(super) fn row_group_time_range(path: &Path, index: usize) -> Result<Option<T
     let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
     let Ok(columns) = TickColumns::find(&names, "schema") else { return Ok(Some(None)) };
     let field = &builder.schema().fields()[columns.timestamp];
-    let factor = match field.data_type() {
-        DataType::Timestamp(TimeUnit::Second, _) => 1_000_000_000,
-        DataType::Timestamp(TimeUnit::Millisecond, _) => 1_000_000,
-        DataType::Timestamp(TimeUnit::Microsecond, _) => 1_000,
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => 1,
-        DataType::Int64 | DataType::Int32 => NANOS_PER_MILLI,
-        _ => return Ok(None),
-    };
+    // Unsigned columns are left out: their statistics may compare as signed.
+    let signed = matches!(field.data_type(), DataType::Timestamp(..) | DataType::Int64 | DataType::Int32);
+    let Some(factor) = nanos_per_value(field.data_type()).filter(|_| signed) else { return Ok(None) };
     let metadata = builder.metadata();
     let Some(group) = metadata.row_groups().get(index) else { return Ok(None) };
     let leaf = group.columns().iter().position(|c| c.column_path().parts() == [field.name().as_str()]);
@@ -217,29 +212,17 @@ fn missing(array: &dyn Array, name: &str, errors: &mut BTreeMap<usize, String>) 
 /// Event times in nanoseconds.
 fn timestamps(array: &ArrayRef, errors: &mut BTreeMap<usize, String>) -> Vec<i64> {
     missing(array.as_ref(), "timestamp", errors);
-    let per_unit = |unit: &TimeUnit| match unit {
-        TimeUnit::Second => 1_000_000_000,
-        TimeUnit::Millisecond => 1_000_000,
-        TimeUnit::Microsecond => 1_000,
-        TimeUnit::Nanosecond => 1,
-    };
-    match array.data_type() {
-        DataType::Timestamp(..) | DataType::Int64 | DataType::Int32 | DataType::UInt64 | DataType::UInt32 => {
-            let factor = match array.data_type() {
-                DataType::Timestamp(unit, _) => per_unit(unit),
-                _ => NANOS_PER_MILLI,
-            };
-            match arrow::compute::cast(array, &DataType::Int64) {
-                Ok(a) => a
-                    .as_primitive::<arrow::datatypes::Int64Type>()
-                    .values()
-                    .iter()
-                    .map(|t| t.saturating_mul(factor))
-                    .collect(),
-                Err(e) => fail_all(array.len(), &format!("timestamp cannot be read: {e}"), errors),
-            }
-        }
-        _ => match arrow::compute::cast(array, &DataType::Utf8) {
+    match nanos_per_value(array.data_type()) {
+        Some(factor) => match arrow::compute::cast(array, &DataType::Int64) {
+            Ok(a) => a
+                .as_primitive::<arrow::datatypes::Int64Type>()
+                .values()
+                .iter()
+                .map(|t| t.saturating_mul(factor))
+                .collect(),
+            Err(e) => fail_all(array.len(), &format!("timestamp cannot be read: {e}"), errors),
+        },
+        None => match arrow::compute::cast(array, &DataType::Utf8) {
             Ok(text) => {
                 let text = text.as_string::<i32>();
                 (0..text.len())
@@ -254,6 +237,19 @@ fn timestamps(array: &ArrayRef, errors: &mut BTreeMap<usize, String>) -> Vec<i64
             }
             Err(_) => fail_all(array.len(), &format!("timestamp column has type {}", array.data_type()), errors),
         },
+    }
+}
+
+/// Nanoseconds per value of a numeric timestamp column: its unit for a
+/// TIMESTAMP, milliseconds for a plain integer; `None` for other types.
+fn nanos_per_value(data_type: &DataType) -> Option<i64> {
+    match data_type {
+        DataType::Timestamp(TimeUnit::Second, _) => Some(1_000_000_000),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => Some(1_000_000),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => Some(1_000),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => Some(1),
+        DataType::Int64 | DataType::Int32 | DataType::UInt64 | DataType::UInt32 => Some(NANOS_PER_MILLI),
+        _ => None,
     }
 }
 

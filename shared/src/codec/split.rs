@@ -133,6 +133,12 @@ pub fn time_range(split: &Split) -> Result<TimeRange, CodecError> {
     Ok(bounds.0)
 }
 
+/// Widens `range` to hold `ts`.
+pub(super) fn widen(range: &mut TimeRange, ts: i64) {
+    let (lo, hi) = range.unwrap_or((ts, ts));
+    *range = Some((lo.min(ts), hi.max(ts)));
+}
+
 /// A sink that keeps only the range of event times.
 #[derive(Default)]
 struct Bounds(TimeRange);
@@ -140,8 +146,7 @@ struct Bounds(TimeRange);
 impl TickSink for Bounds {
     fn ticks(&mut self, batch: &TickBatch) {
         for &ts in &batch.ts {
-            let (lo, hi) = self.0.unwrap_or((ts, ts));
-            self.0 = Some((lo.min(ts), hi.max(ts)));
+            widen(&mut self.0, ts);
         }
     }
 
