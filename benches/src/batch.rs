@@ -1,11 +1,11 @@
 //! `tickflow bench batch`: the batch layer end to end.
 
 use crate::BenchError;
-use crate::report::{Figures, children_peak_rss};
+use crate::child::run_to_end;
+use crate::report::Figures;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
 use tickflow_ingest::simulator::Format;
 
 /// Arguments of `tickflow bench batch`.
@@ -65,14 +65,9 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
     if let Some(workers) = args.workers {
         command.args(["--workers", &workers.to_string()]);
     }
-    let clock = Instant::now();
-    let output = command.output()?;
-    let wall_seconds = clock.elapsed().as_secs_f64();
-    if !output.status.success() {
-        return Err(BenchError::Run(String::from_utf8_lossy(&output.stderr).into_owned()));
-    }
-    eprint!("{}", String::from_utf8_lossy(&output.stdout));
-    let workers = args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let finished = run_to_end(&mut command)?;
+    eprint!("{}", finished.stdout);
+    let workers = args.workers.unwrap_or_else(crate::cores);
     Ok(Figures {
         scenario: "batch".into(),
         params: vec![
@@ -83,7 +78,7 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
             ("workers".into(), json!(workers)),
         ],
         items: args.ticks,
-        wall_seconds,
-        peak_rss_bytes: children_peak_rss(),
+        wall_seconds: finished.seconds,
+        peak_rss_bytes: finished.peak_rss_bytes,
     })
 }

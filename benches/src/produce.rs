@@ -7,7 +7,7 @@
 //! encoding and sending: the whole service). The figure is their ratio.
 
 use crate::batch::FileFormat;
-use crate::child::output_with_peak;
+use crate::child::run_to_end;
 use crate::report::Figures;
 use crate::{BenchError, tansu};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -102,8 +102,7 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
 /// Seconds and peak memory of `tickflow produce --replay archive` sending
 /// `ticks` trades to `topic`, from its start to its exit.
 fn produce(brokers: &str, topic: &str, archive: &Path, args: &Args) -> Result<(f64, u64), BenchError> {
-    let clock = Instant::now();
-    let (output, peak) = output_with_peak(
+    let finished = run_to_end(
         Command::new(std::env::current_exe()?)
             .args(["produce", "--brokers", brokers, "--topic", topic, "--partitions"])
             .arg(args.partitions.to_string())
@@ -112,11 +111,7 @@ fn produce(brokers: &str, topic: &str, archive: &Path, args: &Args) -> Result<(f
             .arg("--replay")
             .arg(archive),
     )?;
-    let seconds = clock.elapsed().as_secs_f64();
-    if !output.status.success() {
-        return Err(BenchError::Run(String::from_utf8_lossy(&output.stderr).into_owned()));
-    }
-    Ok((seconds, peak))
+    Ok((finished.seconds, finished.peak_rss_bytes))
 }
 
 /// The first `ticks` messages `tickflow produce --replay archive` sends:

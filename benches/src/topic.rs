@@ -5,7 +5,7 @@
 //! The raw client is one `BaseConsumer` assigned every partition from the
 //! start, counting messages (and touching their payloads) until it has them all.
 
-use crate::report::children_peak_rss;
+use crate::child::{Finished, run_to_end};
 use crate::{BenchError, produce, tansu};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -65,17 +65,10 @@ pub fn race(args: &TopicArgs, topic: &str, service: impl FnOnce(&str, Command) -
     fill(&brokers, topic, args.partitions, args.ticks, args.symbols)?;
     let raw_rate = args.ticks as f64 / raw_consume(&brokers, topic, args.ticks)?;
     let mut command = service(&brokers, Command::new(std::env::current_exe()?));
-    let clock = Instant::now();
-    let output = command.env("TICKFLOW_LOG", "warn").output()?;
-    let seconds = clock.elapsed().as_secs_f64();
-    if !output.status.success() {
-        return Err(BenchError::Run(String::from_utf8_lossy(&output.stderr).into_owned()));
-    }
-    // Before the broker is stopped and reaped, so that its memory is not the service's.
-    let peak_rss_bytes = children_peak_rss();
+    let Finished { stdout, seconds, peak_rss_bytes } = run_to_end(command.env("TICKFLOW_LOG", "warn"))?;
     let rate = args.ticks as f64 / seconds;
     eprintln!("raw rdkafka consumer: {raw_rate:.0} trades/s; {command:?}: {rate:.0} trades/s");
-    Ok(Race { raw_rate, rate, seconds, peak_rss_bytes, stdout: String::from_utf8_lossy(&output.stdout).into_owned() })
+    Ok(Race { raw_rate, rate, seconds, peak_rss_bytes, stdout })
 }
 
 /// Creates `topic` and sends it `ticks` simulated trades of `symbols` in

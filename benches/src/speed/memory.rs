@@ -6,10 +6,10 @@
 //! for every symbol, and memory stops growing.
 
 use crate::BenchError;
-use crate::report::{Figures, children_peak_rss};
+use crate::child::run_to_end;
+use crate::report::Figures;
 use serde_json::json;
 use std::process::Command;
-use std::time::Instant;
 
 /// Arguments of `tickflow bench speed memory`.
 #[derive(clap::Args, Debug)]
@@ -30,24 +30,20 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
     let dir = tempfile::tempdir()?;
     let store = format!("sqlite://{}", dir.path().join("speed.db").display());
     let ticks = (args.rate * args.seconds) as u64;
-    let clock = Instant::now();
-    let output = Command::new(std::env::current_exe()?)
-        .args(["speed", "--simulate", "--store", &store, "--stop-at-end"])
-        .args(["--symbols", &args.symbols.to_string(), "--rate", &args.rate.to_string()])
-        .args(["--ticks", &ticks.to_string()])
-        .env("TICKFLOW_LOG", "warn")
-        .output()?;
-    let seconds = clock.elapsed().as_secs_f64();
-    if !output.status.success() {
-        return Err(BenchError::Run(String::from_utf8_lossy(&output.stderr).into_owned()));
-    }
-    let peak = children_peak_rss();
+    let finished = run_to_end(
+        Command::new(std::env::current_exe()?)
+            .args(["speed", "--simulate", "--store", &store, "--stop-at-end"])
+            .args(["--symbols", &args.symbols.to_string(), "--rate", &args.rate.to_string()])
+            .args(["--ticks", &ticks.to_string()])
+            .env("TICKFLOW_LOG", "warn"),
+    )?;
+    let peak = finished.peak_rss_bytes;
     eprintln!("tickflow speed, {} symbols: peak RSS {:.0} MiB", args.symbols, peak as f64 / (1 << 20) as f64);
     Ok(Figures {
         scenario: "speed memory".into(),
         params: vec![("symbols".into(), json!(args.symbols)), ("rate".into(), json!(args.rate))],
         items: ticks,
-        wall_seconds: seconds,
+        wall_seconds: finished.seconds,
         peak_rss_bytes: peak,
     })
 }
