@@ -76,6 +76,15 @@ async fn every_route(store: Arc<dyn ViewStore>) {
     assert_eq!(server.get(&path, &[]).await.body, bars_body("AAPL", "2013-10-08T00:00:00Z", &merged[1..3]));
     let limited = server.get(&format!("/api/v1/bars?symbol=AAPL&interval=1m&{both_days}&limit=2"), &[]).await;
     assert_eq!(limited.body, bars_body("AAPL", "2013-10-08T00:00:00Z", &merged[..2]));
+    // Asked for gzip, the same answer comes compressed, fresh or kept.
+    for _ in 0..2 {
+        let gzip = [("accept-encoding", "gzip, deflate, br")];
+        let compressed = server.get(&format!("/api/v1/bars?symbol=AAPL&interval=1m&{both_days}"), &gzip).await;
+        assert!(compressed.has_header("content-encoding", "gzip"), "{}", compressed.head);
+        assert!(compressed.has_header("vary", "accept-encoding"), "{}", compressed.head);
+        assert_eq!(compressed.body, bars.body);
+    }
+    assert!(!bars.has_header("content-encoding", "gzip"));
     let unknown = server.get(&format!("/api/v1/bars?symbol=NOPE&interval=1m&{both_days}"), &[]).await;
     assert_eq!((unknown.status, unknown.json()["bars"].as_array().map(Vec::len)), (200, Some(0)));
 
@@ -120,7 +129,7 @@ async fn every_route(store: Arc<dyn ViewStore>) {
     assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
     let metrics = server.get("/metrics", &[]).await;
     assert!(
-        metrics.body.contains(r#"tickflow_serve_requests_total{route="/api/v1/bars",status="200"} 4"#),
+        metrics.body.contains(r#"tickflow_serve_requests_total{route="/api/v1/bars",status="200"} 6"#),
         "{}",
         metrics.body
     );

@@ -39,6 +39,10 @@ pub struct Args {
     /// Serve with the /bars cache off: every request reads PostgreSQL.
     #[arg(long)]
     no_cache: bool,
+    /// Send `Accept-Encoding: gzip`, as browsers do: answers come compressed
+    /// (the load generator counts their bytes and does not decompress them).
+    #[arg(long)]
+    gzip: bool,
 }
 
 const MINUTE: i64 = 60_000_000_000;
@@ -84,6 +88,7 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
             ("bars".into(), json!(args.bars)),
             ("connections".into(), json!(args.connections)),
             ("cache".into(), json!(!args.no_cache)),
+            ("gzip".into(), json!(args.gzip)),
             ("p50_ms".into(), json!(quantile(0.5))),
             ("p99_ms".into(), json!(quantile(0.99))),
             ("max_ms".into(), json!(quantile(1.0))),
@@ -151,7 +156,7 @@ async fn wait_ready(addr: &str, server: &mut Child) -> Result<(), BenchError> {
         }
         if let Ok(stream) = TcpStream::connect(addr).await {
             let mut connection = Connection::new(stream);
-            if let Ok((200, _)) = connection.get("/readyz").await {
+            if let Ok((200, _)) = connection.get("/readyz", false).await {
                 return Ok(());
             }
         }
@@ -162,8 +167,15 @@ async fn wait_ready(addr: &str, server: &mut Child) -> Result<(), BenchError> {
 
 /// Runs the load; returns sorted latencies (µs), the measured seconds and the bytes read.
 async fn load(addr: &str, args: &Args, bars: usize) -> Result<(Vec<u32>, f64, u64), BenchError> {
+    let gzip = args.gzip;
     let mut first = Connection::new(TcpStream::connect(addr).await?);
-    let (status, body) = first.get(PATH).await?;
+    let (status, mut body) = first.get(PATH, gzip).await?;
+    if gzip {
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain)
+            .map_err(|e| BenchError::Run(format!("/bars with Accept-Encoding: gzip is not gzip: {e}")))?;
+        body = plain;
+    }
     let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| BenchError::Run(e.to_string()))?;
     if status != 200 || value["bars"].as_array().map(Vec::len) != Some(bars) {
         return Err(BenchError::Run(format!("/bars answered {status} without the {bars} bars prepared")));
@@ -181,7 +193,7 @@ async fn load(addr: &str, args: &Args, bars: usize) -> Result<(Vec<u32>, f64, u6
                 if sent >= end {
                     return Ok::<_, BenchError>((latencies, bytes));
                 }
-                let (status, body) = connection.get(PATH).await?;
+                let (status, body) = connection.get(PATH, gzip).await?;
                 if status != 200 {
                     return Err(BenchError::Run(format!("/bars answered {status} under load")));
                 }
@@ -217,9 +229,10 @@ impl Connection {
         Self { stream: BufReader::with_capacity(256 * 1024, stream), line: String::new() }
     }
 
-    /// `GET path`: the status and the body.
-    async fn get(&mut self, path: &str) -> Result<(u16, Vec<u8>), BenchError> {
-        let request = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n\r\n");
+    /// `GET path`: the status and the body (as sent: compressed if `gzip` asked for it).
+    async fn get(&mut self, path: &str, gzip: bool) -> Result<(u16, Vec<u8>), BenchError> {
+        let accept = if gzip { "accept-encoding: gzip\r\n" } else { "" };
+        let request = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n{accept}\r\n");
         self.stream.get_mut().write_all(request.as_bytes()).await?;
         let (mut status, mut length) = (0u16, 0usize);
         loop {

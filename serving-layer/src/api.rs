@@ -3,11 +3,12 @@
 
 use crate::State;
 use crate::cache::Key;
+use crate::encoding::Body;
 use crate::error::{ApiError, json};
 use crate::params::Params;
-use bytes::Bytes;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
+use std::sync::Arc;
 use tickflow_shared::render::write_json_bars;
 use tickflow_shared::store::{BarQuery, BatchRun, ViewSelect};
 use tickflow_shared::telemetry;
@@ -20,7 +21,7 @@ pub(crate) const OPENAPI: &str = include_str!("openapi.json");
 
 /// `GET /api/v1/bars`: one symbol's bars of one interval over `[from, to)`,
 /// batch before the boundary and speed from it on, read in one snapshot.
-pub(crate) async fn bars(state: &State, params: &Params) -> Result<Response, ApiError> {
+pub(crate) async fn bars(state: &State, params: &Params, gzip: bool) -> Result<Response, ApiError> {
     let config = &state.config;
     let symbol = params.symbol("symbol")?;
     let interval = params.interval("interval", &config.intervals, None)?;
@@ -47,7 +48,7 @@ pub(crate) async fn bars(state: &State, params: &Params) -> Result<Response, Api
     let key = Key { symbol, interval, from, to, limit };
     let generation = state.cache.generation();
     if let Some(body) = generation.and_then(|now| state.cache.get(&key, now)) {
-        return Ok(json(StatusCode::OK, body));
+        return Ok(body.reply(StatusCode::OK, gzip));
     }
     let query = BarQuery {
         interval,
@@ -65,23 +66,24 @@ pub(crate) async fn bars(state: &State, params: &Params) -> Result<Response, Api
     body.push_str(r#","bars":"#);
     write_json_bars(&mut body, &read.bars);
     body.push('}');
-    let body = Bytes::from(body);
+    let body = Arc::new(Body::new(body));
+    let response = body.reply(StatusCode::OK, gzip);
     if let Some(generation) = generation {
-        state.cache.put(key, generation, read.boundary, body.clone());
+        state.cache.put(key, generation, read.boundary, body);
     }
-    Ok(json(StatusCode::OK, body))
+    Ok(response)
 }
 
 /// `GET /api/v1/symbols`: every symbol with bars, and the intervals served.
-pub(crate) async fn symbols(state: &State) -> Result<Response, ApiError> {
+pub(crate) async fn symbols(state: &State, gzip: bool) -> Result<Response, ApiError> {
     let symbols = state.store.symbols().await.map_err(|e| ApiError::store(&e))?;
     let names: Vec<&str> = symbols.iter().map(|s| s.as_str()).collect();
     let intervals: Vec<String> = state.config.intervals.iter().map(ToString::to_string).collect();
-    Ok(json(StatusCode::OK, json!({ "symbols": names, "intervals": intervals }).to_string()))
+    Ok(Body::new(json!({ "symbols": names, "intervals": intervals }).to_string()).reply(StatusCode::OK, gzip))
 }
 
 /// `GET /api/v1/latest`: the newest bar of each symbol in each interval.
-pub(crate) async fn latest(state: &State, params: &Params) -> Result<Response, ApiError> {
+pub(crate) async fn latest(state: &State, params: &Params, gzip: bool) -> Result<Response, ApiError> {
     let config = &state.config;
     let symbols = match params.symbols("symbols", config.symbol_limit)? {
         Some(symbols) => symbols,
@@ -98,7 +100,7 @@ pub(crate) async fn latest(state: &State, params: &Params) -> Result<Response, A
     body.push_str(r#","bars":"#);
     write_json_bars(&mut body, &read.bars);
     body.push('}');
-    Ok(json(StatusCode::OK, body))
+    Ok(Body::new(body).reply(StatusCode::OK, gzip))
 }
 
 /// `GET /api/v1/status`: the batch boundary and last run, the speed layer's
@@ -178,8 +180,9 @@ pub(crate) fn metrics(registry: &prometheus_client::registry::Registry) -> Respo
 }
 
 /// `GET /api/v1/openapi.json`.
-pub(crate) fn openapi() -> Response {
-    json(StatusCode::OK, OPENAPI)
+pub(crate) fn openapi(gzip: bool) -> Response {
+    static BODY: std::sync::LazyLock<Body> = std::sync::LazyLock::new(|| Body::new(OPENAPI));
+    BODY.reply(StatusCode::OK, gzip)
 }
 
 fn time(ts: Option<i64>) -> Value {

@@ -9,9 +9,9 @@
 //! read) at most one poll interval older than the latest commit; with the
 //! generation unknown (at start, or while the store fails) nothing is kept.
 
-use bytes::Bytes;
+use crate::encoding::Body;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tickflow_shared::store::{StoreError, ViewStore};
 use tickflow_shared::{Interval, Symbol};
 
@@ -36,7 +36,7 @@ struct Entry {
     generation: Generation,
     /// The range reaches the boundary, so speed commits change it.
     speed: bool,
-    body: Bytes,
+    body: Arc<Body>,
 }
 
 /// The kept answers and the store's generation.
@@ -71,15 +71,15 @@ impl Cache {
     }
 
     /// A kept answer to `key` that `now` still holds.
-    pub fn get(&self, key: &Key, now: Generation) -> Option<Bytes> {
+    pub fn get(&self, key: &Key, now: Generation) -> Option<Arc<Body>> {
         let entries = lock(&self.entries);
         let entry = entries.get(key)?;
         let valid = entry.generation.batch == now.batch && (!entry.speed || entry.generation.speed == now.speed);
-        valid.then(|| entry.body.clone())
+        valid.then(|| Arc::clone(&entry.body))
     }
 
     /// Keeps an answer read under `generation` whose snapshot had `boundary`.
-    pub fn put(&self, key: Key, generation: Generation, boundary: Option<i64>, body: Bytes) {
+    pub fn put(&self, key: Key, generation: Generation, boundary: Option<i64>, body: Arc<Body>) {
         let speed = boundary.is_none_or(|boundary| key.to > boundary);
         let mut entries = lock(&self.entries);
         if entries.len() >= self.capacity {
@@ -116,16 +116,18 @@ mod tests {
         let cache = Cache::new(2);
         let now = Generation { batch: 3, speed: 10 };
         let (before, across) = (key(100), key(200));
-        cache.put(before.clone(), now, Some(100), Bytes::from_static(b"batch only"));
-        cache.put(across.clone(), now, Some(100), Bytes::from_static(b"both views"));
-        assert_eq!(cache.get(&across, now).as_deref(), Some(&b"both views"[..]));
+        let (batch_only, both_views) = (Arc::new(Body::new("batch only")), Arc::new(Body::new("both views")));
+        cache.put(before.clone(), now, Some(100), Arc::clone(&batch_only));
+        cache.put(across.clone(), now, Some(100), Arc::clone(&both_views));
+        let kept = |key: &Key, at: Generation| cache.get(key, at).map(|body| Arc::as_ptr(&body));
+        assert_eq!(kept(&across, now), Some(Arc::as_ptr(&both_views)));
         let speed_moved = Generation { batch: 3, speed: 11 };
-        assert_eq!(cache.get(&before, speed_moved).as_deref(), Some(&b"batch only"[..]));
-        assert_eq!(cache.get(&across, speed_moved), None);
-        assert_eq!(cache.get(&before, Generation { batch: 4, speed: 10 }), None);
+        assert_eq!(kept(&before, speed_moved), Some(Arc::as_ptr(&batch_only)));
+        assert_eq!(kept(&across, speed_moved), None);
+        assert_eq!(kept(&before, Generation { batch: 4, speed: 10 }), None);
         // Full: answers of older generations go first.
-        cache.put(key(300), speed_moved, Some(100), Bytes::new());
-        assert_eq!(cache.get(&before, now), None);
+        cache.put(key(300), speed_moved, Some(100), Arc::default());
+        assert_eq!(kept(&before, now), None);
         assert!(cache.get(&key(300), speed_moved).is_some());
         assert_eq!(Cache::new(0).generation(), None);
     }

@@ -39,6 +39,7 @@ mod api;
 mod cache;
 mod config;
 pub mod dashboard;
+mod encoding;
 mod error;
 mod metrics;
 mod params;

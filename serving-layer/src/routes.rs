@@ -6,6 +6,7 @@
 //! and a test holds them against the OpenAPI document.
 
 use crate::State;
+use crate::encoding::accepts_gzip;
 use crate::error::ApiError;
 use crate::params::{Params, TOKEN};
 use crate::{api, stream};
@@ -73,6 +74,7 @@ pub(crate) struct Request {
     pub query: String,
     pub authorization: Option<String>,
     pub last_event_id: Option<String>,
+    pub accept_encoding: Option<String>,
 }
 
 /// The whole server as one warp filter.
@@ -86,8 +88,9 @@ pub(crate) fn routes(
         .and(query)
         .and(warp::header::optional::<String>("authorization"))
         .and(warp::header::optional::<String>("last-event-id"))
-        .then(move |method, path, query, authorization, last_event_id| {
-            let request = Request { method, path, query, authorization, last_event_id };
+        .and(warp::header::optional::<String>("accept-encoding"))
+        .then(move |method, path, query, authorization, last_event_id, accept_encoding| {
+            let request = Request { method, path, query, authorization, last_event_id, accept_encoding };
             dispatch(Arc::clone(&state), Arc::clone(&registry), request)
         })
         .recover(|_: Rejection| async {
@@ -127,13 +130,14 @@ async fn answer(
         authorize(state, request.authorization.as_deref(), params.get(TOKEN))?;
     }
     params.check(endpoint.params)?;
+    let gzip = accepts_gzip(request.accept_encoding.as_deref());
     match endpoint.handler {
-        Handler::Bars => api::bars(state, &params).await,
-        Handler::Symbols => api::symbols(state).await,
-        Handler::Latest => api::latest(state, &params).await,
+        Handler::Bars => api::bars(state, &params, gzip).await,
+        Handler::Symbols => api::symbols(state, gzip).await,
+        Handler::Latest => api::latest(state, &params, gzip).await,
         Handler::Status => api::status(state).await,
         Handler::Stream => stream::subscribe(state, &params, request.last_event_id.as_deref()).await,
-        Handler::OpenApi => Ok(api::openapi()),
+        Handler::OpenApi => Ok(api::openapi(gzip)),
         Handler::Metrics => Ok(api::metrics(registry)),
         Handler::Health => Ok(api::health()),
         Handler::Ready => api::ready(state).await,

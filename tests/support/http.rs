@@ -89,12 +89,19 @@ async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
     stream.write_all(request(path, headers, true).as_bytes()).await.expect("send");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.expect("read");
-    let text = String::from_utf8(raw).expect("UTF-8 answer");
-    let (head, body) = text.split_once("\r\n\r\n").expect("a head");
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a head");
+    let head = std::str::from_utf8(&raw[..end]).expect("a UTF-8 head").to_owned();
+    let mut body = raw.split_off(end + 4);
+    let lower = head.to_ascii_lowercase();
+    if lower.contains("content-encoding: gzip") {
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain).expect("a gzip body");
+        body = plain;
+    }
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
-    let body =
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.into() };
-    Reply { status, head: head.to_owned(), body }
+    let body = String::from_utf8(body).expect("a UTF-8 body");
+    let body = if lower.contains("transfer-encoding: chunked") { dechunk(&body) } else { body };
+    Reply { status, head, body }
 }
 
 /// The body of a chunked answer, joined.
