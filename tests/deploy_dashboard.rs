@@ -17,7 +17,7 @@ fn metric_names() -> BTreeSet<String> {
     tickflow_ingest::metrics::ArchiveMetrics::register(&mut registry);
     tickflow_batch::metrics::BatchMetrics::register(&mut registry);
     // A labelled family shows once a label set exists: one partition's lag.
-    tickflow_speed::metrics::SpeedMetrics::register(&mut registry).set_lag(0, 0);
+    tickflow_speed::metrics::SpeedMetrics::register(&mut registry).set_position(0, 0, 0);
     let mut text = tickflow_shared::telemetry::encode(&registry);
     text.push_str(&serve_metrics());
     let mut names = BTreeSet::new();

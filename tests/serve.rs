@@ -11,7 +11,8 @@ use tickflow_serve::{ApiToken, ServeConfig};
 use tickflow_shared::render::write_json_bars;
 use tickflow_shared::store::testing::bar;
 use tickflow_shared::store::{
-    BatchPublish, DaySummary, PostgresStore, SpeedBar, SpeedCommit, SqliteStore, View, ViewBar, ViewStore,
+    BatchPublish, DaySummary, PartitionOffset, PostgresStore, SpeedBar, SpeedCommit, SqliteStore, View, ViewBar,
+    ViewStore,
 };
 use tickflow_shared::time::NANOS_PER_DAY;
 
@@ -45,7 +46,19 @@ async fn fixture(store: &dyn ViewStore) -> Vec<ViewBar> {
     speed.extend(
         (0..3).map(|m| SpeedBar { bar: bar("AAPL", "1m", next + m * MINUTE, 17_000_000_001 + m), is_final: m < 2 }),
     );
-    let commit = SpeedCommit { bars: speed.clone(), watermark: Some(next + 2 * MINUTE), ..SpeedCommit::default() };
+    let position = |partition, next_offset, end_offset| PartitionOffset {
+        topic: "ticks".into(),
+        partition,
+        next_offset,
+        replay_from: next_offset - 2,
+        end_offset,
+    };
+    let commit = SpeedCommit {
+        bars: speed.clone(),
+        offsets: vec![position(0, 40, Some(45)), position(1, 12, None)],
+        watermark: Some(next + 2 * MINUTE),
+        ..SpeedCommit::default()
+    };
     store.commit_speed(commit).await.expect("speed commit");
     let batch_aapl = batch.into_iter().filter(|b| b.symbol.as_str() == "AAPL" && b.interval.to_string() == "1m");
     let speed_after = speed.into_iter().skip(1).map(|b| ViewBar { bar: b.bar, view: View::Speed });
@@ -122,6 +135,10 @@ async fn every_route(store: Arc<dyn ViewStore>) {
     assert!(status["speed"]["lag_seconds"].as_f64().is_some_and(|lag| lag > 0.0));
     assert_eq!(status["rows"]["batch_bars"], 21);
     assert_eq!(status["rows"]["speed_bars"], 4);
+    let partitions = &status["speed"]["partitions"];
+    assert_eq!((partitions[0]["next_offset"].as_i64(), partitions[0]["end_offset"].as_i64()), (Some(40), Some(45)));
+    assert_eq!(partitions[0]["lag_messages"], 5);
+    assert!(partitions[1]["end_offset"].is_null() && partitions[1]["lag_messages"].is_null(), "{partitions}");
 
     assert_eq!(server.get("/healthz", &[]).await.json()["status"], "ok");
     assert_eq!(server.get("/readyz", &[]).await.json()["status"], "ready");

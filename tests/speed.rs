@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tickflow_shared::store::{LateTrade, SpeedBar, ViewStore};
+use tickflow_shared::store::{LateTrade, PartitionOffset, SpeedBar, ViewStore};
 use tickflow_shared::watermark::WatermarkConfig;
 use tickflow_shared::{Interval, IntervalPlan, Price, Size, Symbol, Tick, wire};
 use tickflow_speed::memory::MemoryBus;
@@ -159,6 +159,11 @@ impl Views {
 
     fn watermark(&self) -> Option<i64> {
         self.runtime.block_on(self.store.speed_status()).expect("speed status").watermark
+    }
+
+    /// Every partition's committed position on `topic`.
+    fn offsets(&self, topic: &str) -> Vec<PartitionOffset> {
+        self.runtime.block_on(self.store.speed_offsets(topic)).expect("speed offsets")
     }
 
     /// Every speed bar of `interval` with whether it is final, by (symbol, start).
@@ -328,6 +333,10 @@ fn real_trades_in_bounded_disorder_give_the_reference_bars_on_sqlite_and_postgre
             assert_eq!(provisional, 0, "{engine}: {label} bars still provisional after the watermark passed them");
         }
         assert_eq!(views.late(), [], "{engine}: nothing is late within 1 s of disorder");
+        // Everything was produced before the job started, and it has read it all.
+        let offsets = views.offsets("ticks");
+        assert_eq!(offsets.len(), 3, "{engine}: {offsets:?}");
+        assert!(offsets.iter().all(|o| o.end_offset == Some(o.next_offset)), "{engine}: lag left: {offsets:?}");
     }
 }
 

@@ -59,7 +59,9 @@ const Status = (() => {
     $("lag").textContent = speed.lag_seconds === undefined || isNaN(lag) ? "—" : ago(lag * 1000);
     const partitions = speed.partitions || [];
     const idle = partitions.filter((p) => Number(p.idle_seconds) > 10).length;
-    $("partitions").textContent = partitions.length ? `${partitions.length}${idle ? ` (${idle} idle)` : ""}` : "—";
+    const waiting = partitions.reduce((sum, p) => sum + (Number(p.lag_messages) || 0), 0);
+    const behind = waiting ? ` · ${waiting.toLocaleString("en-US")} waiting` : "";
+    $("partitions").textContent = partitions.length ? `${partitions.length}${idle ? ` (${idle} idle)` : ""}${behind}` : "—";
     const run = batch.last_run || null;
     $("batch-run").textContent = run ? `#${run.version} · ${run.days} day(s)` : "none yet";
     $("batch-at").textContent = run ? Chart.stamp(Chart.time(run.published_at)) : "—";

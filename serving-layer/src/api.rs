@@ -122,6 +122,8 @@ pub(crate) async fn status(state: &State) -> Result<Response, ApiError> {
                 "partition": p.offset.partition,
                 "next_offset": p.offset.next_offset,
                 "replay_from": p.offset.replay_from,
+                "end_offset": p.offset.end_offset,
+                "lag_messages": p.offset.end_offset.map(|end| end - p.offset.next_offset),
                 "updated_at": time(Some(p.updated_at)),
                 "idle_seconds": seconds(p.updated_at),
             })

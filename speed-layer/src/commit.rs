@@ -68,9 +68,13 @@ fn write(
 ) -> Result<SpeedReport, StoreError> {
     let mut report = SpeedReport::default();
     let mut failure = None;
-    for commit in receiver {
+    for mut commit in receiver {
         if failure.is_some() {
             continue;
+        }
+        for offset in &mut commit.offsets {
+            let end = metrics.end_offset(offset.partition).and_then(|end| i64::try_from(end).ok());
+            offset.end_offset = end.map(|end| end.max(offset.next_offset));
         }
         let (bars, late, rejects, watermark) =
             (commit.bars.len() as u64, commit.late.len() as u64, commit.rejects.len() as u64, commit.watermark);

@@ -62,7 +62,7 @@ impl ClientContext for Context {
                 // The next offset handed to the job, else the next one fetched.
                 let position = if partition.app_offset >= 0 { partition.app_offset } else { partition.next_offset };
                 if position >= 0 {
-                    self.0.set_lag(partition.partition, (partition.hi_offset - position).max(0) as u64);
+                    self.0.set_position(partition.partition, partition.hi_offset as u64, position as u64);
                 }
             }
         }

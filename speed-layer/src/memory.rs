@@ -179,7 +179,7 @@ impl Input for MemoryInput {
             }));
             cursor.next = from + take;
             records += take as usize;
-            self.metrics.set_lag(partition, log.end() - cursor.next);
+            self.metrics.set_position(partition, log.end(), cursor.next);
             if cursor.next == log.end() {
                 at_end.push(partition);
             }

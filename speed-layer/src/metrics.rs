@@ -49,8 +49,9 @@ pub struct SpeedMetrics {
     pub commit_failures: Counter,
     /// Time one sink transaction takes, in seconds.
     pub commit_seconds: Histogram,
-    /// The lag of every partition, for [`total_lag`](Self::total_lag).
-    lags: Arc<Mutex<BTreeMap<Partition, u64>>>,
+    /// Every partition's `(end offset, lag)`, for [`total_lag`](Self::total_lag)
+    /// and the end offsets a commit records.
+    lags: Arc<Mutex<BTreeMap<Partition, (u64, u64)>>>,
 }
 
 impl Default for SpeedMetrics {
@@ -94,10 +95,16 @@ impl SpeedMetrics {
         metrics
     }
 
-    /// Records a partition's lag.
-    pub fn set_lag(&self, partition: Partition, lag: u64) {
+    /// Records where a partition's log ends and the next offset the job reads.
+    pub fn set_position(&self, partition: Partition, end: u64, next: u64) {
+        let lag = end.saturating_sub(next);
         self.lag.get_or_create(&PartitionLabel { partition }).set(i64::try_from(lag).unwrap_or(i64::MAX));
-        self.lags.lock().unwrap_or_else(PoisonError::into_inner).insert(partition, lag);
+        self.lags.lock().unwrap_or_else(PoisonError::into_inner).insert(partition, (end, lag));
+    }
+
+    /// Where a partition's log ended when last seen, if it was.
+    pub fn end_offset(&self, partition: Partition) -> Option<u64> {
+        self.lags.lock().unwrap_or_else(PoisonError::into_inner).get(&partition).map(|&(end, _)| end)
     }
 
     /// Records the committed watermark (ns since the epoch) at wall-clock time `now_ns`.
@@ -109,7 +116,7 @@ impl SpeedMetrics {
     /// The sum of every partition's lag.
     pub fn total_lag(&self) -> u64 {
         let lags = self.lags.lock().unwrap_or_else(PoisonError::into_inner);
-        lags.values().fold(0u64, |total, lag| total.saturating_add(*lag))
+        lags.values().fold(0u64, |total, (_, lag)| total.saturating_add(*lag))
     }
 }
 
@@ -122,8 +129,8 @@ mod tests {
         let mut registry = Registry::default();
         let metrics = SpeedMetrics::register(&mut registry);
         metrics.trades.inc_by(5);
-        metrics.set_lag(0, 7);
-        metrics.set_lag(1, 3);
+        metrics.set_position(0, 17, 10);
+        metrics.set_position(1, 3, 0);
         metrics.set_watermark(2_000_000_000, 3_500_000_000);
         metrics.commit_seconds.observe(0.002);
         let text = tickflow_shared::telemetry::encode(&registry);
@@ -136,5 +143,6 @@ mod tests {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }
         assert_eq!(metrics.total_lag(), 10);
+        assert_eq!((metrics.end_offset(0), metrics.end_offset(2)), (Some(17), None));
     }
 }

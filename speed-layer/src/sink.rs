@@ -169,6 +169,7 @@ impl Pending {
                 partition,
                 next_offset: next as i64,
                 replay_from: held.get(&partition).map_or(next, |&h| h.min(next)) as i64,
+                end_offset: None,
             })
             .collect();
         commit

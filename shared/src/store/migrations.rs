@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "timescaledb hypertables when available", postgres: PG_2, sqlite: "" },
     Migration { version: 3, name: "speed offsets, late trades, change sequence", postgres: PG_3, sqlite: SQLITE_3 },
     Migration { version: 4, name: "no speed index by interval and start", postgres: PG_4, sqlite: "" },
+    Migration { version: 5, name: "log end offsets of speed partitions", postgres: PG_5, sqlite: SQLITE_5 },
 ];
 
 const PG_1: &str = r#"
@@ -213,6 +214,10 @@ CREATE INDEX late_trades_seen_at ON late_trades (seen_at);
 // entry to every index. Dropping it takes a sixth off the upsert's time.
 const PG_4: &str = "DROP INDEX IF EXISTS speed_bars_interval_start;";
 
+// Where each partition's log ended when the speed job committed, so that
+// `/status` can say how many messages were waiting (NULL: not known).
+const PG_5: &str = "ALTER TABLE speed_offsets ADD COLUMN end_offset BIGINT;";
+
 // Bar tables are keyed interval first: every query names one interval, and a
 // publish inserts in key order, so one B-tree serves reads and writes.
 const SQLITE_1: &str = r#"
@@ -343,6 +348,8 @@ CREATE TABLE late_trades (
 );
 CREATE INDEX late_trades_seen_at ON late_trades (seen_at);
 "#;
+
+const SQLITE_5: &str = "ALTER TABLE speed_offsets ADD COLUMN end_offset INTEGER;";
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version BIGINT PRIMARY KEY,

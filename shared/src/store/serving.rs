@@ -75,5 +75,9 @@ pub(crate) const COUNTS: &str = "SELECT (SELECT boundary FROM batch_boundary WHE
     (SELECT COUNT(*) FROM late_trades), (SELECT COUNT(*) FROM rejects)";
 
 /// Every partition with its last move, in order.
-pub(crate) const PARTITIONS: &str =
-    r#"SELECT topic, "partition", next_offset, replay_from, updated_at FROM speed_offsets ORDER BY topic, "partition""#;
+pub(crate) const PARTITIONS: &str = r#"SELECT topic, "partition", next_offset, replay_from, end_offset, updated_at
+    FROM speed_offsets ORDER BY topic, "partition""#;
+
+/// The columns of a [`PartitionOffset`](super::PartitionOffset), in the order both engines read them.
+pub(crate) const OFFSET_COLUMNS: &str =
+    r#"SELECT topic, "partition", next_offset, replay_from, end_offset FROM speed_offsets"#;

@@ -45,6 +45,10 @@ pub struct PartitionOffset {
     /// here to rebuild its window state, and counts only what it reads from
     /// `next_offset` on as new.
     pub replay_from: i64,
+    /// The partition's log end offset as the job last knew it when it
+    /// committed, if it knew it: `end_offset - next_offset` messages were
+    /// waiting. Reported (`/status`), never used to resume.
+    pub end_offset: Option<i64>,
 }
 
 /// A trade that arrived after its bar closed and the allowed lateness passed.
@@ -134,6 +138,12 @@ pub(crate) fn prepare(mut commit: SpeedCommit) -> Result<SpeedCommit, StoreError
                 "Kafka position {offset:?} names no partition or a negative offset"
             )));
         }
+        if offset.end_offset.is_some_and(|end| end < 0) {
+            return Err(StoreError::Range(format!(
+                "partition {}/{}: end_offset {:?} is negative",
+                offset.topic, offset.partition, offset.end_offset
+            )));
+        }
         if offset.replay_from > offset.next_offset {
             return Err(StoreError::Range(format!(
                 "partition {}/{}: replay_from {} is after next_offset {}",
@@ -182,7 +192,7 @@ mod tests {
     }
 
     fn offset(partition: i32, next_offset: i64, replay_from: i64) -> PartitionOffset {
-        PartitionOffset { topic: "ticks".into(), partition, next_offset, replay_from }
+        PartitionOffset { topic: "ticks".into(), partition, next_offset, replay_from, end_offset: None }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::StoreError;
 use super::common::to_u64;
 use super::serving::{COUNTS, PARTITIONS, distinct, latest_parts, newest};
 use super::sqlite::{boundary, select, view_bar};
-use super::{Bars, PartitionOffset, PartitionProgress, StoreStats};
+use super::{Bars, PartitionProgress, StoreStats};
 use crate::interval::Interval;
 use crate::tick::Symbol;
 use rusqlite::{Connection, params};
@@ -65,15 +65,7 @@ pub(super) fn stats(conn: &mut Connection) -> Result<StoreStats, StoreError> {
     let partitions = tx
         .prepare_cached(PARTITIONS)?
         .query_map([], |row| {
-            Ok(PartitionProgress {
-                offset: PartitionOffset {
-                    topic: row.get(0)?,
-                    partition: row.get(1)?,
-                    next_offset: row.get(2)?,
-                    replay_from: row.get(3)?,
-                },
-                updated_at: row.get(4)?,
-            })
+            Ok(PartitionProgress { offset: super::sqlite_speed::offset(row)?, updated_at: row.get(5)? })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     tx.commit()?;

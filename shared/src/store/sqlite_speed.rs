@@ -6,6 +6,7 @@
 
 use super::StoreError;
 use super::common::{interval_of, now_micros, to_i64, to_u64};
+use super::serving::OFFSET_COLUMNS;
 use super::speed::{
     LateTrade, PartitionOffset, SpeedBar, SpeedChange, SpeedChanges, SpeedCommit, SpeedStatus, prepare,
 };
@@ -60,13 +61,14 @@ pub(super) fn commit(conn: &mut Connection, commit: SpeedCommit) -> Result<(), S
     }
     {
         let mut upsert = tx.prepare_cached(
-            r#"INSERT INTO speed_offsets (topic, "partition", next_offset, replay_from, updated_at)
-               VALUES (?1, ?2, ?3, ?4, ?5)
+            r#"INSERT INTO speed_offsets (topic, "partition", next_offset, replay_from, end_offset, updated_at)
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                ON CONFLICT (topic, "partition") DO UPDATE SET next_offset = excluded.next_offset,
-                   replay_from = excluded.replay_from, updated_at = excluded.updated_at"#,
+                   replay_from = excluded.replay_from, end_offset = excluded.end_offset,
+                   updated_at = excluded.updated_at"#,
         )?;
         for o in &commit.offsets {
-            upsert.execute(params![o.topic, o.partition, o.next_offset, o.replay_from, now])?;
+            upsert.execute(params![o.topic, o.partition, o.next_offset, o.replay_from, o.end_offset, now])?;
         }
     }
     insert_late(&tx, &commit.late, now)?;
@@ -146,14 +148,14 @@ pub(super) fn insert_rejects(
     Ok(())
 }
 
-const OFFSET_COLUMNS: &str = r#"SELECT topic, "partition", next_offset, replay_from FROM speed_offsets"#;
-
-fn offset(row: &Row<'_>) -> rusqlite::Result<PartitionOffset> {
+/// A position from the first five columns of `row` ([`OFFSET_COLUMNS`]' order).
+pub(super) fn offset(row: &Row<'_>) -> rusqlite::Result<PartitionOffset> {
     Ok(PartitionOffset {
         topic: row.get(0)?,
         partition: row.get(1)?,
         next_offset: row.get(2)?,
         replay_from: row.get(3)?,
+        end_offset: row.get(4)?,
     })
 }
 

@@ -62,7 +62,7 @@ fn speed(bar: Bar, is_final: bool) -> SpeedBar {
 }
 
 fn offset(topic: &str, partition: i32, next_offset: i64, replay_from: i64) -> PartitionOffset {
-    PartitionOffset { topic: topic.into(), partition, next_offset, replay_from }
+    PartitionOffset { topic: topic.into(), partition, next_offset, replay_from, end_offset: Some(next_offset + 5) }
 }
 
 fn late(partition: i32, position: u64, price: i64) -> LateTrade {

@@ -6,7 +6,7 @@ use super::read::{boundary, select, view_bar};
 use crate::interval::Interval;
 use crate::store::common::to_u64;
 use crate::store::serving::{COUNTS, PARTITIONS, distinct, latest_parts, newest};
-use crate::store::{Bars, PartitionOffset, PartitionProgress, StoreError, StoreStats};
+use crate::store::{Bars, PartitionProgress, StoreError, StoreStats};
 use crate::tick::Symbol;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, IsolationLevel};
@@ -74,13 +74,8 @@ pub(super) async fn stats(client: &mut Client) -> Result<StoreStats, StoreError>
             .iter()
             .map(|row| {
                 Ok(PartitionProgress {
-                    offset: PartitionOffset {
-                        topic: row.try_get(0)?,
-                        partition: row.try_get(1)?,
-                        next_offset: row.try_get(2)?,
-                        replay_from: row.try_get(3)?,
-                    },
-                    updated_at: row.try_get::<_, PgTime>(4)?.0,
+                    offset: super::speed_read::offset(row)?,
+                    updated_at: row.try_get::<_, PgTime>(5)?.0,
                 })
             })
             .collect::<Result<_, StoreError>>()?,

@@ -154,12 +154,14 @@ async fn write_offsets(tx: &Transaction<'_>, offsets: &[PartitionOffset], now: i
     let partitions: Vec<i32> = offsets.iter().map(|o| o.partition).collect();
     let next: Vec<i64> = offsets.iter().map(|o| o.next_offset).collect();
     let replay: Vec<i64> = offsets.iter().map(|o| o.replay_from).collect();
+    let end: Vec<Option<i64>> = offsets.iter().map(|o| o.end_offset).collect();
     tx.execute(
-        r#"INSERT INTO speed_offsets (topic, "partition", next_offset, replay_from, updated_at)
-           SELECT t, p, n, r, $5::timestamptz FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS u(t, p, n, r)
+        r#"INSERT INTO speed_offsets (topic, "partition", next_offset, replay_from, end_offset, updated_at)
+           SELECT t, p, n, r, e, $6::timestamptz
+           FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(t, p, n, r, e)
            ON CONFLICT (topic, "partition") DO UPDATE SET next_offset = excluded.next_offset,
-               replay_from = excluded.replay_from, updated_at = excluded.updated_at"#,
-        &[&topics, &partitions, &next, &replay, &PgTime(now)],
+               replay_from = excluded.replay_from, end_offset = excluded.end_offset, updated_at = excluded.updated_at"#,
+        &[&topics, &partitions, &next, &replay, &end, &PgTime(now)],
     )
     .await?;
     Ok(())

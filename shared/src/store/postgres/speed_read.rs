@@ -8,19 +8,20 @@ use crate::fixed::{Price, Size, Volume};
 use crate::interval::Interval;
 use crate::store::StoreError;
 use crate::store::common::to_u64;
+use crate::store::serving::OFFSET_COLUMNS;
 use crate::store::speed::{LateTrade, PartitionOffset, SpeedBar, SpeedChange, SpeedChanges, SpeedStatus};
 use crate::tick::{Symbol, Tick};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, IsolationLevel, Row};
 
-const OFFSET_COLUMNS: &str = r#"SELECT topic, "partition", next_offset, replay_from FROM speed_offsets"#;
-
-fn offset(row: &Row) -> Result<PartitionOffset, StoreError> {
+/// A position from the first five columns of `row` ([`OFFSET_COLUMNS`]' order).
+pub(super) fn offset(row: &Row) -> Result<PartitionOffset, StoreError> {
     Ok(PartitionOffset {
         topic: row.try_get(0)?,
         partition: row.try_get(1)?,
         next_offset: row.try_get(2)?,
         replay_from: row.try_get(3)?,
+        end_offset: row.try_get(4)?,
     })
 }
 
