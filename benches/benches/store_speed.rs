@@ -48,6 +48,7 @@ fn commit(n: usize, first_minute: i64, price: i64) -> SpeedCommit {
             partition,
             next_offset: price,
             replay_from: price / 2,
+            end_offset: Some(price + 100),
         })
         .collect();
     SpeedCommit { bars, offsets, watermark: Some(T0 + first_minute * MINUTE), ..SpeedCommit::default() }
