@@ -72,6 +72,8 @@ fn write(
         if failure.is_some() {
             continue;
         }
+        // The sink knows the positions; this process's inputs know where the
+        // logs end (partitions read by another process stay unknown).
         for offset in &mut commit.offsets {
             let end = metrics.end_offset(offset.partition).and_then(|end| i64::try_from(end).ok());
             offset.end_offset = end.map(|end| end.max(offset.next_offset));
