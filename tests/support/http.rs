@@ -93,26 +93,30 @@ async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
     let head = std::str::from_utf8(&raw[..end]).expect("a UTF-8 head").to_owned();
     let mut body = raw.split_off(end + 4);
     let lower = head.to_ascii_lowercase();
+    // The transfer coding wraps the content coding: unchunk first, then gunzip.
+    if lower.contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
     if lower.contains("content-encoding: gzip") {
         let mut plain = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain).expect("a gzip body");
         body = plain;
     }
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
-    let body = String::from_utf8(body).expect("a UTF-8 body");
-    let body = if lower.contains("transfer-encoding: chunked") { dechunk(&body) } else { body };
-    Reply { status, head, body }
+    Reply { status, head, body: String::from_utf8(body).expect("a UTF-8 body") }
 }
 
 /// The body of a chunked answer, joined.
-pub fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
+pub fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = body.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&body[..line_end]).expect("a chunk size line");
         let size = usize::from_str_radix(size.trim(), 16).expect("a chunk size");
         if size == 0 {
             break;
         }
-        out.push_str(&rest[..size]);
+        let rest = &body[line_end + 2..];
+        out.extend_from_slice(&rest[..size]);
         body = &rest[size + 2..];
     }
     out

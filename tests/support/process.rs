@@ -138,7 +138,7 @@ pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let (head, body) = response.split_once("\r\n\r\n")?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
     let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        super::http::dechunk(body)
+        String::from_utf8_lossy(&super::http::dechunk(body.as_bytes())).into_owned()
     } else {
         body.to_owned()
     };
