@@ -1,15 +1,19 @@
 //! The committer: one thread that writes the sink's commits to the store,
 //! so the timely workers never wait on the database unless it falls behind
-//! (then the bounded queue holds the sink worker back: backpressure).
+//! (then the bounded queue holds the sink worker back: backpressure). It
+//! also folds each commit's flushed bars into one write per key
+//! ([`Dedup`]), work the sink worker would otherwise do on top of its windows.
 
 use crate::SpeedReport;
+use crate::dedup::Dedup;
 use crate::metrics::SpeedMetrics;
+use crate::sink::Gathered;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
-use tickflow_shared::store::{SpeedCommit, StoreError, ViewStore};
+use tickflow_shared::store::{StoreError, ViewStore};
 use tickflow_shared::time::now_ns;
 
 /// Commits waiting for the store, at most.
@@ -17,11 +21,11 @@ const QUEUE: usize = 2;
 
 /// Hands commits to the committer thread.
 #[derive(Clone)]
-pub struct CommitSender(SyncSender<SpeedCommit>);
+pub struct CommitSender(SyncSender<Gathered>);
 
 impl CommitSender {
     /// Queues a commit, waiting while the queue is full.
-    pub fn send(&self, commit: SpeedCommit) {
+    pub fn send(&self, commit: Gathered) {
         if self.0.send(commit).is_err() {
             tracing::error!("The committer has stopped; a commit is dropped and will be replayed on restart.");
         }
@@ -62,16 +66,18 @@ impl Committer {
 fn write(
     store: &dyn ViewStore,
     runtime: &tokio::runtime::Runtime,
-    receiver: &Receiver<SpeedCommit>,
+    receiver: &Receiver<Gathered>,
     stop: &AtomicBool,
     metrics: &SpeedMetrics,
 ) -> Result<SpeedReport, StoreError> {
     let mut report = SpeedReport::default();
     let mut failure = None;
-    for mut commit in receiver {
+    let mut dedup = Dedup::default();
+    for gathered in receiver {
         if failure.is_some() {
             continue;
         }
+        let mut commit = gathered.into_commit(&mut dedup);
         // The sink knows the positions; this process's inputs know where the
         // logs end (partitions read by another process stay unknown).
         for offset in &mut commit.offsets {

@@ -10,8 +10,8 @@
 //! every (symbol, interval, window) ([`windows`]: one lateness rule, coarser
 //! bars merged from finer ones) and flushes them each time the frontier
 //! moves. One sink gathers the flushes with the offsets that produced them
-//! ([`sink`]) and writes both in one store transaction at most every
-//! `emit_interval` ([`commit`]). On start the job seeks every partition back
+//! ([`sink`]) and writes both, each bar key once ([`dedup`]), in one store
+//! transaction at most every `emit_interval` ([`commit`]). On start the job seeks every partition back
 //! to where its open windows began and replays up to the stored offsets, so a
 //! crash at any point neither loses nor double-counts a trade.
 //!
@@ -19,6 +19,7 @@
 
 pub mod commit;
 pub mod dataflow;
+pub mod dedup;
 pub mod input;
 pub mod kafka;
 pub mod memory;

@@ -16,14 +16,13 @@
 
 use crate::commit::CommitSender;
 use crate::dataflow::Event;
-use rustc_hash::FxHashMap;
+use crate::dedup::Dedup;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+use tickflow_shared::Bar;
 use tickflow_shared::codec::Reject;
-use tickflow_shared::interval::Interval;
-use tickflow_shared::store::{LateTrade, PartitionOffset, SpeedBar, SpeedCommit};
+use tickflow_shared::store::{LateTrade, PartitionOffset, SpeedCommit};
 use tickflow_shared::watermark::Partition;
-use tickflow_shared::{Bar, Symbol};
 use timely::dataflow::Stream;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
@@ -50,14 +49,9 @@ pub struct Flush {
 pub struct Pending {
     topic: String,
     workers: usize,
-    /// The bars to write, each key once (its last flush), in the order first flushed.
-    bars: Vec<SpeedBar>,
-    /// Where each key's bar is in `bars`: per series (interval, symbol), its
-    /// `(start, slot)`s sorted by start. There are few series and each is
-    /// mostly appended to, so a lookup stays in cache; one hash table of
-    /// every key of a commit (300k of them while catching up) missed it on
-    /// nearly every bar.
-    series: FxHashMap<(Interval, Symbol), Vec<(i64, u32)>>,
+    /// The bars of every flush since the last commit, as flushed: moved,
+    /// not copied, so the sink worker does nothing per bar.
+    flushed: Vec<Vec<(Bar, bool)>>,
     /// Per worker, the checkpoints not yet committed: `at → (watermark, held)`.
     checkpoints: BTreeMap<usize, BTreeMap<u64, Checkpoint>>,
     /// The cut of the last commit.
@@ -77,8 +71,7 @@ impl Pending {
         Self {
             topic: topic.to_owned(),
             workers,
-            bars: Vec::new(),
-            series: FxHashMap::default(),
+            flushed: Vec::new(),
             checkpoints: BTreeMap::new(),
             committed: 0,
             reports: BTreeMap::new(),
@@ -103,20 +96,8 @@ impl Pending {
 
     /// Takes a window operator's flush; later bars replace earlier ones.
     pub fn flush(&mut self, flush: Flush) {
-        for (bar, is_final) in flush.bars {
-            let series = self.series.entry((bar.interval, bar.symbol.clone())).or_default();
-            let at = match series.last() {
-                Some(&(last, _)) if last < bar.start => series.len(),
-                None => 0,
-                Some(_) => series.partition_point(|&(start, _)| start < bar.start),
-            };
-            match series.get(at) {
-                Some(&(start, slot)) if start == bar.start => self.bars[slot as usize] = SpeedBar { bar, is_final },
-                _ => {
-                    series.insert(at, (bar.start, self.bars.len() as u32));
-                    self.bars.push(SpeedBar { bar, is_final });
-                }
-            }
+        if !flush.bars.is_empty() {
+            self.flushed.push(flush.bars);
         }
         if flush.checkpoint {
             let checkpoint = Checkpoint { watermark: flush.watermark, held: flush.held };
@@ -136,25 +117,24 @@ impl Pending {
 
     /// Whether a write would carry anything.
     pub fn is_empty(&self) -> bool {
-        self.bars.is_empty() && self.late.is_empty() && self.rejects.is_empty() && self.cut().is_none()
+        self.flushed.is_empty() && self.late.is_empty() && self.rejects.is_empty() && self.cut().is_none()
     }
 
     /// The commit of everything gathered. Offsets are written when every
     /// worker has flushed a checkpoint newer than the last commit's.
-    pub fn take(&mut self) -> SpeedCommit {
-        // The next commit is likely as big: growing to it would copy every bar again.
-        let capacity = self.bars.len();
-        let mut commit = SpeedCommit {
-            bars: std::mem::replace(&mut self.bars, Vec::with_capacity(capacity)),
-            late: std::mem::take(&mut self.late),
-            rejects: std::mem::take(&mut self.rejects),
-            ..SpeedCommit::default()
+    pub fn take(&mut self) -> Gathered {
+        let mut gathered = Gathered {
+            flushed: std::mem::take(&mut self.flushed),
+            commit: SpeedCommit {
+                late: std::mem::take(&mut self.late),
+                rejects: std::mem::take(&mut self.rejects),
+                ..SpeedCommit::default()
+            },
         };
-        // Emptied, not dropped: the same series come back in the next commit.
-        self.series.values_mut().for_each(Vec::clear);
         let Some(cut) = self.cut() else {
-            return commit;
+            return gathered;
         };
+        let commit = &mut gathered.commit;
         let partitions: Vec<Partition> = self.reports.keys().map(|(p, _)| *p).collect();
         for partition in partitions {
             if let Some(next) = self.prefix(partition, cut) {
@@ -186,7 +166,7 @@ impl Pending {
                 end_offset: None,
             })
             .collect();
-        commit
+        gathered
     }
 
     /// The newest checkpoint every worker has flushed, newer than the last
@@ -203,6 +183,22 @@ impl Pending {
             others.iter().all(|checkpoints| checkpoints.contains_key(&at))
                 && partitions.iter().all(|&p| self.prefix(p, at).is_some())
         })
+    }
+}
+
+/// What the sink hands the committer: a commit whose bars are still as flushed.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    /// The commit, without its bars.
+    pub commit: SpeedCommit,
+    /// The bars of every flush, in order; [`Dedup`] folds them into `commit.bars`.
+    pub flushed: Vec<Vec<(Bar, bool)>>,
+}
+
+impl Gathered {
+    /// The commit with its bars, each key once at its last flush.
+    pub fn into_commit(self, dedup: &mut Dedup) -> SpeedCommit {
+        SpeedCommit { bars: dedup.fold(self.flushed), ..self.commit }
     }
 }
 
@@ -267,7 +263,13 @@ fn gather(pending: &mut Pending, event: Event, topic: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tickflow_shared::{BarAcc, Price, Size};
+    use tickflow_shared::interval::Interval;
+    use tickflow_shared::{BarAcc, Price, Size, Symbol};
+
+    /// What the committer writes of the next commit.
+    fn take(pending: &mut Pending) -> SpeedCommit {
+        pending.take().into_commit(&mut Dedup::default())
+    }
 
     fn bar(symbol: &str, trades: u64) -> Bar {
         let mut acc = BarAcc::default();
@@ -291,21 +293,21 @@ mod tests {
         pending.report(0, 2, 5, 30);
         pending.report(0, 5, 9, 50);
         pending.flush(flush(0, 4, 300, vec![(bar("A", 1), false)], vec![(0, 7)]));
-        let first = pending.take();
+        let first = take(&mut pending);
         assert_eq!(first.bars.len(), 1);
         assert!(first.offsets.is_empty(), "worker 1 has not flushed: no offsets yet");
         pending.flush(flush(0, 6, 500, vec![], vec![(0, 9)]));
         pending.flush(flush(1, 4, 300, vec![], vec![(0, 20)]));
-        let second = pending.take();
+        let second = take(&mut pending);
         assert_eq!(second.offsets.len(), 1);
         assert_eq!(second.offsets[0].next_offset, 30, "the offsets sent before 4 (at 0 and 2)");
         assert_eq!(second.offsets[0].replay_from, 7, "what the open windows held at 4, not later");
         assert_eq!(second.watermark, Some(300));
         pending.flush(flush(1, 6, 500, vec![], vec![]));
-        let third = pending.take();
+        let third = take(&mut pending);
         assert_eq!(third.offsets[0].next_offset, 50, "sent before 6 (at 5)");
         assert_eq!(third.offsets[0].replay_from, 9);
-        assert!(pending.take().offsets.is_empty(), "no newer common checkpoint");
+        assert!(take(&mut pending).offsets.is_empty(), "no newer common checkpoint");
     }
 
     #[test]
@@ -317,10 +319,10 @@ mod tests {
         for (worker, at) in [(0, 10), (0, 30), (1, 10), (1, 20)] {
             pending.flush(flush(worker, at, at as i64, vec![], vec![]));
         }
-        let commit = pending.take();
+        let commit = take(&mut pending);
         assert_eq!((commit.offsets[0].next_offset, commit.watermark), (10, Some(10)), "cut at 10, the one both have");
         pending.flush(flush(1, 30, 30, vec![], vec![]));
-        assert_eq!(pending.take().offsets[0].next_offset, 30, "then at 30");
+        assert_eq!(take(&mut pending).offsets[0].next_offset, 30, "then at 30");
     }
 
     #[test]
@@ -329,9 +331,9 @@ mod tests {
         pending.report(0, 0, 10, 10);
         pending.report(1, 5, 10, 70);
         pending.flush(flush(0, 5, 5, vec![], vec![]));
-        assert!(pending.take().offsets.is_empty(), "partition 1 went at 5: its prefix at 5 is not known");
+        assert!(take(&mut pending).offsets.is_empty(), "partition 1 went at 5: its prefix at 5 is not known");
         pending.flush(flush(0, 10, 10, vec![], vec![]));
-        let offsets = pending.take().offsets;
+        let offsets = take(&mut pending).offsets;
         assert_eq!(offsets.iter().map(|o| (o.partition, o.next_offset)).collect::<Vec<_>>(), [(0, 10), (1, 70)]);
     }
 
@@ -340,47 +342,8 @@ mod tests {
         let mut pending = Pending::new("ticks", 1);
         pending.report(0, 0, 9, 10);
         pending.flush(Flush { checkpoint: false, ..flush(0, 4, 300, vec![(bar("A", 1), false)], vec![]) });
-        let commit = pending.take();
+        let commit = take(&mut pending);
         assert_eq!((commit.bars.len(), commit.offsets.len()), (1, 0));
-    }
-
-    #[test]
-    fn a_later_flush_of_a_bar_replaces_the_earlier() {
-        let mut pending = Pending::new("ticks", 1);
-        pending.flush(flush(0, 1, 0, vec![(bar("A", 1), false)], vec![]));
-        pending.flush(flush(0, 2, 0, vec![(bar("A", 3), true)], vec![]));
-        let commit = pending.take();
-        assert_eq!(commit.bars.len(), 1);
-        assert_eq!((commit.bars[0].bar.trades, commit.bars[0].is_final), (3, true));
-        assert!(pending.is_empty());
-    }
-
-    proptest::proptest! {
-        /// Whatever the order of flushes, a commit holds each key's last
-        /// flush once, in the order keys were first flushed since the last commit.
-        #[test]
-        fn a_commit_holds_each_key_once_at_its_last_flush(
-            periods in proptest::collection::vec(
-                proptest::collection::vec((0..3u8, 0..2usize, 0..6i64, 1..50u64), 0..40), 1..4),
-        ) {
-            let intervals = Interval::parse_list("1s,1m").expect("intervals");
-            let mut pending = Pending::new("ticks", 1);
-            for flushes in periods {
-                let mut expected: Vec<SpeedBar> = Vec::new();
-                for (i, &(symbol, interval, start, trades)) in flushes.iter().enumerate() {
-                    let mut written = bar(&format!("S{symbol}"), trades);
-                    (written.interval, written.start) = (intervals[interval], start * 60_000_000_000);
-                    let speed = SpeedBar { bar: written.clone(), is_final: i % 3 == 0 };
-                    let key = |b: &SpeedBar| (b.bar.interval, b.bar.symbol.clone(), b.bar.start);
-                    match expected.iter_mut().find(|e| key(e) == key(&speed)) {
-                        Some(earlier) => *earlier = speed,
-                        None => expected.push(speed),
-                    }
-                    pending.flush(Flush { checkpoint: false, ..flush(0, i as u64, 0, vec![(written, i % 3 == 0)], vec![]) });
-                }
-                proptest::prop_assert_eq!(pending.take().bars, expected);
-            }
-        }
     }
 
     #[test]
@@ -388,7 +351,7 @@ mod tests {
         let mut pending = Pending::new("ticks", 1);
         pending.report(2, 0, 1, 5);
         pending.flush(flush(0, 1, 0, vec![], vec![(2, 9)]));
-        let commit = pending.take();
+        let commit = take(&mut pending);
         assert_eq!((commit.offsets[0].next_offset, commit.offsets[0].replay_from), (5, 5));
     }
 }
