@@ -18,8 +18,11 @@ pub struct Dedup {
     /// mostly appended to, so a lookup stays in cache; one hash table of
     /// every key of a commit (300k of them while catching up) missed it on
     /// nearly every bar.
-    series: FxHashMap<Symbol, Vec<(Interval, Vec<(i64, u32)>)>>,
+    series: FxHashMap<Symbol, Vec<(Interval, Starts)>>,
 }
+
+/// One series' `(start, slot in the commit)`s, sorted by start.
+type Starts = Vec<(i64, u32)>;
 
 impl Dedup {
     /// The bars of `flushes` (in the order they were flushed), each key
@@ -46,7 +49,7 @@ impl Dedup {
         bars
     }
 
-    fn starts(&mut self, symbol: &Symbol, interval: Interval) -> &mut Vec<(i64, u32)> {
+    fn starts(&mut self, symbol: &Symbol, interval: Interval) -> &mut Starts {
         if !self.series.contains_key(symbol) {
             self.series.insert(symbol.clone(), Vec::new());
         }

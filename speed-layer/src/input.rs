@@ -51,12 +51,20 @@ pub trait Input {
         true
     }
 
+    /// How far in event time a partition that is catching up may read ahead
+    /// of the slowest before it is paused ([`crate::align`]), or `None` to
+    /// never pause for that: for inputs where a pause is expensive.
+    fn alignment(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Stops fetching `partition` until [`resume`](Self::resume) (a worker
-    /// waits with partitions that finished replaying while others replay).
+    /// waits with partitions that finished replaying while others replay,
+    /// and holds back partitions ahead in event time: [`crate::align`]).
     fn pause(&mut self, partition: Partition);
 
-    /// Fetches every paused partition again.
-    fn resume(&mut self);
+    /// Fetches `partition` again if it was paused.
+    fn resume(&mut self, partition: Partition);
 }
 
 /// Where each worker starts: for every partition, the offset to read from

@@ -140,6 +140,13 @@ impl Input for KafkaInput {
         Ok(Polled { records })
     }
 
+    /// None: librdkafka drops the messages it fetched for a paused partition
+    /// and fetches them again on resume. Aligning at 10 s of event time took
+    /// the speed benchmark's consumer from 1.06× to 0.12× the raw client.
+    fn alignment(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     fn pause(&mut self, partition: Partition) {
         let mut list = TopicPartitionList::new();
         list.add_partition(&self.topic, partition);
@@ -148,17 +155,16 @@ impl Input for KafkaInput {
         }
     }
 
-    fn resume(&mut self) {
-        if self.paused.is_empty() {
-            // librdkafka would fetch the assigned partitions again from their positions.
+    fn resume(&mut self, partition: Partition) {
+        // Only a paused one: librdkafka would fetch the partition again from its position.
+        let Some(at) = self.paused.iter().position(|p| *p == partition) else {
             return;
-        }
+        };
+        self.paused.swap_remove(at);
         let mut list = TopicPartitionList::new();
-        for partition in self.paused.drain(..) {
-            list.add_partition(&self.topic, partition);
-        }
+        list.add_partition(&self.topic, partition);
         if let Err(error) = self.consumer.resume(&list) {
-            tracing::warn!(%error, "Could not resume Kafka partitions.");
+            tracing::warn!(%error, partition, "Could not resume a Kafka partition.");
         }
     }
 }

@@ -129,7 +129,7 @@ impl Inputs for MemoryBus {
             let mut log = lock(log);
             let from = from.max(log.base);
             log.readers.push(from);
-            cursors.push(Cursor { partition, slot: log.readers.len() - 1, next: from });
+            cursors.push(Cursor { partition, slot: log.readers.len() - 1, next: from, paused: false });
         }
         Ok(Box::new(MemoryInput {
             logs: self.logs.clone(),
@@ -144,12 +144,18 @@ impl Inputs for MemoryBus {
     }
 }
 
+/// How far in event time a partition of the bus that is catching up may read
+/// ahead of the slowest: far enough that alignment rarely pauses, near
+/// enough that bars ahead of the watermark are few.
+const ALIGNMENT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Where one reader stands in one partition.
 struct Cursor {
     partition: Partition,
     /// Its place in the log's `readers`.
     slot: usize,
     next: u64,
+    paused: bool,
 }
 
 struct MemoryInput {
@@ -162,8 +168,8 @@ struct MemoryInput {
 impl Input for MemoryInput {
     fn poll(&mut self, out: &mut Vec<Record>, max: usize, at_end: &mut Vec<Partition>) -> Result<Polled, String> {
         let mut records = 0;
-        let partitions = self.cursors.len();
-        for (i, cursor) in self.cursors.iter_mut().enumerate() {
+        let partitions = self.cursors.iter().filter(|c| !c.paused).count();
+        for (i, cursor) in self.cursors.iter_mut().filter(|c| !c.paused).enumerate() {
             let mut log = lock(&self.logs[cursor.partition as usize]);
             let from = cursor.next.max(log.base);
             // An even share of what is left, so that partitions read side by
@@ -193,9 +199,18 @@ impl Input for MemoryInput {
         self.closed.load(Ordering::Acquire)
     }
 
-    fn pause(&mut self, _: Partition) {}
+    /// Pausing a partition of the bus costs nothing.
+    fn alignment(&self) -> Option<std::time::Duration> {
+        Some(ALIGNMENT)
+    }
 
-    fn resume(&mut self) {}
+    fn pause(&mut self, partition: Partition) {
+        self.cursors.iter_mut().filter(|c| c.partition == partition).for_each(|c| c.paused = true);
+    }
+
+    fn resume(&mut self, partition: Partition) {
+        self.cursors.iter_mut().filter(|c| c.partition == partition).for_each(|c| c.paused = false);
+    }
 }
 
 impl Drop for MemoryInput {

@@ -9,6 +9,7 @@
 //! stands; it names exactly the prefix of the partition sent before the new
 //! time, so a restart replays precisely what a checkpoint held.
 
+use crate::align::{Alignment, Reading};
 use crate::dataflow::{Event, Settings};
 use crate::input::{Input, Payload, Record};
 use prometheus_client::metrics::counter::Counter;
@@ -43,7 +44,7 @@ pub struct SourceStart {
 pub struct Published(Vec<AtomicI64>);
 
 impl Published {
-    /// Nothing published by any of `workers`.
+    /// Nothing published by any of the `workers` of this process.
     pub fn new(workers: usize) -> Self {
         Self((0..workers).map(|_| AtomicI64::new(i64::MIN)).collect())
     }
@@ -71,13 +72,15 @@ pub fn read<'s>(
     settings: &Settings,
     start: SourceStart,
     published: Arc<Published>,
+    reading: Arc<Reading>,
     stop: Arc<AtomicBool>,
 ) -> Stream<'s, u64, Vec<Event>> {
-    let worker = scope.index();
+    // Timely numbers a cluster's workers process by process: this one's place among its process's.
+    let worker = scope.index() % published.0.len().max(1);
     let settings = settings.clone();
     source(scope, "ReadPartitions", move |capability, info| {
         let activator = scope.activator_for(info.address);
-        let mut reader = Reader::new(start, &settings, worker);
+        let mut reader = Reader::new(start, &settings, worker, reading);
         let mut capability = if reader.owned.is_empty() { None } else { Some(capability) };
         let origin = Instant::now();
         move |output| {
@@ -88,6 +91,7 @@ pub fn read<'s>(
             let done = reader.step(*cap.time());
             reader.send(cap, |cap, events| output.session(cap).give_container(events));
             if stop.load(Ordering::Relaxed) || (settings.stop_at_end && done) {
+                reader.align.iter().for_each(Alignment::finish);
                 capability = None;
                 return;
             }
@@ -144,12 +148,13 @@ struct Reader {
     ended: BTreeMap<Partition, bool>,
     busy: bool,
     trades: Counter,
+    align: Option<Alignment>,
 }
 
 const POLL_BATCH: usize = 16_384;
 
 impl Reader {
-    fn new(start: SourceStart, settings: &Settings, worker: usize) -> Self {
+    fn new(start: SourceStart, settings: &Settings, worker: usize, reading: Arc<Reading>) -> Self {
         let owned: Vec<Partition> = start.starts.keys().copied().collect();
         let replay_until = start.starts.iter().filter(|(_, (from, next))| from < next).map(|(p, (_, n))| (*p, *n));
         tracing::debug!(worker, ?owned, "Speed source starts.");
@@ -159,6 +164,7 @@ impl Reader {
             // first fetch must not make a partition idle.
             watermarks.set_backlog(partition, true, Duration::ZERO);
         }
+        let align = start.input.alignment().map(|bound| Alignment::new(bound, reading, worker));
         Self {
             input: start.input,
             topic: settings.topic.clone(),
@@ -176,6 +182,7 @@ impl Reader {
             owned,
             busy: false,
             trades: start.trades,
+            align,
         }
     }
 
@@ -246,6 +253,12 @@ impl Reader {
             self.watermarks.set_backlog(partition, false, now);
             self.finish_replay(partition);
         }
+        if let Some(align) = self.align.as_mut().filter(|_| self.replay_until.is_empty()) {
+            let behind = self.owned.iter().filter(|p| self.ended.get(p) == Some(&false));
+            let newest = |&p| Some((p, self.watermarks.partition(p, now)?.max_ts?));
+            let backlogged: Vec<(Partition, i64)> = behind.filter_map(newest).collect();
+            align.update(&backlogged, self.input.as_mut());
+        }
         self.held_back.is_empty() && self.ended.values().all(|e| *e) && self.input.complete()
     }
 
@@ -301,7 +314,7 @@ impl Reader {
             self.input.pause(partition);
             self.watermarks.set_backlog(partition, true, self.origin.elapsed());
         } else {
-            self.input.resume();
+            self.owned.iter().for_each(|&p| self.input.resume(p));
         }
     }
 }
