@@ -29,7 +29,6 @@ pub mod sink;
 pub mod source;
 pub mod windows;
 
-use crate::align::Reading;
 use crate::dataflow::Settings;
 use crate::input::{Inputs, owned_by};
 use crate::source::{Published, SourceStart};
@@ -182,7 +181,6 @@ pub fn run(
     };
     let committer = commit::Committer::start(store, runtime, stop.clone(), config.metrics.clone());
     let published = Arc::new(Published::new(config.timely.local_workers()));
-    let reading = Arc::new(Reading::new(config.timely.local_workers()));
     let peers = config.timely.peers();
     let emit_interval = config.emit_interval;
     let sender = committer.sender();
@@ -204,10 +202,9 @@ pub fn run(
         };
         let skip = owned.iter().filter_map(|p| skip.get(p).map(|s| (*p, s.clone()))).collect();
         let start = SourceStart { input, starts: mine, skip, trades: metrics.trades.clone() };
-        let (published, reading) = (published.clone(), reading.clone());
-        let (stop, sender, settings) = (stop.clone(), sender.clone(), settings.clone());
+        let (published, stop, sender, settings) = (published.clone(), stop.clone(), sender.clone(), settings.clone());
         worker.dataflow::<u64, _, _>(|scope| {
-            let events = source::read(scope, &settings, start, published, reading, stop);
+            let events = source::read(scope, &settings, start, published, stop);
             let flushed = dataflow::windows(events, &settings);
             sink::commit(flushed, &settings.topic, peers, emit_interval, sender);
         });

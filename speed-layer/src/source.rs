@@ -9,7 +9,7 @@
 //! stands; it names exactly the prefix of the partition sent before the new
 //! time, so a restart replays precisely what a checkpoint held.
 
-use crate::align::{Alignment, Reading};
+use crate::align::Alignment;
 use crate::dataflow::{Event, Settings};
 use crate::input::{Input, Payload, Record};
 use prometheus_client::metrics::counter::Counter;
@@ -72,7 +72,6 @@ pub fn read<'s>(
     settings: &Settings,
     start: SourceStart,
     published: Arc<Published>,
-    reading: Arc<Reading>,
     stop: Arc<AtomicBool>,
 ) -> Stream<'s, u64, Vec<Event>> {
     // Timely numbers a cluster's workers process by process: this one's place among its process's.
@@ -80,7 +79,7 @@ pub fn read<'s>(
     let settings = settings.clone();
     source(scope, "ReadPartitions", move |capability, info| {
         let activator = scope.activator_for(info.address);
-        let mut reader = Reader::new(start, &settings, worker, reading);
+        let mut reader = Reader::new(start, &settings, worker);
         let mut capability = if reader.owned.is_empty() { None } else { Some(capability) };
         let origin = Instant::now();
         move |output| {
@@ -91,7 +90,6 @@ pub fn read<'s>(
             let done = reader.step(*cap.time());
             reader.send(cap, |cap, events| output.session(cap).give_container(events));
             if stop.load(Ordering::Relaxed) || (settings.stop_at_end && done) {
-                reader.align.iter().for_each(Alignment::finish);
                 capability = None;
                 return;
             }
@@ -154,7 +152,7 @@ struct Reader {
 const POLL_BATCH: usize = 16_384;
 
 impl Reader {
-    fn new(start: SourceStart, settings: &Settings, worker: usize, reading: Arc<Reading>) -> Self {
+    fn new(start: SourceStart, settings: &Settings, worker: usize) -> Self {
         let owned: Vec<Partition> = start.starts.keys().copied().collect();
         let replay_until = start.starts.iter().filter(|(_, (from, next))| from < next).map(|(p, (_, n))| (*p, *n));
         tracing::debug!(worker, ?owned, "Speed source starts.");
@@ -164,7 +162,7 @@ impl Reader {
             // first fetch must not make a partition idle.
             watermarks.set_backlog(partition, true, Duration::ZERO);
         }
-        let align = start.input.alignment().map(|bound| Alignment::new(bound, reading, worker));
+        let align = start.input.alignment().map(Alignment::new);
         Self {
             input: start.input,
             topic: settings.topic.clone(),
