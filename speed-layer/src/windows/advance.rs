@@ -1,0 +1,80 @@
+//! The per-flush path of [`Windows`]: fold the deltas into the open bars,
+//! emit what changed or became final, evict what expired.
+
+use super::level::{AdvanceReport, Delta, coarsen};
+use super::{BarUpdate, Windows};
+use tickflow_shared::Interval;
+
+impl Windows {
+    /// Folds the trades pushed since the last call into the open bars of every
+    /// interval, emits each bar that changed (final if its end ≤ `watermark`)
+    /// and each bar that became final, then evicts the bars whose end plus the
+    /// allowed lateness ≤ `watermark`. A watermark below an earlier one counts
+    /// as the earlier one.
+    pub fn advance(&mut self, watermark: i64, emit: impl FnMut(BarUpdate)) -> AdvanceReport {
+        self.advance_emitting(watermark, true, emit)
+    }
+
+    /// [`advance`](Self::advance), but changed bars of windows still open are
+    /// not emitted: they stay changed until an `advance` emits them (or they
+    /// become final). The speed job writes final bars whenever the watermark
+    /// moves and provisional ones only every so often.
+    pub fn advance_finals(&mut self, watermark: i64, emit: impl FnMut(BarUpdate)) -> AdvanceReport {
+        self.advance_emitting(watermark, false, emit)
+    }
+
+    fn advance_emitting(
+        &mut self,
+        watermark: i64,
+        provisional: bool,
+        mut emit: impl FnMut(BarUpdate),
+    ) -> AdvanceReport {
+        let previous = self.watermark;
+        let watermark = watermark.max(previous);
+        self.collect_deltas();
+        for level in 0..self.levels.len() {
+            if let Some(source) = self.plan.source(level) {
+                let (finer, coarser) = self.deltas.split_at_mut(level);
+                coarsen(&finer[source], self.levels[level].interval(), &mut coarser[0]);
+            }
+            self.levels[level].apply(&self.deltas[level]);
+        }
+        self.deltas.iter_mut().for_each(Vec::clear);
+        let mut report = AdvanceReport::default();
+        for level in &mut self.levels {
+            // Windows evicted at `previous` hold only trades replayed after a restart: never emitted.
+            let evicted = last_expired(previous, level.interval(), self.lateness);
+            level.emit(previous, watermark, evicted, provisional, &self.symbols, &mut emit, &mut report);
+        }
+        for level in &mut self.levels {
+            report.evicted += level.evict(last_expired(watermark, level.interval(), self.lateness));
+        }
+        self.held.release(last_expired(watermark, self.span, self.lateness));
+        for root in &mut self.roots {
+            root.last_expired = last_expired(watermark, root.interval, self.lateness);
+        }
+        self.watermark = watermark;
+        report
+    }
+
+    /// Moves every non-empty delta into `self.deltas` of its root level.
+    fn collect_deltas(&mut self) {
+        let roots = self.roots.len();
+        for index in self.touched.drain(..) {
+            let current = &mut self.current[index as usize];
+            let (symbol, root) = (index / roots as u32, index as usize % roots);
+            let acc = std::mem::take(&mut current.acc);
+            self.deltas[self.roots[root].level].push(Delta { symbol, start: current.start, acc });
+        }
+        for ((index, start), acc) in self.parked.drain() {
+            let (symbol, root) = (index / roots as u32, index as usize % roots);
+            self.deltas[self.roots[root].level].push(Delta { symbol, start, acc });
+        }
+    }
+}
+
+/// The start of the last window of `interval` that is expired (evicted) at `watermark`:
+/// `start + len + lateness ≤ watermark`.
+fn last_expired(watermark: i64, interval: Interval, lateness: i64) -> i64 {
+    watermark.saturating_sub(interval.nanos()).saturating_sub(lateness)
+}
