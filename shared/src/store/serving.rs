@@ -74,10 +74,17 @@ pub(crate) const COUNTS: &str = "SELECT (SELECT boundary FROM batch_boundary WHE
     (SELECT COUNT(*) FROM batch_bars), (SELECT COUNT(*) FROM speed_bars),
     (SELECT COUNT(*) FROM late_trades), (SELECT COUNT(*) FROM rejects)";
 
-/// Every partition with its last move, in order.
-pub(crate) const PARTITIONS: &str = r#"SELECT topic, "partition", next_offset, replay_from, end_offset, updated_at
-    FROM speed_offsets ORDER BY topic, "partition""#;
+/// The columns of a [`PartitionOffset`](super::PartitionOffset), in the
+/// order both engines' row readers take them.
+macro_rules! offset_columns {
+    () => {
+        r#"topic, "partition", next_offset, replay_from, end_offset"#
+    };
+}
 
-/// The columns of a [`PartitionOffset`](super::PartitionOffset), in the order both engines read them.
-pub(crate) const OFFSET_COLUMNS: &str =
-    r#"SELECT topic, "partition", next_offset, replay_from, end_offset FROM speed_offsets"#;
+/// Every partition with its last move, in order: its offset columns, then `updated_at`.
+pub(crate) const PARTITIONS: &str =
+    concat!("SELECT ", offset_columns!(), r#", updated_at FROM speed_offsets ORDER BY topic, "partition""#);
+
+/// A query of partition positions, to be completed with a condition and an order.
+pub(crate) const OFFSET_COLUMNS: &str = concat!("SELECT ", offset_columns!(), " FROM speed_offsets");
