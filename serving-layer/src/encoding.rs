@@ -53,23 +53,19 @@ impl Body {
 
     /// The JSON answer: gzip if `gzip` allows it and it pays, else plain.
     pub fn reply(&self, status: StatusCode, gzip: bool) -> Response {
-        if !gzip || self.plain.len() < MIN_SIZE {
-            let mut response = json(status, self.plain.clone());
-            vary(&mut response, self.plain.len());
-            return response;
+        if self.plain.len() < MIN_SIZE {
+            return json(status, self.plain.clone());
         }
-        let compressed = self.gzip.get_or_init(|| compress(&self.plain));
-        let mut response = json(status, compressed.clone());
-        response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        vary(&mut response, self.plain.len());
-        response
-    }
-}
-
-/// Tells caches that an answer big enough to compress depends on `Accept-Encoding`.
-fn vary(response: &mut Response, plain: usize) {
-    if plain >= MIN_SIZE {
+        let mut response = if gzip {
+            let mut response = json(status, self.gzip.get_or_init(|| compress(&self.plain)).clone());
+            response.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            response
+        } else {
+            json(status, self.plain.clone())
+        };
+        // Big enough to compress: caches must know the answer depends on `Accept-Encoding`.
         response.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        response
     }
 }
 
