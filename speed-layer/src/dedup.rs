@@ -50,10 +50,8 @@ impl Dedup {
     }
 
     fn starts(&mut self, symbol: &Symbol, interval: Interval) -> &mut Starts {
-        if !self.series.contains_key(symbol) {
-            self.series.insert(symbol.clone(), Vec::new());
-        }
-        let intervals = self.series.get_mut(symbol).unwrap_or_else(|| unreachable!("inserted above"));
+        // One lookup per bar; cloning a symbol (inline, no allocation) is cheaper than a second.
+        let intervals = self.series.entry(symbol.clone()).or_default();
         let at = match intervals.iter().position(|(i, _)| *i == interval) {
             Some(at) => at,
             None => {
