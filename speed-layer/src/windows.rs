@@ -6,13 +6,13 @@
 //! root interval) has one *current delta*, the trades since the last flush in
 //! the window it last saw. A trade in that window is a range check and a
 //! [`BarAcc::push`]; a trade in another window (disorder across a boundary,
-//! time moving on) parks the old delta in a hash map keyed (symbol, window
-//! start) and starts a new one. [`Windows::advance`] is the per-flush path: it
-//! folds the deltas into the open bars of the root intervals, merges them
-//! upwards into every coarser interval (coarser intervals are
-//! merged from finer deltas, never recomputed from trades: [`IntervalPlan`]),
-//! emits what changed and evicts what expired. Its cost is per (symbol,
-//! window) touched, not per trade.
+//! time moving on) parks the old delta in a list and starts a new one.
+//! [`Windows::advance`] is the per-flush path: it folds the deltas into the
+//! open bars of the root intervals and merges them upwards, one delta per
+//! (symbol, window) of each coarser interval (coarser intervals are merged
+//! from finer deltas, never recomputed from trades: [`IntervalPlan`]), emits
+//! what changed and evicts what expired. Its cost is per (symbol, window)
+//! touched, not per trade.
 //!
 //! # Lateness: one rule for every interval
 //!
@@ -161,8 +161,12 @@ pub struct Windows {
     current: Vec<Current>,
     /// Indices into `current` whose delta is not empty.
     touched: Vec<u32>,
-    /// Deltas displaced from `current` by a trade in another window: (index into `current`, start).
-    parked: FxHashMap<(u32, i64), BarAcc>,
+    /// Deltas displaced from `current` by a trade in another window:
+    /// (index into `current`, start, trades), in the order displaced. One
+    /// (slot, start) may be here twice; [`Level::apply`] merges both.
+    parked: Vec<(u32, i64, BarAcc)>,
+    /// Scratch for [`level::coarsen`], kept for its capacity.
+    seen: FxHashMap<(SymbolId, i64), u32>,
     /// Per level, the deltas of one advance (kept for their capacity).
     deltas: Vec<Vec<Delta>>,
     held: Held,
@@ -187,7 +191,8 @@ impl Windows {
             symbols: SymbolTable::default(),
             current: Vec::new(),
             touched: Vec::new(),
-            parked: FxHashMap::default(),
+            parked: Vec::new(),
+            seen: FxHashMap::default(),
             deltas: vec![Vec::new(); intervals.len()],
             held: Held::default(),
         }
@@ -305,7 +310,7 @@ impl Windows {
         let interval = self.roots[root].interval;
         let current = &mut self.current[index];
         if current.acc.trades() > 0 {
-            self.parked.entry((index as u32, current.start)).or_default().merge(&current.acc);
+            self.parked.push((index as u32, current.start, current.acc));
         }
         current.start = interval.start_of(ts);
         current.end = current.start + interval.nanos();

@@ -35,7 +35,7 @@ impl Windows {
         for level in 0..self.levels.len() {
             if let Some(source) = self.plan.source(level) {
                 let (finer, coarser) = self.deltas.split_at_mut(level);
-                coarsen(&finer[source], self.levels[level].interval(), &mut coarser[0]);
+                coarsen(&finer[source], self.levels[level].interval(), &mut coarser[0], &mut self.seen);
             }
             self.levels[level].apply(&self.deltas[level]);
         }
@@ -66,7 +66,7 @@ impl Windows {
             let acc = std::mem::take(&mut current.acc);
             self.deltas[self.roots[root].level].push(Delta { symbol, start: current.start, acc });
         }
-        for ((index, start), acc) in self.parked.drain() {
+        for (index, start, acc) in self.parked.drain(..) {
             let (symbol, root) = (index / roots as u32, index as usize % roots);
             self.deltas[self.roots[root].level].push(Delta { symbol, start, acc });
         }

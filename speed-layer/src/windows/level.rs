@@ -7,6 +7,7 @@
 use super::{BarUpdate, SymbolId, SymbolTable};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 use std::ops::Bound::{Excluded, Included};
 use tickflow_shared::{BarAcc, Interval};
 
@@ -19,17 +20,30 @@ pub(super) struct Delta {
 }
 
 /// The deltas of `interval` from those of a finer interval that divides it,
-/// combining neighbours of one (symbol, window). Deltas are not sorted: one
-/// (symbol, window) met twice (trades that went back and forth across a
-/// window boundary) gives two deltas, which [`Level::apply`] merges alike.
-pub(super) fn coarsen(finer: &[Delta], interval: Interval, out: &mut Vec<Delta>) {
+/// one per (symbol, window): `seen` (empty on return) finds the delta a finer
+/// one merges into. Finer deltas come in no useful order (a symbol's second
+/// after second lies among all the other symbols'), so without it every
+/// coarser level would merge as many deltas as the finest.
+pub(super) fn coarsen(
+    finer: &[Delta],
+    interval: Interval,
+    out: &mut Vec<Delta>,
+    seen: &mut FxHashMap<(SymbolId, i64), u32>,
+) {
     for delta in finer {
         let start = interval.start_of(delta.start);
         match out.last_mut() {
             Some(last) if last.symbol == delta.symbol && last.start == start => last.acc.merge(&delta.acc),
-            _ => out.push(Delta { symbol: delta.symbol, start, acc: delta.acc }),
+            _ => match seen.entry((delta.symbol, start)) {
+                Entry::Occupied(at) => out[*at.get() as usize].acc.merge(&delta.acc),
+                Entry::Vacant(slot) => {
+                    slot.insert(out.len() as u32);
+                    out.push(Delta { symbol: delta.symbol, start, acc: delta.acc });
+                }
+            },
         }
     }
+    seen.clear();
 }
 
 #[derive(Clone, Copy, Debug)]
