@@ -10,11 +10,11 @@
 //! are not judged for lateness. A window operator applies trades as they
 //! arrive and *flushes* (see [`crate::sink`]) as the frontier moves.
 
+use crate::emit::{Alarm, EmitClock};
 use crate::sink::Flush;
 use crate::windows::{Position, Windows, WindowsConfig};
 use rustc_hash::FxHasher;
 use std::hash::{Hash, Hasher};
-use std::time::{Duration, Instant};
 use tickflow_shared::codec::Reject;
 use tickflow_shared::watermark::{Partition, WatermarkConfig};
 use tickflow_shared::{IntervalPlan, Tick};
@@ -83,8 +83,8 @@ pub struct Settings {
     pub stored_watermark: Option<i64>,
     /// Epochs between checkpoints: the times at which offsets can be committed.
     pub checkpoint_every: u64,
-    /// Changed provisional bars are flushed to the sink at most this often.
-    pub provisional_every: Duration,
+    /// When changed provisional bars are flushed to the sink: once per tick.
+    pub emit: EmitClock,
     /// Exit once every partition is read to its end.
     pub stop_at_end: bool,
 }
@@ -101,13 +101,14 @@ fn route(event: &Event) -> u64 {
 }
 
 /// Keeps the open bars of the symbols this worker owns. Trades are applied
-/// as they arrive, so provisional bars follow the stream; every
-/// `provisional_every` at most, the changed bars are flushed. Whenever the
-/// frontier moves the watermark advances and the bars it finalised are
-/// flushed; at every *checkpoint* time `c` it passes (each
-/// `checkpoint_every` epochs) the flush also says which offsets the open
-/// windows hold. By then every input before `c` has arrived and been applied
-/// (and perhaps some after it): every worker offers the sink a cut at `c`.
+/// as they arrive, so provisional bars follow the stream; at the start of
+/// every emit tick ([`crate::emit`]) the changed bars are flushed, and the
+/// flush says which tick it is. Whenever the frontier moves the watermark
+/// advances and the bars it finalised are flushed; at every *checkpoint* time
+/// `c` it passes (each `checkpoint_every` epochs) the flush also says which
+/// offsets the open windows hold. By then every input before `c` has arrived
+/// and been applied (and perhaps some after it): every worker offers the sink
+/// a cut at `c`.
 pub fn windows<'s>(events: Stream<'s, u64, Vec<Event>>, settings: &Settings) -> Stream<'s, u64, Vec<Event>> {
     let scope = events.scope();
     let worker = scope.index();
@@ -116,12 +117,11 @@ pub fn windows<'s>(events: Stream<'s, u64, Vec<Event>>, settings: &Settings) -> 
         let activator = scope.activator_for(info.address);
         let mut held = Some(capability);
         let mut state = WindowState::new(&settings, worker);
-        let mut last_flush = Instant::now();
+        let mut alarm = Alarm::default();
         move |(input, frontier), output| {
             let mut out = Vec::new();
             input.for_each_time(|time, data| {
                 for batch in data {
-                    state.unflushed = true;
                     apply(&mut state.windows, *time.time(), batch.drain(..), &settings.topic, &mut out);
                 }
             });
@@ -129,23 +129,20 @@ pub fn windows<'s>(events: Stream<'s, u64, Vec<Event>>, settings: &Settings) -> 
                 return;
             };
             let reached = frontier.frontier().first().copied();
-            // Changed provisional bars go out at most every `provisional_every`; final ones at once.
-            let due = state.unflushed && (reached.is_none() || last_flush.elapsed() >= settings.provisional_every);
+            // Changed provisional bars go out once per tick, final ones at once.
+            let tick = settings.emit.tick();
+            let due = (reached.is_none() || tick > state.ticked).then_some(tick);
             if reached.is_none_or(|f| f > state.flushed) {
                 while let Some(checkpoint) = reached.and_then(|reached| state.next_checkpoint(reached)) {
-                    out.push(state.flush(checkpoint, true, false));
+                    out.push(state.flush(checkpoint, true, None));
                 }
                 let at = reached.unwrap_or(*cap.time()).max(*cap.time());
                 out.push(state.flush(at, false, due));
                 cap.downgrade(&at);
-            } else if due {
-                out.push(state.flush(*cap.time(), false, true));
+            } else if due.is_some() {
+                out.push(state.flush(*cap.time(), false, due));
             }
-            if due {
-                last_flush = Instant::now();
-            } else if state.unflushed {
-                activator.activate_after(settings.provisional_every.saturating_sub(last_flush.elapsed()));
-            }
+            alarm.set(&activator, settings.emit.until_next());
             if !out.is_empty() {
                 output.session(&*cap).give_container(&mut out);
             }
@@ -168,8 +165,8 @@ struct WindowState {
     flushed: u64,
     /// The last checkpoint flushed, if any.
     checkpointed: Option<u64>,
-    /// Trades were applied since the last flush.
-    unflushed: bool,
+    /// The last emit tick whose provisional bars were flushed.
+    ticked: u64,
 }
 
 impl WindowState {
@@ -178,7 +175,7 @@ impl WindowState {
         if let Some(stored) = settings.stored_watermark {
             windows.advance(stored, |_| {});
         }
-        Self { windows, settings: settings.clone(), worker, flushed: 0, checkpointed: None, unflushed: false }
+        Self { windows, settings: settings.clone(), worker, flushed: 0, checkpointed: None, ticked: 0 }
     }
 
     /// The next checkpoint to flush now that the frontier reached
@@ -197,9 +194,9 @@ impl WindowState {
     }
 
     /// Advances to the watermark of time `at` and says what became final
-    /// (and, if `provisional`, every other bar that changed); a checkpoint
+    /// (and, at the emit `tick`, every other bar that changed); a checkpoint
     /// also says which offsets the open windows hold.
-    fn flush(&mut self, at: u64, checkpoint: bool, provisional: bool) -> Event {
+    fn flush(&mut self, at: u64, checkpoint: bool, tick: Option<u64>) -> Event {
         let mut bars = Vec::new();
         let watermark = if at >= 1 && at != u64::MAX {
             Some((at as i64 - 1).saturating_mul(self.settings.epoch_ns))
@@ -208,7 +205,7 @@ impl WindowState {
         };
         if let Some(watermark) = watermark {
             let emit = |u: crate::windows::BarUpdate| bars.push((u.bar, u.is_final));
-            if provisional {
+            if tick.is_some() {
                 self.windows.advance(watermark, emit);
             } else {
                 self.windows.advance_finals(watermark, emit);
@@ -222,8 +219,16 @@ impl WindowState {
             Vec::new()
         };
         self.flushed = self.flushed.max(at);
-        self.unflushed &= !provisional;
-        Event::Flush(Flush { worker: self.worker, at, checkpoint, watermark: self.windows.watermark(), bars, held })
+        self.ticked = tick.unwrap_or(self.ticked).max(self.ticked);
+        Event::Flush(Flush {
+            worker: self.worker,
+            at,
+            checkpoint,
+            tick,
+            watermark: self.windows.watermark(),
+            bars,
+            held,
+        })
     }
 }
 

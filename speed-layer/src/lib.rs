@@ -21,6 +21,7 @@ pub mod align;
 pub mod commit;
 pub mod dataflow;
 pub mod dedup;
+pub mod emit;
 pub mod input;
 pub mod kafka;
 pub mod memory;
@@ -30,6 +31,7 @@ pub mod source;
 pub mod windows;
 
 use crate::dataflow::Settings;
+use crate::emit::EmitClock;
 use crate::input::{Inputs, owned_by};
 use crate::source::{Published, SourceStart};
 use metrics::SpeedMetrics;
@@ -176,7 +178,7 @@ pub fn run(
         partitions: partitions.clone(),
         stored_watermark,
         checkpoint_every: (config.checkpoint.as_nanos() / config.epoch.as_nanos().max(1)).max(1) as u64,
-        provisional_every: config.emit_interval / 32,
+        emit: EmitClock::new(config.emit_interval),
         stop_at_end: config.stop_at_end,
     };
     let committer = commit::Committer::start(store, runtime, stop.clone(), config.metrics.clone());
@@ -206,7 +208,7 @@ pub fn run(
         worker.dataflow::<u64, _, _>(|scope| {
             let events = source::read(scope, &settings, start, published, stop);
             let flushed = dataflow::windows(events, &settings);
-            sink::commit(flushed, &settings.topic, peers, emit_interval, sender);
+            sink::commit(flushed, &settings.topic, peers, settings.emit, sender);
         });
         while worker.step_or_park(Some(emit_interval)) {}
         Ok(())

@@ -17,8 +17,8 @@
 use crate::commit::CommitSender;
 use crate::dataflow::Event;
 use crate::dedup::Dedup;
+use crate::emit::{Alarm, EmitClock};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 use tickflow_shared::Bar;
 use tickflow_shared::codec::Reject;
 use tickflow_shared::store::{LateTrade, PartitionOffset, SpeedCommit};
@@ -36,6 +36,9 @@ pub struct Flush {
     pub at: u64,
     /// Whether it is a checkpoint: `held` is complete and the state is exactly that before `at`.
     pub checkpoint: bool,
+    /// The emit tick ([`crate::emit`]) whose changed provisional bars it
+    /// holds; `None` if it holds only bars that became final.
+    pub tick: Option<u64>,
     /// The watermark its bars were finalised at, if any.
     pub watermark: Option<i64>,
     /// Bars that changed or became final.
@@ -56,6 +59,8 @@ pub struct Pending {
     checkpoints: BTreeMap<usize, BTreeMap<u64, Checkpoint>>,
     /// The cut of the last commit.
     committed: u64,
+    /// Per worker, the last emit tick it flushed.
+    ticks: Vec<u64>,
     /// `(partition, until) → (from, next)`, as the sources reported: the
     /// offsets before `next` went at times up to `from`, the later ones at
     /// `until` or after.
@@ -74,6 +79,7 @@ impl Pending {
             flushed: Vec::new(),
             checkpoints: BTreeMap::new(),
             committed: 0,
+            ticks: vec![0; workers],
             reports: BTreeMap::new(),
             next: BTreeMap::new(),
             late: Vec::new(),
@@ -96,6 +102,9 @@ impl Pending {
 
     /// Takes a window operator's flush; later bars replace earlier ones.
     pub fn flush(&mut self, flush: Flush) {
+        if let (Some(tick), Some(last)) = (flush.tick, self.ticks.get_mut(flush.worker)) {
+            *last = (*last).max(tick);
+        }
         if !flush.bars.is_empty() {
             self.flushed.push(flush.bars);
         }
@@ -103,6 +112,11 @@ impl Pending {
             let checkpoint = Checkpoint { watermark: flush.watermark, held: flush.held };
             self.checkpoints.entry(flush.worker).or_default().insert(flush.at, checkpoint);
         }
+    }
+
+    /// Whether every worker has flushed emit tick `tick`.
+    pub fn ticked(&self, tick: u64) -> bool {
+        self.ticks.iter().all(|&last| last >= tick)
     }
 
     /// Takes a trade refused as late.
@@ -210,14 +224,15 @@ struct Checkpoint {
 }
 
 /// The sink operator: gathers every worker's flushes, reports, late trades
-/// and rejects on worker 0 and hands a commit to the committer at most every
-/// `emit_interval`, and at once when the input ends. Whatever waits is sent
-/// once the interval has passed, also when nothing more arrives.
+/// and rejects on worker 0 and hands a commit to the committer once per emit
+/// tick, as soon as every worker has flushed that tick or its grace has
+/// passed ([`crate::emit`]), and at once when the input ends. Whatever waits
+/// is sent in the next tick, also when nothing more arrives.
 pub fn commit(
     flushed: Stream<'_, u64, Vec<Event>>,
     topic: &str,
     workers: usize,
-    emit_interval: Duration,
+    clock: EmitClock,
     sender: CommitSender,
 ) {
     let scope = flushed.scope();
@@ -227,7 +242,8 @@ pub fn commit(
     let topic = topic.to_owned();
     builder.build(move |_capabilities| {
         let mut pending = Pending::new(&topic, workers);
-        let mut last = Instant::now();
+        let mut committed = 0;
+        let mut alarm = Alarm::default();
         move |frontiers| {
             input.for_each_time(|_, data| {
                 for event in data.flat_map(|batch| batch.drain(..)) {
@@ -237,12 +253,15 @@ pub fn commit(
             if pending.is_empty() {
                 return;
             }
-            let waited = last.elapsed();
-            if frontiers[0].is_empty() || waited >= emit_interval {
-                last = Instant::now();
+            let (tick, into) = (clock.tick(), clock.into_tick());
+            let ready = tick > committed && (pending.ticked(tick) || into >= clock.grace());
+            if frontiers[0].is_empty() || ready {
+                committed = tick;
                 sender.send(pending.take());
+            } else if tick > committed {
+                alarm.set(&activator, clock.grace() - into);
             } else {
-                activator.activate_after(emit_interval - waited);
+                alarm.set(&activator, clock.until_next());
             }
         }
     });
@@ -281,7 +300,7 @@ mod tests {
     }
 
     fn flush(worker: usize, at: u64, watermark: i64, bars: Vec<(Bar, bool)>, held: Vec<(Partition, u64)>) -> Flush {
-        Flush { worker, at, checkpoint: true, watermark: Some(watermark), bars, held }
+        Flush { worker, at, checkpoint: true, tick: None, watermark: Some(watermark), bars, held }
     }
 
     #[test]
@@ -344,6 +363,21 @@ mod tests {
         pending.flush(Flush { checkpoint: false, ..flush(0, 4, 300, vec![(bar("A", 1), false)], vec![]) });
         let commit = take(&mut pending);
         assert_eq!((commit.bars.len(), commit.offsets.len()), (1, 0));
+    }
+
+    #[test]
+    fn a_tick_is_flushed_once_every_worker_has_flushed_it() {
+        let mut pending = Pending::new("ticks", 2);
+        assert!(!pending.ticked(7));
+        let at_tick = |worker, tick| Flush { worker, at: 1, tick: Some(tick), ..Flush::default() };
+        pending.flush(at_tick(0, 7));
+        assert!(!pending.ticked(7), "worker 1 has not flushed tick 7");
+        pending.flush(Flush { worker: 1, at: 2, ..Flush::default() });
+        assert!(!pending.ticked(7), "a flush of final bars only is no tick");
+        pending.flush(at_tick(1, 8));
+        assert!(pending.ticked(7) && !pending.ticked(8), "both have flushed 7, only worker 1 has flushed 8");
+        pending.flush(at_tick(0, 6));
+        assert!(pending.ticked(7), "an older tick arriving late changes nothing");
     }
 
     #[test]
