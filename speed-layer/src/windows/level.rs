@@ -172,14 +172,16 @@ impl Level {
         }
         let mut dirty_windows = std::mem::take(&mut self.dirty_windows);
         dirty_windows.retain(|&start| {
+            // Decided before the lookup: the watermark moves with every epoch,
+            // and most dirty windows are still open and waiting for a tick.
+            let is_final = start.saturating_add(len) <= watermark;
+            if !is_final && !provisional {
+                return true;
+            }
             let Some(window) = self.windows.get_mut(&start) else { return false };
             if start <= evicted {
                 window.dirty.drain(..).for_each(|index| window.bars[index as usize].dirty = false);
                 return false;
-            }
-            let is_final = start.saturating_add(len) <= watermark;
-            if !is_final && !provisional {
-                return true;
             }
             for index in window.dirty.drain(..) {
                 let slot = &mut window.bars[index as usize];
