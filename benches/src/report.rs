@@ -84,13 +84,23 @@ pub fn self_peak_rss() -> u64 {
     peak_rss(libc::RUSAGE_SELF)
 }
 
-#[allow(unsafe_code)]
+/// CPU time (user and system) of every thread of this process so far, in seconds.
+pub fn self_cpu_seconds() -> f64 {
+    let usage = usage(libc::RUSAGE_SELF);
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
 fn peak_rss(who: libc::c_int) -> u64 {
+    (usage(who).ru_maxrss.max(0) as u64) * 1024
+}
+
+#[allow(unsafe_code)]
+fn usage(who: libc::c_int) -> libc::rusage {
     // SAFETY: getrusage only writes into the zeroed struct we own.
-    let usage = unsafe {
+    unsafe {
         let mut usage: libc::rusage = std::mem::zeroed();
         libc::getrusage(who, &mut usage);
         usage
-    };
-    (usage.ru_maxrss.max(0) as u64) * 1024
+    }
 }

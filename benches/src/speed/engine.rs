@@ -8,7 +8,7 @@
 //! thread, and nothing of a broker or a database.
 
 use crate::BenchError;
-use crate::report::{Figures, self_peak_rss};
+use crate::report::{Figures, self_cpu_seconds, self_peak_rss};
 use crate::topic::TopicArgs;
 use rustc_hash::FxHashMap;
 use serde_json::json;
@@ -63,16 +63,23 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         stop_at_end: true,
         metrics: SpeedMetrics::default(),
     };
-    let clock = Instant::now();
+    let (clock, cpu) = (Instant::now(), self_cpu_seconds());
     let report = tickflow_speed::run(&speed, Arc::new(bus), store.clone(), Arc::new(AtomicBool::new(false)))
         .map_err(|e| BenchError::Run(e.to_string()))?;
-    let seconds = clock.elapsed().as_secs_f64();
+    let (seconds, cpu) = (clock.elapsed().as_secs_f64(), self_cpu_seconds() - cpu);
     let trades = store.trades();
     if trades != args.input.ticks {
         return Err(BenchError::Run(format!("the final bars hold {trades} trades, not {}", args.input.ticks)));
     }
     let per_core = args.input.ticks as f64 / seconds / args.workers.min(crate::cores()) as f64;
-    eprintln!("{:.2}M trades/s, {:.2}M per core", args.input.ticks as f64 / seconds / 1e6, per_core / 1e6);
+    // Per worker above; per CPU-second counts every thread (workers, committer, store) alike.
+    let per_cpu_second = args.input.ticks as f64 / cpu.max(1e-9);
+    eprintln!(
+        "{:.2}M trades/s, {:.2}M per core, {:.2}M per CPU-second",
+        args.input.ticks as f64 / seconds / 1e6,
+        per_core / 1e6,
+        per_cpu_second / 1e6
+    );
     Ok(Figures {
         scenario: "speed engine".into(),
         params: vec![
@@ -82,6 +89,8 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
             ("commits".into(), json!(report.commits)),
             ("bars_written".into(), json!(report.bars)),
             ("trades_per_s_per_core".into(), json!(per_core.round())),
+            ("cpu_s".into(), json!((cpu * 1000.0).round() / 1000.0)),
+            ("trades_per_cpu_s".into(), json!(per_cpu_second.round())),
         ],
         items: args.input.ticks,
         wall_seconds: seconds,
