@@ -63,6 +63,11 @@ struct Window {
 }
 
 impl Window {
+    fn with_capacity(bars: usize) -> Self {
+        let index = FxHashMap::with_capacity_and_hasher(bars, Default::default());
+        Self { index, bars: Vec::with_capacity(bars), dirty: Vec::with_capacity(bars) }
+    }
+
     /// Merges one delta into its bar and marks it changed; returns whether the bar is new.
     fn apply(&mut self, delta: &Delta) -> bool {
         let (index, new) = match self.index.get(&delta.symbol) {
@@ -127,7 +132,10 @@ impl Level {
         // Deltas mostly come in long runs of one window: one window lookup per run.
         while let Some(first) = deltas.first() {
             let run = deltas.iter().position(|d| d.start != first.start).unwrap_or(deltas.len());
-            let window = self.windows.entry(first.start).or_default();
+            // A new window is sized like the newest one: growing a 1s window
+            // from empty to hundreds of bars rehashed and moved it nine times.
+            let newest = self.windows.last_key_value().map_or(0, |(_, w)| w.bars.len());
+            let window = self.windows.entry(first.start).or_insert_with(|| Window::with_capacity(newest));
             let was_clean = window.dirty.is_empty();
             for delta in &deltas[..run] {
                 self.bars += usize::from(window.apply(delta));
