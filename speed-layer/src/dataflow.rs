@@ -203,13 +203,16 @@ impl WindowState {
         } else {
             self.windows.watermark()
         };
+        let period = self.windows.period();
+        let mut repeats = false;
         if let Some(watermark) = watermark {
             let emit = |u: crate::windows::BarUpdate| bars.push((u.bar, u.is_final));
-            if tick.is_some() {
-                self.windows.advance(watermark, emit);
+            let report = if tick.is_some() {
+                self.windows.advance(watermark, emit)
             } else {
-                self.windows.advance_finals(watermark, emit);
-            }
+                self.windows.advance_finals(watermark, emit)
+            };
+            repeats = report.repeats > 0;
         }
         let held = if checkpoint {
             self.checkpointed = Some(at);
@@ -227,6 +230,8 @@ impl WindowState {
             tick,
             watermark: self.windows.watermark(),
             bars,
+            period,
+            repeats,
             held,
         })
     }

@@ -2,7 +2,14 @@
 //! since the last commit, folded so that a key's last flush wins.
 //!
 //! The committer thread does this, not the sink worker: the sink only moves
-//! each flush's vector, so gathering costs the worker nothing per bar.
+//! each flush's vector, so gathering costs the worker nothing per bar. Most
+//! of the time there is nothing to fold: a symbol's bars all come from one
+//! worker (trades are exchanged by symbol), and within one emit period a
+//! worker flushes each key once ([`Windows::period`]). The sink commits as
+//! periods end, so a worker's bars in a commit are usually of one period,
+//! and are then only joined.
+//!
+//! [`Windows::period`]: crate::windows::Windows::period
 
 use rustc_hash::FxHashMap;
 use tickflow_shared::interval::Interval;
@@ -24,11 +31,51 @@ pub struct Dedup {
 /// One series' `(start, slot in the commit)`s, sorted by start.
 type Starts = Vec<(i64, u32)>;
 
+/// One worker's flushed bars since the last commit.
+#[derive(Debug, Default)]
+pub struct Flushed {
+    bars: Vec<Vec<(Bar, bool)>>,
+    period: Option<u32>,
+    /// A key may be in `bars` twice: flushes of two periods, or repeats within one.
+    mixed: bool,
+}
+
+impl Flushed {
+    /// Adds the bars of one flush of emit `period`; `repeats` if one of them
+    /// was flushed before in that period.
+    pub fn push(&mut self, bars: Vec<(Bar, bool)>, period: u32, repeats: bool) {
+        if bars.is_empty() {
+            return;
+        }
+        self.mixed |= repeats || *self.period.get_or_insert(period) != period;
+        self.bars.push(bars);
+    }
+
+    /// Whether no bar was added.
+    pub fn is_empty(&self) -> bool {
+        self.bars.is_empty()
+    }
+}
+
 impl Dedup {
-    /// The bars of `flushes` (in the order they were flushed), each key
-    /// once at its last flush, in the order keys were first flushed.
-    pub fn fold(&mut self, flushes: Vec<Vec<(Bar, bool)>>) -> Vec<SpeedBar> {
-        let mut bars: Vec<SpeedBar> = Vec::with_capacity(flushes.iter().map(Vec::len).sum());
+    /// Every worker's bars, each key once at its last flush: a worker's
+    /// bars are folded only if a key may repeat among them.
+    pub fn join(&mut self, workers: Vec<Flushed>) -> Vec<SpeedBar> {
+        let mut bars = Vec::with_capacity(workers.iter().flat_map(|w| &w.bars).map(Vec::len).sum());
+        for worker in workers {
+            if worker.mixed {
+                self.fold(worker.bars, &mut bars);
+            } else {
+                bars.extend(worker.bars.into_iter().flatten().map(|(bar, is_final)| SpeedBar { bar, is_final }));
+            }
+        }
+        bars
+    }
+
+    /// Appends the bars of `flushes` (in the order they were flushed) to
+    /// `bars`, each key once at its last flush, in the order keys were first
+    /// flushed. No key of `flushes` may be in `bars` already.
+    fn fold(&mut self, flushes: Vec<Vec<(Bar, bool)>>, bars: &mut Vec<SpeedBar>) {
         for (bar, is_final) in flushes.into_iter().flatten() {
             let starts = self.starts(&bar.symbol, bar.interval);
             let at = match starts.last() {
@@ -46,7 +93,6 @@ impl Dedup {
         }
         // Emptied, not dropped: the same series come back in the next commit.
         self.series.values_mut().flatten().for_each(|(_, starts)| starts.clear());
-        bars
     }
 
     fn starts(&mut self, symbol: &Symbol, interval: Interval) -> &mut Starts {
@@ -76,14 +122,42 @@ mod tests {
         acc.finish(Symbol::new(symbol).expect("symbol"), interval, start).expect("a bar")
     }
 
+    /// One worker's flushes, each of the emit period given.
+    fn worker(flushes: Vec<(u32, Vec<(Bar, bool)>)>) -> Flushed {
+        let mut flushed = Flushed::default();
+        for (period, bars) in flushes {
+            flushed.push(bars, period, false);
+        }
+        flushed
+    }
+
     #[test]
     fn a_later_flush_of_a_bar_replaces_the_earlier() {
         let minute = Interval::parse_list("1m").expect("interval")[0];
         let mut dedup = Dedup::default();
-        let bars = dedup.fold(vec![vec![(bar("A", minute, 0, 1), false)], vec![(bar("A", minute, 0, 3), true)]]);
-        assert_eq!(bars.len(), 1);
+        let flushes = vec![(1, vec![(bar("A", minute, 0, 1), false)]), (2, vec![(bar("A", minute, 0, 3), true)])];
+        let bars = dedup.join(vec![worker(flushes)]);
+        assert_eq!(bars.len(), 1, "flushes of two periods are folded");
         assert_eq!((bars[0].bar.trades, bars[0].is_final), (3, true));
-        assert!(dedup.fold(Vec::new()).is_empty(), "nothing is carried into the next commit");
+        assert!(dedup.join(Vec::new()).is_empty(), "nothing is carried into the next commit");
+    }
+
+    #[test]
+    fn one_period_of_each_worker_is_joined_and_repeats_are_folded() {
+        let minute = Interval::parse_list("1m").expect("interval")[0];
+        let mut dedup = Dedup::default();
+        let a = |trades| (bar("A", minute, 0, trades), false);
+        let b = |start: i64, trades| (bar("B", minute, start * 60_000_000_000, trades), true);
+        let first = worker(vec![(4, vec![a(1)]), (4, vec![a(2)])]);
+        let second = worker(vec![(9, vec![b(0, 1), b(1, 1)])]);
+        let bars = dedup.join(vec![first, second]);
+        let trades: Vec<u64> = bars.iter().map(|b| b.bar.trades).collect();
+        assert_eq!(trades, [1, 2, 1, 1], "one period: taken as flushed, without looking at keys");
+        let mut repeated = Flushed::default();
+        repeated.push(vec![a(1)], 4, false);
+        repeated.push(vec![a(5)], 4, true);
+        let bars = dedup.join(vec![repeated]);
+        assert_eq!(bars.iter().map(|b| b.bar.trades).collect::<Vec<_>>(), [5], "a flush with repeats is folded");
     }
 
     proptest::proptest! {
@@ -107,9 +181,9 @@ mod tests {
                         Some(earlier) => *earlier = speed,
                         None => expected.push(speed),
                     }
-                    flushed.push(vec![(written, i % 3 == 0)]);
+                    flushed.push((i as u32, vec![(written, i % 3 == 0)]));
                 }
-                proptest::prop_assert_eq!(dedup.fold(flushed), expected);
+                proptest::prop_assert_eq!(dedup.join(vec![worker(flushed)]), expected);
             }
         }
     }

@@ -16,7 +16,7 @@
 
 use crate::commit::CommitSender;
 use crate::dataflow::Event;
-use crate::dedup::Dedup;
+use crate::dedup::{Dedup, Flushed};
 use crate::emit::{Alarm, EmitClock};
 use std::collections::BTreeMap;
 use tickflow_shared::Bar;
@@ -43,6 +43,12 @@ pub struct Flush {
     pub watermark: Option<i64>,
     /// Bars that changed or became final.
     pub bars: Vec<(Bar, bool)>,
+    /// The worker's emit period they belong to ([`Windows::period`]).
+    ///
+    /// [`Windows::period`]: crate::windows::Windows::period
+    pub period: u32,
+    /// Whether a bar in `bars` was flushed before in the same period.
+    pub repeats: bool,
     /// Per partition, the lowest offset an open window holds.
     pub held: Vec<(Partition, u64)>,
 }
@@ -52,9 +58,9 @@ pub struct Flush {
 pub struct Pending {
     topic: String,
     workers: usize,
-    /// The bars of every flush since the last commit, as flushed: moved,
-    /// not copied, so the sink worker does nothing per bar.
-    flushed: Vec<Vec<(Bar, bool)>>,
+    /// Per worker, the bars of every flush since the last commit, as
+    /// flushed: moved, not copied, so the sink worker does nothing per bar.
+    flushed: Vec<Flushed>,
     /// Per worker, the checkpoints not yet committed: `at → (watermark, held)`.
     checkpoints: BTreeMap<usize, BTreeMap<u64, Checkpoint>>,
     /// The cut of the last commit.
@@ -76,7 +82,7 @@ impl Pending {
         Self {
             topic: topic.to_owned(),
             workers,
-            flushed: Vec::new(),
+            flushed: (0..workers).map(|_| Flushed::default()).collect(),
             checkpoints: BTreeMap::new(),
             committed: 0,
             ticks: vec![0; workers],
@@ -105,9 +111,10 @@ impl Pending {
         if let (Some(tick), Some(last)) = (flush.tick, self.ticks.get_mut(flush.worker)) {
             *last = (*last).max(tick);
         }
-        if !flush.bars.is_empty() {
-            self.flushed.push(flush.bars);
+        if self.flushed.len() <= flush.worker {
+            self.flushed.resize_with(flush.worker + 1, Flushed::default);
         }
+        self.flushed[flush.worker].push(flush.bars, flush.period, flush.repeats);
         if flush.checkpoint {
             let checkpoint = Checkpoint { watermark: flush.watermark, held: flush.held };
             self.checkpoints.entry(flush.worker).or_default().insert(flush.at, checkpoint);
@@ -131,14 +138,17 @@ impl Pending {
 
     /// Whether a write would carry anything.
     pub fn is_empty(&self) -> bool {
-        self.flushed.is_empty() && self.late.is_empty() && self.rejects.is_empty() && self.cut().is_none()
+        self.flushed.iter().all(Flushed::is_empty)
+            && self.late.is_empty()
+            && self.rejects.is_empty()
+            && self.cut().is_none()
     }
 
     /// The commit of everything gathered. Offsets are written when every
     /// worker has flushed a checkpoint newer than the last commit's.
     pub fn take(&mut self) -> Gathered {
         let mut gathered = Gathered {
-            flushed: std::mem::take(&mut self.flushed),
+            flushed: self.flushed.iter_mut().map(std::mem::take).collect(),
             commit: SpeedCommit {
                 late: std::mem::take(&mut self.late),
                 rejects: std::mem::take(&mut self.rejects),
@@ -205,14 +215,14 @@ impl Pending {
 pub struct Gathered {
     /// The commit, without its bars.
     pub commit: SpeedCommit,
-    /// The bars of every flush, in order; [`Dedup`] folds them into `commit.bars`.
-    pub flushed: Vec<Vec<(Bar, bool)>>,
+    /// Per worker, the bars of every flush, in order; [`Dedup`] folds them into `commit.bars`.
+    pub flushed: Vec<Flushed>,
 }
 
 impl Gathered {
     /// The commit with its bars, each key once at its last flush.
     pub fn into_commit(self, dedup: &mut Dedup) -> SpeedCommit {
-        SpeedCommit { bars: dedup.fold(self.flushed), ..self.commit }
+        SpeedCommit { bars: dedup.join(self.flushed), ..self.commit }
     }
 }
 
@@ -300,7 +310,17 @@ mod tests {
     }
 
     fn flush(worker: usize, at: u64, watermark: i64, bars: Vec<(Bar, bool)>, held: Vec<(Partition, u64)>) -> Flush {
-        Flush { worker, at, checkpoint: true, tick: None, watermark: Some(watermark), bars, held }
+        Flush {
+            worker,
+            at,
+            checkpoint: true,
+            tick: None,
+            watermark: Some(watermark),
+            bars,
+            period: 1,
+            repeats: false,
+            held,
+        }
     }
 
     #[test]

@@ -167,6 +167,8 @@ pub struct Windows {
     parked: Vec<(u32, i64, BarAcc)>,
     /// Scratch for [`level::coarsen`], kept for its capacity.
     seen: FxHashMap<(SymbolId, i64), u32>,
+    /// The current emit period; see [`advance_finals`](Windows::advance_finals).
+    period: u32,
     /// Per level, the deltas of one advance (kept for their capacity).
     deltas: Vec<Vec<Delta>>,
     held: Held,
@@ -193,6 +195,7 @@ impl Windows {
             touched: Vec::new(),
             parked: Vec::new(),
             seen: FxHashMap::default(),
+            period: 1,
             deltas: vec![Vec::new(); intervals.len()],
             held: Held::default(),
         }

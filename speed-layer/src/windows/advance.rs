@@ -19,6 +19,12 @@ impl Windows {
     /// not emitted: they stay changed until an `advance` emits them (or they
     /// become final). The speed job writes final bars whenever the watermark
     /// moves and provisional ones only every so often.
+    ///
+    /// The emissions of the `advance_finals` calls after an `advance` and of
+    /// the next `advance` form one *emit period* ([`period`](Self::period)):
+    /// within it each bar is emitted at most once, unless a trade within the
+    /// lateness changed it after it was emitted final (counted as
+    /// [`repeats`](AdvanceReport::repeats)).
     pub fn advance_finals(&mut self, watermark: i64, emit: impl FnMut(BarUpdate)) -> AdvanceReport {
         self.advance_emitting(watermark, false, emit)
     }
@@ -44,7 +50,10 @@ impl Windows {
         for level in &mut self.levels {
             // Windows evicted at `previous` hold only trades replayed after a restart: never emitted.
             let evicted = last_expired(previous, level.interval(), self.lateness);
-            level.emit(previous, watermark, evicted, provisional, &self.symbols, &mut emit, &mut report);
+            level.emit(self.period, previous, watermark, evicted, provisional, &self.symbols, &mut emit, &mut report);
+        }
+        if provisional {
+            self.period = self.period.wrapping_add(1);
         }
         for level in &mut self.levels {
             report.evicted += level.evict(last_expired(watermark, level.interval(), self.lateness));
@@ -55,6 +64,12 @@ impl Windows {
         }
         self.watermark = watermark;
         report
+    }
+
+    /// The emit period the next emissions belong to (from 1); see
+    /// [`advance_finals`](Self::advance_finals).
+    pub fn period(&self) -> u32 {
+        self.period
     }
 
     /// Moves every non-empty delta into `self.deltas` of its root level.

@@ -50,6 +50,8 @@ pub(super) fn coarsen(
 struct Slot {
     acc: BarAcc,
     symbol: SymbolId,
+    /// The emit period of its last emission (0: never emitted); see [`Windows::period`](super::Windows::period).
+    period: u32,
     /// Changed since the last emission.
     dirty: bool,
 }
@@ -78,7 +80,7 @@ impl Window {
             None => {
                 let index = self.bars.len() as u32;
                 self.index.insert(delta.symbol, index);
-                self.bars.push(Slot { acc: delta.acc, symbol: delta.symbol, dirty: false });
+                self.bars.push(Slot { acc: delta.acc, symbol: delta.symbol, period: 0, dirty: false });
                 (index, true)
             }
         };
@@ -100,6 +102,8 @@ pub struct AdvanceReport {
     pub finals: usize,
     /// Bars evicted (dropped from memory for good).
     pub evicted: usize,
+    /// Bars emitted that were emitted before in the same emit period.
+    pub repeats: usize,
 }
 
 /// The open bars of one interval.
@@ -150,10 +154,12 @@ impl Level {
     /// Emits the bars whose window ended in `(previous, watermark]` as final,
     /// then every other changed bar, final if its window ended by
     /// `watermark`, except in windows starting at or before `evicted`; changed
-    /// bars of windows still open only if `provisional`, else they stay changed.
+    /// bars of windows still open only if `provisional`, else they stay
+    /// changed. Emissions belong to emit `period`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn emit(
         &mut self,
+        period: u32,
         previous: i64,
         watermark: i64,
         evicted: i64,
@@ -167,6 +173,8 @@ impl Level {
             slot.dirty = false;
             let Some(symbol) = symbols.symbol(slot.symbol) else { return };
             if let Some(bar) = slot.acc.finish(symbol.clone(), interval, start) {
+                report.repeats += usize::from(slot.period == period);
+                slot.period = period;
                 *(if is_final { &mut report.finals } else { &mut report.provisional }) += 1;
                 emit(BarUpdate { bar, is_final });
             }

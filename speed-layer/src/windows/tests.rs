@@ -8,6 +8,7 @@ use tickflow_shared::fixed::{SCALE, div_round};
 use tickflow_shared::time::NANOS_PER_DAY;
 use tickflow_shared::watermark::{Partition, WatermarkConfig, Watermarks};
 
+mod periods;
 mod runs;
 
 const MS: i64 = 1_000_000;
