@@ -6,12 +6,13 @@
 //! of the time there is nothing to fold: a symbol's bars all come from one
 //! worker (trades are exchanged by symbol), and within one emit period a
 //! worker flushes each key once ([`Windows::period`]). The sink commits as
-//! periods end, so a worker's bars in a commit are usually of one period,
-//! and are then only joined.
+//! periods end, so a worker's bars in a commit are of one period (joined as
+//! they are) or of two, the second just begun (a bar of the first is dropped
+//! if the second flushed its key again). Only repeats need the fold.
 //!
 //! [`Windows::period`]: crate::windows::Windows::period
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use tickflow_shared::interval::Interval;
 use tickflow_shared::store::SpeedBar;
 use tickflow_shared::{Bar, Symbol};
@@ -26,6 +27,8 @@ pub struct Dedup {
     /// every key of a commit (300k of them while catching up) missed it on
     /// nearly every bar.
     series: FxHashMap<Symbol, Vec<(Interval, Starts)>>,
+    /// The keys of later periods, in [`newest_wins`](Self::newest_wins); kept for its capacity.
+    later: FxHashSet<Key>,
 }
 
 /// One series' `(start, slot in the commit)`s, sorted by start.
@@ -34,10 +37,10 @@ type Starts = Vec<(i64, u32)>;
 /// One worker's flushed bars since the last commit.
 #[derive(Debug, Default)]
 pub struct Flushed {
-    bars: Vec<Vec<(Bar, bool)>>,
-    period: Option<u32>,
-    /// A key may be in `bars` twice: flushes of two periods, or repeats within one.
-    mixed: bool,
+    /// Each flush's bars and its emit period, in flush order (so periods never decrease).
+    bars: Vec<(u32, Vec<(Bar, bool)>)>,
+    /// A bar was flushed twice within one period.
+    repeats: bool,
 }
 
 impl Flushed {
@@ -47,8 +50,8 @@ impl Flushed {
         if bars.is_empty() {
             return;
         }
-        self.mixed |= repeats || *self.period.get_or_insert(period) != period;
-        self.bars.push(bars);
+        self.repeats |= repeats;
+        self.bars.push((period, bars));
     }
 
     /// Whether no bar was added.
@@ -57,19 +60,55 @@ impl Flushed {
     }
 }
 
+type Key = (Symbol, Interval, i64);
+
+fn key(bar: &Bar) -> Key {
+    (bar.symbol.clone(), bar.interval, bar.start)
+}
+
 impl Dedup {
-    /// Every worker's bars, each key once at its last flush: a worker's
-    /// bars are folded only if a key may repeat among them.
+    /// Every worker's bars, each key once at its last flush. A worker's
+    /// flushes of one period are joined as they are; of several, a bar is
+    /// dropped where a later period flushed its key again; with repeats
+    /// they are folded.
     pub fn join(&mut self, workers: Vec<Flushed>) -> Vec<SpeedBar> {
-        let mut bars = Vec::with_capacity(workers.iter().flat_map(|w| &w.bars).map(Vec::len).sum());
+        let mut bars = Vec::with_capacity(workers.iter().flat_map(|w| &w.bars).map(|(_, b)| b.len()).sum());
         for worker in workers {
-            if worker.mixed {
-                self.fold(worker.bars, &mut bars);
+            let periods = worker.bars.first().zip(worker.bars.last()).map(|((first, _), (last, _))| first != last);
+            if worker.repeats {
+                self.fold(worker.bars.into_iter().map(|(_, bars)| bars).collect(), &mut bars);
+            } else if periods == Some(true) {
+                self.newest_wins(worker.bars, &mut bars);
             } else {
-                bars.extend(worker.bars.into_iter().flatten().map(|(bar, is_final)| SpeedBar { bar, is_final }));
+                let flushed = worker.bars.into_iter().flat_map(|(_, bars)| bars);
+                bars.extend(flushed.map(|(bar, is_final)| SpeedBar { bar, is_final }));
             }
         }
         bars
+    }
+
+    /// Appends flushes of several periods, each without repeats, keeping a
+    /// key's bar of the latest period only. The keys of every period but the
+    /// oldest are indexed; they are few when the commit came soon after a
+    /// period's end, and the oldest period's many bars only look them up.
+    fn newest_wins(&mut self, mut flushes: Vec<(u32, Vec<(Bar, bool)>)>, out: &mut Vec<SpeedBar>) {
+        let mut end = flushes.len();
+        while end > 0 {
+            let period = flushes[end - 1].0;
+            let start = flushes[..end].iter().rposition(|(p, _)| *p != period).map_or(0, |i| i + 1);
+            if !self.later.is_empty() {
+                for (_, bars) in &mut flushes[start..end] {
+                    bars.retain(|(bar, _)| !self.later.contains(&key(bar)));
+                }
+            }
+            if start > 0 {
+                let keys = flushes[start..end].iter().flat_map(|(_, bars)| bars).map(|(bar, _)| key(bar));
+                self.later.extend(keys);
+            }
+            end = start;
+        }
+        self.later.clear();
+        out.extend(flushes.into_iter().flat_map(|(_, bars)| bars).map(|(bar, is_final)| SpeedBar { bar, is_final }));
     }
 
     /// Appends the bars of `flushes` (in the order they were flushed) to
@@ -161,29 +200,37 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Whatever the order of flushes, a commit holds each key's last
-        /// flush once, in the order keys were first flushed since the last commit.
+        /// Whatever the flushes and their periods, a commit holds each key's
+        /// last flush once: flushes of one period are joined, of several
+        /// filtered by period, and with repeats folded.
         #[test]
         fn a_commit_holds_each_key_once_at_its_last_flush(
             commits in proptest::collection::vec(
-                proptest::collection::vec((0..3u8, 0..2usize, 0..6i64, 1..50u64), 0..40), 1..4),
+                proptest::collection::vec((0..3u8, 0..2usize, 0..6i64, 1..50u64, proptest::bool::weighted(0.2)), 0..40),
+                1..4),
+            repeats: bool,
         ) {
             let intervals = Interval::parse_list("1s,1m").expect("intervals");
             let mut dedup = Dedup::default();
             for flushes in commits {
-                let mut expected: Vec<SpeedBar> = Vec::new();
-                let mut flushed = Vec::new();
-                for (i, &(symbol, interval, start, trades)) in flushes.iter().enumerate() {
+                let mut expected = std::collections::BTreeMap::new();
+                let mut flushed = Flushed::default();
+                let (mut period, mut in_period) = (0, std::collections::BTreeSet::new());
+                for (i, &(symbol, interval, start, trades, next)) in flushes.iter().enumerate() {
                     let written = bar(&format!("S{symbol}"), intervals[interval], start * 60_000_000_000, trades);
-                    let speed = SpeedBar { bar: written.clone(), is_final: i % 3 == 0 };
-                    let key = |b: &SpeedBar| (b.bar.interval, b.bar.symbol.clone(), b.bar.start);
-                    match expected.iter_mut().find(|e| key(e) == key(&speed)) {
-                        Some(earlier) => *earlier = speed,
-                        None => expected.push(speed),
+                    let again = !in_period.insert(key(&written));
+                    // Without repeats a period holds a key once, as the windows guarantee.
+                    if next || (again && !repeats) {
+                        period += 1;
+                        in_period = [key(&written)].into();
                     }
-                    flushed.push((i as u32, vec![(written, i % 3 == 0)]));
+                    let is_final = i % 3 == 0;
+                    flushed.push(vec![(written.clone(), is_final)], period, repeats && again && !next);
+                    expected.insert(key(&written), SpeedBar { bar: written, is_final });
                 }
-                proptest::prop_assert_eq!(dedup.join(vec![worker(flushed)]), expected);
+                let mut got = dedup.join(vec![flushed]);
+                got.sort_by_key(|b| key(&b.bar));
+                proptest::prop_assert_eq!(got, expected.into_values().collect::<Vec<_>>());
             }
         }
     }
