@@ -222,7 +222,9 @@ impl WindowState {
             Vec::new()
         };
         self.flushed = self.flushed.max(at);
-        self.ticked = tick.unwrap_or(self.ticked).max(self.ticked);
+        if let Some(tick) = tick {
+            self.ticked = self.ticked.max(tick);
+        }
         Event::Flush(Flush {
             worker: self.worker,
             at,

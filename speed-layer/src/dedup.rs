@@ -68,29 +68,25 @@ fn key(bar: &Bar) -> Key {
 
 impl Dedup {
     /// Every worker's bars, each key once at its last flush. A worker's
-    /// flushes of one period are joined as they are; of several, a bar is
-    /// dropped where a later period flushed its key again; with repeats
-    /// they are folded.
+    /// flushes without repeats keep a bar unless a later period flushed its
+    /// key again; with repeats they are folded.
     pub fn join(&mut self, workers: Vec<Flushed>) -> Vec<SpeedBar> {
         let mut bars = Vec::with_capacity(workers.iter().flat_map(|w| &w.bars).map(|(_, b)| b.len()).sum());
         for worker in workers {
-            let periods = worker.bars.first().zip(worker.bars.last()).map(|((first, _), (last, _))| first != last);
             if worker.repeats {
                 self.fold(worker.bars.into_iter().map(|(_, bars)| bars).collect(), &mut bars);
-            } else if periods == Some(true) {
-                self.newest_wins(worker.bars, &mut bars);
             } else {
-                let flushed = worker.bars.into_iter().flat_map(|(_, bars)| bars);
-                bars.extend(flushed.map(|(bar, is_final)| SpeedBar { bar, is_final }));
+                self.newest_wins(worker.bars, &mut bars);
             }
         }
         bars
     }
 
-    /// Appends flushes of several periods, each without repeats, keeping a
-    /// key's bar of the latest period only. The keys of every period but the
-    /// oldest are indexed; they are few when the commit came soon after a
-    /// period's end, and the oldest period's many bars only look them up.
+    /// Appends flushes of one or more periods, each without repeats, keeping
+    /// a key's bar of the latest period only. The keys of every period but
+    /// the oldest are indexed: none for one period, which is joined as it is;
+    /// few when the commit came soon after a period's end, and the oldest
+    /// period's many bars only look them up.
     fn newest_wins(&mut self, mut flushes: Vec<(u32, Vec<(Bar, bool)>)>, out: &mut Vec<SpeedBar>) {
         let mut end = flushes.len();
         while end > 0 {

@@ -28,17 +28,17 @@ impl EmitClock {
 
     /// The current tick: whole intervals since the Unix epoch.
     pub fn tick(&self) -> u64 {
-        self.at(since_epoch()).0
+        self.now().0
     }
 
-    /// How long the current tick has run.
-    pub fn into_tick(&self) -> Duration {
-        self.at(since_epoch()).1
+    /// The current tick and how long it has run, from one reading of the clock.
+    pub fn now(&self) -> (u64, Duration) {
+        self.at(since_epoch())
     }
 
     /// How long until the next tick starts.
     pub fn until_next(&self) -> Duration {
-        self.every() - self.into_tick()
+        self.every() - self.now().1
     }
 
     /// How long into a tick the sink waits for workers that have not flushed it.

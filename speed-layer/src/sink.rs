@@ -263,7 +263,7 @@ pub fn commit(
             if pending.is_empty() {
                 return;
             }
-            let (tick, into) = (clock.tick(), clock.into_tick());
+            let (tick, into) = clock.now();
             let ready = tick > committed && (pending.ticked(tick) || into >= clock.grace());
             if frontiers[0].is_empty() || ready {
                 committed = tick;
