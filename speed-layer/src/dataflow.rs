@@ -13,13 +13,10 @@
 use crate::emit::{Alarm, EmitClock};
 use crate::sink::Flush;
 use crate::windows::{Position, Windows, WindowsConfig};
-use rustc_hash::FxHasher;
-use std::hash::{Hash, Hasher};
 use tickflow_shared::codec::Reject;
 use tickflow_shared::watermark::{Partition, WatermarkConfig};
 use tickflow_shared::{IntervalPlan, Tick};
 use timely::dataflow::Stream;
-use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 
 /// What flows from sources through window operators to the sink.
@@ -89,17 +86,6 @@ pub struct Settings {
     pub stop_at_end: bool,
 }
 
-fn route(event: &Event) -> u64 {
-    match event {
-        Event::Trade { tick, .. } => {
-            let mut hasher = FxHasher::default();
-            tick.symbol.hash(&mut hasher);
-            hasher.finish()
-        }
-        _ => 0,
-    }
-}
-
 /// Keeps the open bars of the symbols this worker owns. Trades are applied
 /// as they arrive, so provisional bars follow the stream; at the start of
 /// every emit tick ([`crate::emit`]) the changed bars are flushed, and the
@@ -113,7 +99,7 @@ pub fn windows<'s>(events: Stream<'s, u64, Vec<Event>>, settings: &Settings) -> 
     let scope = events.scope();
     let worker = scope.index();
     let settings = settings.clone();
-    events.unary_frontier(Exchange::new(route), "Windows", move |capability, info| {
+    events.unary_frontier(crate::route::by_symbol(worker), "Windows", move |capability, info| {
         let activator = scope.activator_for(info.address);
         let mut held = Some(capability);
         let mut state = WindowState::new(&settings, worker);

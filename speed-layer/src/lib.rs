@@ -26,6 +26,7 @@ pub mod input;
 pub mod kafka;
 pub mod memory;
 pub mod metrics;
+pub mod route;
 pub mod sink;
 pub mod source;
 pub mod windows;
