@@ -111,7 +111,8 @@ pub struct AdvanceReport {
 pub(super) struct Level {
     interval: Interval,
     windows: BTreeMap<i64, Window>,
-    /// Starts of the windows with dirty slots, in the order they got the first.
+    /// Starts of the windows with dirty slots, sorted: the ones that are
+    /// final come first, and a flush of finals alone stops at the first open one.
     dirty_windows: Vec<i64>,
     bars: usize,
 }
@@ -145,7 +146,10 @@ impl Level {
                 self.bars += usize::from(window.apply(delta));
             }
             if was_clean && !window.dirty.is_empty() {
-                self.dirty_windows.push(first.start);
+                let at = self.dirty_windows.partition_point(|&start| start < first.start);
+                if self.dirty_windows.get(at) != Some(&first.start) {
+                    self.dirty_windows.insert(at, first.start);
+                }
             }
             deltas = &deltas[run..];
         }
@@ -186,28 +190,25 @@ impl Level {
                 window.dirty.clear();
             }
         }
-        let mut dirty_windows = std::mem::take(&mut self.dirty_windows);
-        dirty_windows.retain(|&start| {
-            // Decided before the lookup: the watermark moves with every epoch,
-            // and most dirty windows are still open and waiting for a tick.
-            let is_final = start.saturating_add(len) <= watermark;
-            if !is_final && !provisional {
-                return true;
-            }
-            let Some(window) = self.windows.get_mut(&start) else { return false };
+        // Most dirty windows are still open and wait for a tick; the final ones come first.
+        let due = match provisional {
+            true => self.dirty_windows.len(),
+            false => self.dirty_windows.partition_point(|&start| start.saturating_add(len) <= watermark),
+        };
+        for start in self.dirty_windows.drain(..due) {
+            let Some(window) = self.windows.get_mut(&start) else { continue };
             if start <= evicted {
                 window.dirty.drain(..).for_each(|index| window.bars[index as usize].dirty = false);
-                return false;
+                continue;
             }
+            let is_final = start.saturating_add(len) <= watermark;
             for index in window.dirty.drain(..) {
                 let slot = &mut window.bars[index as usize];
                 if slot.dirty {
                     send(slot, start, is_final);
                 }
             }
-            false
-        });
-        self.dirty_windows = dirty_windows;
+        }
     }
 
     /// Drops the windows that start at or before `last_evicted`; returns how many bars went.

@@ -315,6 +315,25 @@ fn a_bar_becomes_final_once_without_changes_and_then_stays_quiet() {
 }
 
 #[test]
+fn a_flush_of_finals_emits_the_windows_that_ended_and_leaves_open_ones_changed() {
+    let mut w = windows("1s,1m", Duration::from_secs(60));
+    let finals = |w: &mut Windows, watermark| {
+        let mut emitted = Vec::new();
+        let r = w.advance_finals(watermark, |u| emitted.push((u.bar.start - DAY0, u.is_final)));
+        (r.provisional, emitted)
+    };
+    push(&mut w, &trade(0, DAY0 + 2 * S + 100 * MS, 1, p(10), p(1))).expect("on time");
+    push(&mut w, &trade(0, DAY0 + 3 * S + 500 * MS, 2, p(11), p(1))).expect("on time");
+    assert_eq!(finals(&mut w, DAY0 + 3 * S), (0, vec![(2 * S, true)]), "the second that ended at the watermark");
+    // A trade within the lateness dirties an older window than the open ones.
+    push(&mut w, &trade(0, DAY0 + 2 * S + 200 * MS, 3, p(12), p(1))).expect("within the lateness");
+    assert_eq!(finals(&mut w, DAY0 + 3 * S), (0, vec![(2 * S, true)]), "the changed final only");
+    let mut sink = Sink::default();
+    let r = sink.advance(&mut w, DAY0 + 3 * S + 600 * MS);
+    assert_eq!((r.provisional, r.finals), (2, 0), "the open second and minute were still changed");
+}
+
+#[test]
 fn a_lower_watermark_is_ignored() {
     let mut w = windows("1s", Duration::ZERO);
     let mut sink = Sink::default();
