@@ -47,7 +47,10 @@ impl Committer {
         metrics: SpeedMetrics,
     ) -> Self {
         let (sender, receiver) = sync_channel(QUEUE);
-        let thread = std::thread::spawn(move || write(&*store, &runtime, &receiver, &stop, &metrics));
+        let thread = std::thread::Builder::new()
+            .name("tickflow-commit".into())
+            .spawn(move || write(&*store, &runtime, &receiver, &stop, &metrics))
+            .unwrap_or_else(|e| panic!("cannot start the commit thread: {e}"));
         Self { sender: Some(CommitSender(sender)), thread }
     }
 
