@@ -12,7 +12,9 @@
 
 use crate::emit::{Alarm, EmitClock};
 use crate::sink::Flush;
+use crate::source::Published;
 use crate::windows::{Position, Windows, WindowsConfig};
+use std::sync::Arc;
 use tickflow_shared::codec::Reject;
 use tickflow_shared::watermark::{Partition, WatermarkConfig};
 use tickflow_shared::{IntervalPlan, Tick};
@@ -89,20 +91,25 @@ pub struct Settings {
 /// Keeps the open bars of the symbols this worker owns. Trades are applied
 /// as they arrive, so provisional bars follow the stream; at the start of
 /// every emit tick ([`crate::emit`]) the changed bars are flushed, and the
-/// flush says which tick it is. Whenever the frontier moves the watermark
+/// flush says which tick it is (except those of windows that ended by the
+/// worker's own watermark: their final bar follows as the frontier catches up). Whenever the frontier moves the watermark
 /// advances and the bars it finalised are flushed; at every *checkpoint* time
 /// `c` it passes (each `checkpoint_every` epochs) the flush also says which
 /// offsets the open windows hold. By then every input before `c` has arrived
 /// and been applied (and perhaps some after it): every worker offers the sink
 /// a cut at `c`.
-pub fn windows<'s>(events: Stream<'s, u64, Vec<Event>>, settings: &Settings) -> Stream<'s, u64, Vec<Event>> {
+pub fn windows<'s>(
+    events: Stream<'s, u64, Vec<Event>>,
+    settings: &Settings,
+    published: Arc<Published>,
+) -> Stream<'s, u64, Vec<Event>> {
     let scope = events.scope();
     let worker = scope.index();
     let settings = settings.clone();
     events.unary_frontier(crate::route::by_symbol(worker), "Windows", move |capability, info| {
         let activator = scope.activator_for(info.address);
         let mut held = Some(capability);
-        let mut state = WindowState::new(&settings, worker);
+        let mut state = WindowState::new(&settings, worker, published.clone());
         let mut alarm = Alarm::default();
         move |(input, frontier), output| {
             let mut out = Vec::new();
@@ -118,6 +125,7 @@ pub fn windows<'s>(events: Stream<'s, u64, Vec<Event>>, settings: &Settings) -> 
             // Changed provisional bars go out once per tick, final ones at once.
             let tick = settings.emit.tick();
             let due = (reached.is_none() || tick > state.ticked).then_some(tick);
+            state.closing = reached.is_none();
             if reached.is_none_or(|f| f > state.flushed) {
                 while let Some(checkpoint) = reached.and_then(|reached| state.next_checkpoint(reached)) {
                     out.push(state.flush(checkpoint, true, None));
@@ -145,6 +153,9 @@ const CATCH_UP_CHECKPOINTS: u64 = 1024;
 /// One worker's windows and where its flushes stand.
 struct WindowState {
     windows: Windows,
+    /// The watermarks of the sources: this worker's own says which windows
+    /// are complete as far as its partitions go.
+    published: Arc<Published>,
     settings: Settings,
     worker: usize,
     /// The last time flushed.
@@ -153,15 +164,26 @@ struct WindowState {
     checkpointed: Option<u64>,
     /// The last emit tick whose provisional bars were flushed.
     ticked: u64,
+    /// The input ended: every changed bar goes out.
+    closing: bool,
 }
 
 impl WindowState {
-    fn new(settings: &Settings, worker: usize) -> Self {
+    fn new(settings: &Settings, worker: usize, published: Arc<Published>) -> Self {
         let mut windows = Windows::new(&settings.plan, settings.windows);
         if let Some(stored) = settings.stored_watermark {
             windows.advance(stored, |_| {});
         }
-        Self { windows, settings: settings.clone(), worker, flushed: 0, checkpointed: None, ticked: 0 }
+        Self {
+            windows,
+            published,
+            settings: settings.clone(),
+            worker,
+            flushed: 0,
+            checkpointed: None,
+            ticked: 0,
+            closing: false,
+        }
     }
 
     /// The next checkpoint to flush now that the frontier reached
@@ -193,8 +215,13 @@ impl WindowState {
         let mut repeats = false;
         if let Some(watermark) = watermark {
             let emit = |u: crate::windows::BarUpdate| bars.push((u.bar, u.is_final));
+            // A window that ended by this worker's own watermark waits for
+            // its final bar: while catching up, the frontier follows the
+            // slowest worker, and a provisional write would be overwritten
+            // in the same commit.
+            let complete = if self.closing { watermark } else { self.published.of(self.worker).unwrap_or(watermark) };
             let report = if tick.is_some() {
-                self.windows.advance(watermark, emit)
+                self.windows.advance_open_after(watermark, complete, emit)
             } else {
                 self.windows.advance_finals(watermark, emit)
             };

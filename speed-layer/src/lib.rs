@@ -207,8 +207,8 @@ pub fn run(
         let start = SourceStart { input, starts: mine, skip, trades: metrics.trades.clone() };
         let (published, stop, sender, settings) = (published.clone(), stop.clone(), sender.clone(), settings.clone());
         worker.dataflow::<u64, _, _>(|scope| {
-            let events = source::read(scope, &settings, start, published, stop);
-            let flushed = dataflow::windows(events, &settings);
+            let events = source::read(scope, &settings, start, published.clone(), stop);
+            let flushed = dataflow::windows(events, &settings, published);
             sink::commit(flushed, &settings.topic, peers, settings.emit, sender);
         });
         while worker.step_or_park(Some(emit_interval)) {}

@@ -55,6 +55,13 @@ impl Published {
         }
     }
 
+    /// The watermark timely worker `index` published (its place in this
+    /// process, as the sources number them), if any.
+    pub fn of(&self, index: usize) -> Option<i64> {
+        let slot = self.0.get(index % self.0.len().max(1))?;
+        Some(slot.load(Ordering::Relaxed)).filter(|v| *v != i64::MIN)
+    }
+
     fn others(&self, worker: usize) -> Option<i64> {
         let values = self.0.iter().enumerate().filter(|(i, _)| *i != worker);
         values.map(|(_, v)| v.load(Ordering::Relaxed)).filter(|v| *v != i64::MIN).min()

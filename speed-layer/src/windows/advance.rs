@@ -12,7 +12,15 @@ impl Windows {
     /// allowed lateness ≤ `watermark`. A watermark below an earlier one counts
     /// as the earlier one.
     pub fn advance(&mut self, watermark: i64, emit: impl FnMut(BarUpdate)) -> AdvanceReport {
-        self.advance_emitting(watermark, true, emit)
+        self.advance_emitting(watermark, Some(watermark), emit)
+    }
+
+    /// [`advance`](Self::advance), but a changed bar whose window ended by
+    /// `complete` (a worker's own watermark, ahead of the frontier's while
+    /// another worker catches up) is not emitted provisional: it stays
+    /// changed, and its next emission is the final one, soon.
+    pub fn advance_open_after(&mut self, watermark: i64, complete: i64, emit: impl FnMut(BarUpdate)) -> AdvanceReport {
+        self.advance_emitting(watermark, Some(complete), emit)
     }
 
     /// [`advance`](Self::advance), but changed bars of windows still open are
@@ -26,13 +34,14 @@ impl Windows {
     /// lateness changed it after it was emitted final (counted as
     /// [`repeats`](AdvanceReport::repeats)).
     pub fn advance_finals(&mut self, watermark: i64, emit: impl FnMut(BarUpdate)) -> AdvanceReport {
-        self.advance_emitting(watermark, false, emit)
+        self.advance_emitting(watermark, None, emit)
     }
 
+    /// Emits changed bars of open windows that end after `provisional`, if given.
     fn advance_emitting(
         &mut self,
         watermark: i64,
-        provisional: bool,
+        provisional: Option<i64>,
         mut emit: impl FnMut(BarUpdate),
     ) -> AdvanceReport {
         let previous = self.watermark;
@@ -52,7 +61,7 @@ impl Windows {
             let evicted = last_expired(previous, level.interval(), self.lateness);
             level.emit(self.period, previous, watermark, evicted, provisional, &self.symbols, &mut emit, &mut report);
         }
-        if provisional {
+        if provisional.is_some() {
             self.period = self.period.wrapping_add(1);
         }
         for level in &mut self.levels {

@@ -158,8 +158,8 @@ impl Level {
     /// Emits the bars whose window ended in `(previous, watermark]` as final,
     /// then every other changed bar, final if its window ended by
     /// `watermark`, except in windows starting at or before `evicted`; changed
-    /// bars of windows still open only if `provisional`, else they stay
-    /// changed. Emissions belong to emit `period`.
+    /// bars of windows still open only if they end after `provisional`, else
+    /// they stay changed. Emissions belong to emit `period`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn emit(
         &mut self,
@@ -167,7 +167,7 @@ impl Level {
         previous: i64,
         watermark: i64,
         evicted: i64,
-        provisional: bool,
+        provisional: Option<i64>,
         symbols: &SymbolTable,
         emit: &mut impl FnMut(BarUpdate),
         report: &mut AdvanceReport,
@@ -190,16 +190,17 @@ impl Level {
                 window.dirty.clear();
             }
         }
-        // Most dirty windows are still open and wait for a tick; the final ones come first.
-        let due = match provisional {
-            true => self.dirty_windows.len(),
-            false => self.dirty_windows.partition_point(|&start| start.saturating_add(len) <= watermark),
-        };
-        for start in self.dirty_windows.drain(..due) {
-            let Some(window) = self.windows.get_mut(&start) else { continue };
+        // Sorted by start: the final windows first, then the open ones held
+        // back, then those emitted provisional.
+        let ended_by = |bound: i64| self.dirty_windows.partition_point(|&start| start.saturating_add(len) <= bound);
+        let finals = ended_by(watermark);
+        let open = provisional.map_or(self.dirty_windows.len(), |after| ended_by(after.max(watermark)));
+        let windows = &mut self.windows;
+        let mut visit = |start: i64| {
+            let Some(window) = windows.get_mut(&start) else { return };
             if start <= evicted {
                 window.dirty.drain(..).for_each(|index| window.bars[index as usize].dirty = false);
-                continue;
+                return;
             }
             let is_final = start.saturating_add(len) <= watermark;
             for index in window.dirty.drain(..) {
@@ -208,7 +209,9 @@ impl Level {
                     send(slot, start, is_final);
                 }
             }
-        }
+        };
+        self.dirty_windows.drain(open..).for_each(&mut visit);
+        self.dirty_windows.drain(..finals).for_each(&mut visit);
     }
 
     /// Drops the windows that start at or before `last_evicted`; returns how many bars went.

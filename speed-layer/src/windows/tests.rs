@@ -334,6 +334,19 @@ fn a_flush_of_finals_emits_the_windows_that_ended_and_leaves_open_ones_changed()
 }
 
 #[test]
+fn a_window_complete_on_this_worker_waits_for_its_final_bar() {
+    let mut w = windows("1s", Duration::from_secs(60));
+    push(&mut w, &trade(0, DAY0 + 100 * MS, 1, p(10), p(1))).expect("on time");
+    push(&mut w, &trade(0, DAY0 + 2 * S + 100 * MS, 2, p(11), p(1))).expect("on time");
+    let mut emitted = Vec::new();
+    let r = w.advance_open_after(DAY0 + 500 * MS, DAY0 + 2 * S, |u| emitted.push((u.bar.start - DAY0, u.is_final)));
+    assert_eq!((r.provisional, emitted), (1, vec![(2 * S, false)]), "the first second ended by the own watermark");
+    let mut emitted = Vec::new();
+    let r = w.advance_finals(DAY0 + S, |u| emitted.push((u.bar.start - DAY0, u.is_final)));
+    assert_eq!((r.finals, emitted), (1, vec![(0, true)]), "its first emission is the final one");
+}
+
+#[test]
 fn a_lower_watermark_is_ignored() {
     let mut w = windows("1s", Duration::ZERO);
     let mut sink = Sink::default();
