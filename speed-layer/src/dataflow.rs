@@ -92,8 +92,9 @@ pub struct Settings {
 /// as they arrive, so provisional bars follow the stream; at the start of
 /// every emit tick ([`crate::emit`]) the changed bars are flushed, and the
 /// flush says which tick it is (except those of windows that ended by the
-/// worker's own watermark: their final bar follows as the frontier catches up). Whenever the frontier moves the watermark
-/// advances and the bars it finalised are flushed; at every *checkpoint* time
+/// worker's own watermark: their final bar follows as the frontier catches
+/// up). Whenever the frontier moves the watermark advances and the bars it
+/// finalised are flushed; at every *checkpoint* time
 /// `c` it passes (each `checkpoint_every` epochs) the flush also says which
 /// offsets the open windows hold. By then every input before `c` has arrived
 /// and been applied (and perhaps some after it): every worker offers the sink

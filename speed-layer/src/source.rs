@@ -55,8 +55,8 @@ impl Published {
         }
     }
 
-    /// The watermark timely worker `index` published (its place in this
-    /// process, as the sources number them), if any.
+    /// The watermark the source of timely worker `index` published, if any
+    /// (numbered within this process, as the sources number themselves).
     pub fn of(&self, index: usize) -> Option<i64> {
         let slot = self.0.get(index % self.0.len().max(1))?;
         Some(slot.load(Ordering::Relaxed)).filter(|v| *v != i64::MIN)
