@@ -7,41 +7,49 @@
 //! the producer hashes keys like the route below). Timely's `Exchange`
 //! copies every event into a buffer per target worker even then. This
 //! distributor hands a batch whose events all stay on this worker to the
-//! local channel whole; a batch with events for other workers is split
-//! event by event, as `Exchange` does. Either way every trade of a symbol
-//! reaches the same worker.
+//! local channel whole (after what the split path buffered); a batch with
+//! events for other workers goes to timely's own distributor, which
+//! `Exchange` uses. Either way every trade of a symbol reaches the same
+//! worker.
 
 use crate::dataflow::Event;
 use rustc_hash::FxHasher;
 use std::hash::{Hash, Hasher};
 use timely::communication::Push;
-use timely::container::{CapacityContainerBuilder, ContainerBuilder, PushInto};
+use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::Message;
 use timely::dataflow::channels::pact::DistributorPact;
-use timely::dataflow::channels::pushers::exchange::Distributor;
+use timely::dataflow::channels::pushers::exchange::{Distributor, DrainContainerDistributor};
 
 /// The pact of worker `worker`: events by symbol, everything else to worker 0.
 pub fn by_symbol(worker: usize) -> DistributorPact<impl FnOnce(usize) -> BySymbol> {
-    DistributorPact(move |peers| BySymbol { worker, builders: (0..peers).map(|_| Default::default()).collect() })
+    DistributorPact(move |peers| BySymbol { worker, split: DrainContainerDistributor::new(route, peers) })
 }
 
-/// The worker of `event` among `peers`: a trade's by the hash of its
-/// symbol, as timely's `Exchange` would pick it; everything else worker 0.
-fn target(event: &Event, peers: usize) -> usize {
+/// The hash that picks an event's worker: a trade's symbol's; 0 for everything else.
+fn route(event: &Event) -> u64 {
     let Event::Trade { tick, .. } = event else {
         return 0;
     };
     let mut hasher = FxHasher::default();
     tick.symbol.hash(&mut hasher);
-    let hash = hasher.finish();
-    let peers = peers as u64;
+    hasher.finish()
+}
+
+/// The worker of `event` among `peers`, as timely's distributor picks it from [`route`].
+fn target(event: &Event, peers: usize) -> usize {
+    let (hash, peers) = (route(event), peers as u64);
     (if peers.is_power_of_two() { hash & (peers - 1) } else { hash % peers }) as usize
 }
+
+/// Timely's distributor of events by [`route`].
+type Split = DrainContainerDistributor<CapacityContainerBuilder<Vec<Event>>, fn(&Event) -> u64>;
 
 /// See the [module docs](self).
 pub struct BySymbol {
     worker: usize,
-    builders: Vec<CapacityContainerBuilder<Vec<Event>>>,
+    /// Timely's own distributor, for batches with events of other workers.
+    split: Split,
 }
 
 impl Distributor<Vec<Event>> for BySymbol {
@@ -52,34 +60,22 @@ impl Distributor<Vec<Event>> for BySymbol {
         pushers: &mut [P],
     ) {
         let peers = pushers.len();
-        if container.iter().all(|event| target(event, peers) == self.worker) {
-            // What this worker buffered goes first: its events keep their order.
-            while let Some(buffered) = self.builders[self.worker].finish() {
-                Message::push_at(buffered, time.clone(), &mut pushers[self.worker]);
-            }
-            Message::push_at(container, time.clone(), &mut pushers[self.worker]);
-            container.clear();
+        if !container.iter().all(|event| target(event, peers) == self.worker) {
+            self.split.partition(container, time, pushers);
             return;
         }
-        for event in container.drain(..) {
-            let index = target(&event, peers);
-            self.builders[index].push_into(event);
-            while let Some(full) = self.builders[index].extract() {
-                Message::push_at(full, time.clone(), &mut pushers[index]);
-            }
-        }
+        // What was buffered goes first: this worker's events keep their order.
+        self.split.flush(time, pushers);
+        Message::push_at(container, time.clone(), &mut pushers[self.worker]);
+        container.clear();
     }
 
     fn flush<T: Clone, P: Push<Message<T, Vec<Event>>>>(&mut self, time: &T, pushers: &mut [P]) {
-        for (builder, pusher) in self.builders.iter_mut().zip(pushers.iter_mut()) {
-            while let Some(buffered) = builder.finish() {
-                Message::push_at(buffered, time.clone(), pusher);
-            }
-        }
+        self.split.flush(time, pushers);
     }
 
     fn relax(&mut self) {
-        self.builders.iter_mut().for_each(ContainerBuilder::relax);
+        self.split.relax();
     }
 }
 
