@@ -75,6 +75,9 @@ pub async fn ensure_topic(brokers: &str, topic: &str, partitions: i32) -> Result
         .create_topics(&[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
         .await
         .map_err(error)?;
+    // Dropping the client joins its polling thread, which waits up to 100 ms
+    // for an event: let another thread do that, not the caller's start-up.
+    std::thread::spawn(move || drop(admin));
     for result in results {
         match result {
             Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}

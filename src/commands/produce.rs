@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tickflow_ingest::metrics::ProduceMetrics;
-use tickflow_ingest::producer::{Sequencer, TickProducer, ensure_topic};
+use tickflow_ingest::producer::{Prepared, Sequencer, TickProducer, ensure_topic};
 use tickflow_ingest::quote::{QuoteConfig, QuoteEvent, Token};
 use tickflow_ingest::replay::{Chunk, Pacer, Replay};
 use tickflow_ingest::simulator::{Market, SimConfig};
 use tickflow_shared::Symbol;
+use tickflow_shared::codec::Reject;
 use tickflow_shared::time::now_ns;
 
 /// Arguments of `tickflow produce`.
@@ -97,13 +98,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(Symbols::List(_)) => 0,
     };
     let quotes = args.quote_api.as_deref().map(|url| quote_config(url, &args)).transpose()?;
-    super::runtime()?.block_on(ensure_topic(&args.brokers, &args.topic, args.partitions))?;
+    // The replay starts reading and the producer connects (and gets its
+    // producer id) while the topic is made sure of: none waits for another.
+    let replay = (!args.replay.is_empty()).then(|| start_replay(&args.replay)).transpose()?;
     let stop = super::stop_on_signal()?;
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = ProduceMetrics::register(&mut registry);
     metrics.target_rate.set(if args.simulate { args.rate } else { 0.0 });
     super::serve_metrics(args.metrics_listen, registry)?;
     let mut producer = TickProducer::with_metrics(&args.brokers, &args.topic, metrics.clone())?;
+    super::runtime()?.block_on(ensure_topic(&args.brokers, &args.topic, args.partitions))?;
     let mut progress = Progress::new();
     let limit = args.ticks.unwrap_or(u64::MAX);
     if args.simulate {
@@ -120,38 +124,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     } else if let Some(config) = quotes {
         produce_quotes(config, &mut producer, &stop, &mut progress, limit)?;
-    } else {
-        // Reading, ordering, `seq` and encoding run on the replay's thread;
-        // this one only paces and sends.
-        let mut sequencer = Sequencer::default();
-        let replay = Replay::start(&args.replay, move |mut chunk: Chunk| {
-            let prepared = sequencer.prepare(&mut chunk.ticks);
-            (prepared, chunk.rejects)
-        })
-        .context("reading the replay files")?;
-        let mut pacer = Pacer::new(args.speed);
-        let mut rejected = 0u64;
-        'replay: for chunk in replay {
-            let (batch, rejects) = chunk.context("reading the replay files")?;
-            for reject in rejects {
-                rejected += 1;
-                metrics.rejects.inc();
-                if rejected <= 10 {
-                    eprintln!("rejected {reject}");
-                }
-            }
-            for i in 0..batch.len() {
-                if producer.sent() >= limit || stop.load(Ordering::Relaxed) {
-                    break 'replay;
-                }
-                pacer.wait(batch.get(i).0);
-                producer.send_prepared(&batch, i)?;
-                progress.show(&producer);
-            }
-        }
-        if rejected > 10 {
-            eprintln!("... and {} more rejected rows", rejected - 10);
-        }
+    } else if let Some(replay) = replay {
+        send_replay(replay, args.speed, &mut producer, &stop, &mut progress, limit)?;
     }
     producer.flush()?;
     let seconds = progress.started.elapsed().as_secs_f64();
@@ -161,6 +135,57 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.topic,
         producer.sent() as f64 / seconds.max(1e-9)
     );
+    Ok(())
+}
+
+/// The replay's chunks: prepared trades and the rows rejected meanwhile.
+type PreparedReplay = Replay<(Prepared, Vec<Reject>)>;
+
+/// Starts reading the replay files. Reading, ordering, `seq` and encoding run
+/// on the replay's thread; the caller's only paces and sends.
+fn start_replay(paths: &[PathBuf]) -> anyhow::Result<PreparedReplay> {
+    let mut sequencer = Sequencer::default();
+    let replay = Replay::start(paths, move |mut chunk: Chunk| {
+        let prepared = sequencer.prepare(&mut chunk.ticks);
+        (prepared, chunk.rejects)
+    });
+    replay.context("reading the replay files")
+}
+
+/// Sends the replay's trades, paced at `speed`, until `limit` trades, the
+/// end of the files, Ctrl-C or SIGTERM; rejected rows are counted and the
+/// first ten shown.
+fn send_replay(
+    replay: PreparedReplay,
+    speed: f64,
+    producer: &mut TickProducer,
+    stop: &std::sync::atomic::AtomicBool,
+    progress: &mut Progress,
+    limit: u64,
+) -> anyhow::Result<()> {
+    let mut pacer = Pacer::new(speed);
+    let mut rejected = 0u64;
+    'replay: for chunk in replay {
+        let (batch, rejects) = chunk.context("reading the replay files")?;
+        for reject in rejects {
+            rejected += 1;
+            producer.metrics().rejects.inc();
+            if rejected <= 10 {
+                eprintln!("rejected {reject}");
+            }
+        }
+        for i in 0..batch.len() {
+            if producer.sent() >= limit || stop.load(Ordering::Relaxed) {
+                break 'replay;
+            }
+            pacer.wait(batch.get(i).0);
+            producer.send_prepared(&batch, i)?;
+            progress.show(producer);
+        }
+    }
+    if rejected > 10 {
+        eprintln!("... and {} more rejected rows", rejected - 10);
+    }
     Ok(())
 }
 
