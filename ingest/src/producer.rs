@@ -21,7 +21,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rustc_hash::FxHashMap;
 use std::time::Duration;
-use tickflow_shared::fixed::SCALE;
+use tickflow_shared::fixed::{DECIMALS, SCALE};
 use tickflow_shared::time::NANOS_PER_MILLI;
 use tickflow_shared::wire;
 use tickflow_shared::{Symbol, Tick};
@@ -206,28 +206,25 @@ fn encode(tick: &Tick, out: &mut Vec<u8>) {
 fn write_decimal(out: &mut Vec<u8>, units: u64) {
     let scale = SCALE.unsigned_abs();
     write_digits(out, units / scale, 1);
-    let mut fraction = units % scale;
+    let fraction = units % scale;
     if fraction != 0 {
-        let mut width = 8;
-        while fraction.is_multiple_of(10) {
-            fraction /= 10;
-            width -= 1;
-        }
         out.push(b'.');
-        write_digits(out, fraction, width);
+        write_digits(out, fraction, DECIMALS as usize);
+        // A digit of the fraction is not zero, so this stops after the point.
+        while out.last() == Some(&b'0') {
+            out.pop();
+        }
     }
 }
 
-/// `n` in decimal, zero-padded to at least `width` digits.
-fn write_digits(out: &mut Vec<u8>, mut n: u64, width: usize) {
-    let mut digits = [b'0'; 20];
-    let mut at = digits.len();
-    while n > 0 {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    out.extend_from_slice(&digits[at.min(digits.len() - width)..]);
+/// `n` in decimal, zero-padded to at least `width` digits. `itoa` writes
+/// two digits per step from a table: a fifth of the replay thread's time
+/// went to a digit-at-a-time loop.
+fn write_digits(out: &mut Vec<u8>, n: u64, width: usize) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(n).as_bytes();
+    out.resize(out.len() + width.saturating_sub(digits.len()), b'0');
+    out.extend_from_slice(digits);
 }
 
 /// Sends trades to one topic, keyed by symbol, with per-symbol `seq`.
