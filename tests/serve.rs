@@ -53,13 +53,13 @@ async fn fixture(store: &dyn ViewStore) -> Vec<ViewBar> {
         replay_from: next_offset - 2,
         end_offset,
     };
-    let commit = SpeedCommit {
+    let mut commit = SpeedCommit {
         bars: speed.clone(),
         offsets: vec![position(0, 40, Some(45)), position(1, 12, None)],
         watermark: Some(next + 2 * MINUTE),
         ..SpeedCommit::default()
     };
-    store.commit_speed(commit).await.expect("speed commit");
+    store.commit_speed(&mut commit).await.expect("speed commit");
     let batch_aapl = batch.into_iter().filter(|b| b.symbol.as_str() == "AAPL" && b.interval.to_string() == "1m");
     let speed_after = speed.into_iter().skip(1).map(|b| ViewBar { bar: b.bar, view: View::Speed });
     batch_aapl.map(|bar| ViewBar { bar, view: View::Batch }).chain(speed_after).collect()

@@ -24,7 +24,7 @@ fn config() -> ServeConfig {
 }
 
 async fn commit(store: &dyn ViewStore, bars: Vec<SpeedBar>) {
-    store.commit_speed(SpeedCommit { bars, ..SpeedCommit::default() }).await.expect("speed commit");
+    store.commit_speed(&mut SpeedCommit { bars, ..SpeedCommit::default() }).await.expect("speed commit");
 }
 
 fn speed(symbol: &str, start: i64, price: i64, is_final: bool) -> SpeedBar {

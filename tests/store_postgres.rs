@@ -296,7 +296,7 @@ async fn store_postgres_speed_changes_poller_misses_nothing() {
                 let bars = (0..KEYS)
                     .map(|k| SpeedBar { bar: bar(&format!("W{w}K{k:02}"), "1m", 0, 1_000 + round), is_final: false })
                     .collect();
-                store.commit_speed(SpeedCommit { bars, ..SpeedCommit::default() }).await.expect("commit");
+                store.commit_speed(&mut SpeedCommit { bars, ..SpeedCommit::default() }).await.expect("commit");
             }
         }
     };

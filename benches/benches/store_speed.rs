@@ -74,7 +74,7 @@ fn speed_commit(c: &mut Criterion) {
     for n in [1_000usize, 10_000, 20_000] {
         group.throughput(Throughput::Elements(n as u64));
         for (engine, store) in &stores {
-            runtime.block_on(store.commit_speed(commit(n, 0, 1))).expect("first commit");
+            runtime.block_on(store.commit_speed(&mut commit(n, 0, 1))).expect("first commit");
             let mut measure = |b: &mut criterion::Bencher<'_>, new_windows: bool| {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
@@ -82,9 +82,9 @@ fn speed_commit(c: &mut Criterion) {
                         round += 1;
                         let first_minute = if new_windows { new_minute } else { 0 };
                         new_minute += (n / SYMBOLS + 1) as i64;
-                        let input = commit(n, first_minute, round * 1_000_000);
+                        let mut input = commit(n, first_minute, round * 1_000_000);
                         let start = Instant::now();
-                        runtime.block_on(store.commit_speed(input)).expect("commit");
+                        runtime.block_on(store.commit_speed(&mut input)).expect("commit");
                         total += start.elapsed();
                     }
                     total

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
-use tickflow_shared::store::{StoreError, ViewStore};
+use tickflow_shared::store::{SpeedCommit, StoreError, ViewStore};
 use tickflow_shared::time::now_ns;
 
 /// Commits waiting for the store, at most.
@@ -76,11 +76,12 @@ fn write(
     let mut report = SpeedReport::default();
     let mut failure = None;
     let mut dedup = Dedup::default();
+    let mut commit = SpeedCommit::default();
     for gathered in receiver {
         if failure.is_some() {
             continue;
         }
-        let mut commit = gathered.into_commit(&mut dedup);
+        gathered.fill(&mut dedup, &mut commit);
         // The sink knows the positions; this process's inputs know where the
         // logs end (partitions read by another process stay unknown).
         for offset in &mut commit.offsets {
@@ -90,7 +91,7 @@ fn write(
         let (bars, late, rejects, watermark) =
             (commit.bars.len() as u64, commit.late.len() as u64, commit.rejects.len() as u64, commit.watermark);
         let started = Instant::now();
-        match runtime.block_on(store.commit_speed(commit)) {
+        match runtime.block_on(store.commit_speed(&mut commit)) {
             Ok(()) => {
                 report.commits += 1;
                 report.bars += bars;

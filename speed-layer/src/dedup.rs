@@ -67,19 +67,18 @@ fn key(bar: &Bar) -> Key {
 }
 
 impl Dedup {
-    /// Every worker's bars, each key once at its last flush. A worker's
-    /// flushes without repeats keep a bar unless a later period flushed its
-    /// key again; with repeats they are folded.
-    pub fn join(&mut self, workers: Vec<Flushed>) -> Vec<SpeedBar> {
-        let mut bars = Vec::with_capacity(workers.iter().flat_map(|w| &w.bars).map(|(_, b)| b.len()).sum());
+    /// Appends every worker's bars to `bars` (empty), each key once at its
+    /// last flush. A worker's flushes without repeats keep a bar unless a
+    /// later period flushed its key again; with repeats they are folded.
+    pub fn join(&mut self, workers: Vec<Flushed>, bars: &mut Vec<SpeedBar>) {
+        bars.reserve(workers.iter().flat_map(|w| &w.bars).map(|(_, b)| b.len()).sum());
         for worker in workers {
             if worker.repeats {
-                self.fold(worker.bars.into_iter().map(|(_, bars)| bars).collect(), &mut bars);
+                self.fold(worker.bars.into_iter().map(|(_, bars)| bars).collect(), bars);
             } else {
-                self.newest_wins(worker.bars, &mut bars);
+                self.newest_wins(worker.bars, bars);
             }
         }
-        bars
     }
 
     /// Appends flushes of one or more periods, each without repeats, keeping
@@ -166,15 +165,21 @@ mod tests {
         flushed
     }
 
+    fn join(dedup: &mut Dedup, workers: Vec<Flushed>) -> Vec<SpeedBar> {
+        let mut bars = Vec::new();
+        dedup.join(workers, &mut bars);
+        bars
+    }
+
     #[test]
     fn a_later_flush_of_a_bar_replaces_the_earlier() {
         let minute = Interval::parse_list("1m").expect("interval")[0];
         let mut dedup = Dedup::default();
         let flushes = vec![(1, vec![(bar("A", minute, 0, 1), false)]), (2, vec![(bar("A", minute, 0, 3), true)])];
-        let bars = dedup.join(vec![worker(flushes)]);
+        let bars = join(&mut dedup, vec![worker(flushes)]);
         assert_eq!(bars.len(), 1, "flushes of two periods are folded");
         assert_eq!((bars[0].bar.trades, bars[0].is_final), (3, true));
-        assert!(dedup.join(Vec::new()).is_empty(), "nothing is carried into the next commit");
+        assert!(join(&mut dedup, Vec::new()).is_empty(), "nothing is carried into the next commit");
     }
 
     #[test]
@@ -185,13 +190,13 @@ mod tests {
         let b = |start: i64, trades| (bar("B", minute, start * 60_000_000_000, trades), true);
         let first = worker(vec![(4, vec![a(1)]), (4, vec![a(2)])]);
         let second = worker(vec![(9, vec![b(0, 1), b(1, 1)])]);
-        let bars = dedup.join(vec![first, second]);
+        let bars = join(&mut dedup, vec![first, second]);
         let trades: Vec<u64> = bars.iter().map(|b| b.bar.trades).collect();
         assert_eq!(trades, [1, 2, 1, 1], "one period: taken as flushed, without looking at keys");
         let mut repeated = Flushed::default();
         repeated.push(vec![a(1)], 4, false);
         repeated.push(vec![a(5)], 4, true);
-        let bars = dedup.join(vec![repeated]);
+        let bars = join(&mut dedup, vec![repeated]);
         assert_eq!(bars.iter().map(|b| b.bar.trades).collect::<Vec<_>>(), [5], "a flush with repeats is folded");
     }
 
@@ -224,7 +229,7 @@ mod tests {
                     flushed.push(vec![(written.clone(), is_final)], period, repeats && again && !next);
                     expected.insert(key(&written), SpeedBar { bar: written, is_final });
                 }
-                let mut got = dedup.join(vec![flushed]);
+                let mut got = join(&mut dedup, vec![flushed]);
                 got.sort_by_key(|b| key(&b.bar));
                 proptest::prop_assert_eq!(got, expected.into_values().collect::<Vec<_>>());
             }

@@ -158,7 +158,7 @@ impl ViewStore for CountingStore {
         unsupported()
     }
 
-    async fn commit_speed(&self, commit: SpeedCommit) -> Result<(), StoreError> {
+    async fn commit_speed(&self, commit: &mut SpeedCommit) -> Result<(), StoreError> {
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         let WriteLog { symbols, writes } = &mut *log;
         for written in commit.bars.iter().filter(|b| b.bar.interval == self.finest) {

@@ -227,7 +227,11 @@ pub trait ViewStore: Send + Sync {
     /// (numbering them in the change sequence), moves its partitions'
     /// positions and the watermark, and records its late trades and rejects.
     /// On error nothing of it is visible.
-    async fn commit_speed(&self, commit: SpeedCommit) -> Result<(), StoreError>;
+    ///
+    /// The store may reorder the commit's bars and offsets and drop the
+    /// ones a later entry of the same key replaces; the caller keeps the
+    /// buffers, to clear and fill again for the next commit.
+    async fn commit_speed(&self, commit: &mut SpeedCommit) -> Result<(), StoreError>;
 
     /// The stored position of every partition of `topic`, by partition:
     /// where a restarting speed job seeks to.

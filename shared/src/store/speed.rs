@@ -127,11 +127,11 @@ impl SpeedChanges {
     }
 }
 
-/// Checks a commit and puts it in the form both engines write: bars sorted
-/// by `(interval, symbol, start)` with one bar per key (the last given), one
-/// position per partition (the last given). Bar `i` of the result gets
+/// Checks a commit and puts it, in place, in the form both engines write:
+/// bars sorted by `(interval, symbol, start)` with one bar per key (the last
+/// given), one position per partition (the last given). Bar `i` then gets
 /// change number `base + i + 1`.
-pub(crate) fn prepare(mut commit: SpeedCommit) -> Result<SpeedCommit, StoreError> {
+pub(crate) fn prepare(commit: &mut SpeedCommit) -> Result<(), StoreError> {
     for offset in &commit.offsets {
         if offset.topic.is_empty() || offset.partition < 0 || offset.replay_from < 0 {
             return Err(StoreError::Range(format!(
@@ -156,7 +156,7 @@ pub(crate) fn prepare(mut commit: SpeedCommit) -> Result<SpeedCommit, StoreError
         (a.interval, &a.symbol, a.start).cmp(&(b.interval, &b.symbol, b.start))
     });
     last_per_key(&mut commit.offsets, |a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-    Ok(commit)
+    Ok(())
 }
 
 /// Sorts by `order` and keeps, of each run of equals, the element that came last.
@@ -197,12 +197,12 @@ mod tests {
 
     #[test]
     fn prepare_sorts_and_keeps_the_last_of_each_key() {
-        let commit = SpeedCommit {
+        let mut commit = SpeedCommit {
             bars: vec![speed_bar("B", 0, 1), speed_bar("A", 60, 2), speed_bar("B", 0, 3), speed_bar("A", 0, 4)],
             offsets: vec![offset(1, 10, 5), offset(0, 3, 3), offset(1, 12, 6)],
             ..SpeedCommit::default()
         };
-        let commit = prepare(commit).expect("valid");
+        prepare(&mut commit).expect("valid");
         let bars: Vec<(&str, i64, i64)> =
             commit.bars.iter().map(|b| (b.bar.symbol.as_str(), b.bar.start, b.bar.close.0)).collect();
         assert_eq!(bars, vec![("A", 0, 4), ("A", 60, 2), ("B", 0, 3)]);
@@ -212,8 +212,8 @@ mod tests {
     #[test]
     fn prepare_rejects_impossible_positions() {
         for bad in [offset(0, 5, 6), offset(-1, 5, 5), offset(0, 5, -1)] {
-            let commit = SpeedCommit { offsets: vec![bad], ..SpeedCommit::default() };
-            assert!(matches!(prepare(commit), Err(StoreError::Range(_))));
+            let mut commit = SpeedCommit { offsets: vec![bad], ..SpeedCommit::default() };
+            assert!(matches!(prepare(&mut commit), Err(StoreError::Range(_))));
         }
     }
 

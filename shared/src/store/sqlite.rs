@@ -332,7 +332,7 @@ impl ViewStore for SqliteStore {
         Ok(rejects)
     }
 
-    async fn commit_speed(&self, commit: SpeedCommit) -> Result<(), StoreError> {
+    async fn commit_speed(&self, commit: &mut SpeedCommit) -> Result<(), StoreError> {
         sqlite_speed::commit(&mut lock(&self.write), commit)
     }
 

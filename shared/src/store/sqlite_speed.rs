@@ -37,8 +37,8 @@ fn upsert_sql(rows: usize) -> String {
     )
 }
 
-pub(super) fn commit(conn: &mut Connection, commit: SpeedCommit) -> Result<(), StoreError> {
-    let commit = prepare(commit)?;
+pub(super) fn commit(conn: &mut Connection, commit: &mut SpeedCommit) -> Result<(), StoreError> {
+    prepare(commit)?;
     let now = now_micros();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let count = to_i64(commit.bars.len() as u64, "bars")?;

@@ -116,13 +116,13 @@ pub async fn speed_commit_reads_back(store: &dyn ViewStore) {
     }
     bars.push(speed(bar("AAPL", "1h", T0 - 13 * MINUTE, 99_999_999_999), false));
     let offsets = vec![offset("ticks", 0, 1_000, 950), offset("ticks", 1, 7, 7)];
-    let commit = SpeedCommit {
+    let mut commit = SpeedCommit {
         bars: bars.clone(),
         offsets: offsets.clone(),
         watermark: Some(T0 + 3 * MINUTE + 5),
         ..SpeedCommit::default()
     };
-    store.commit_speed(commit).await.expect("commit");
+    store.commit_speed(&mut commit).await.expect("commit");
 
     assert_eq!(read(store, "1m", ViewSelect::Speed).await, sorted(&bars, "1m"));
     assert_eq!(read(store, "1h", ViewSelect::Merged).await, sorted(&bars, "1h"));
@@ -146,14 +146,14 @@ pub async fn speed_commit_reads_back(store: &dyn ViewStore) {
 /// given twice in a commit the later wins.
 pub async fn speed_upsert_replaces(store: &dyn ViewStore) {
     let provisional = speed(bar("AAPL", "1m", T0, 10_000_000_000), false);
-    store.commit_speed(SpeedCommit { bars: vec![provisional], ..SpeedCommit::default() }).await.expect("commit");
+    store.commit_speed(&mut SpeedCommit { bars: vec![provisional], ..SpeedCommit::default() }).await.expect("commit");
     let head = store.speed_status().await.expect("status").change_seq;
 
     let mut replaced = bar("AAPL", "1m", T0, 20_000_000_001);
     replaced.trades = 1;
     replaced.volume = Volume(1);
     store
-        .commit_speed(SpeedCommit { bars: vec![speed(replaced.clone(), true)], ..SpeedCommit::default() })
+        .commit_speed(&mut SpeedCommit { bars: vec![speed(replaced.clone(), true)], ..SpeedCommit::default() })
         .await
         .expect("commit");
     assert_eq!(read(store, "1m", ViewSelect::Speed).await, vec![replaced.clone()]);
@@ -162,7 +162,7 @@ pub async fn speed_upsert_replaces(store: &dyn ViewStore) {
     assert!(changes[0].seq > head);
 
     let twice = vec![speed(bar("MSFT", "1m", T0, 5), false), speed(bar("MSFT", "1m", T0, 6), true)];
-    store.commit_speed(SpeedCommit { bars: twice, ..SpeedCommit::default() }).await.expect("commit twice");
+    store.commit_speed(&mut SpeedCommit { bars: twice, ..SpeedCommit::default() }).await.expect("commit twice");
     let msft: Vec<SpeedBar> = all_changes(store, "1m", 0)
         .await
         .into_iter()
@@ -177,7 +177,7 @@ pub async fn speed_upsert_replaces(store: &dyn ViewStore) {
 pub async fn speed_offsets_move(store: &dyn ViewStore) {
     let first = vec![offset("ticks", 1, 20, 20), offset("ticks", 0, 10, 4), offset("quotes", 0, 3, 1)];
     store
-        .commit_speed(SpeedCommit { offsets: first, watermark: Some(T0), ..SpeedCommit::default() })
+        .commit_speed(&mut SpeedCommit { offsets: first, watermark: Some(T0), ..SpeedCommit::default() })
         .await
         .expect("commit");
     assert_eq!(
@@ -186,7 +186,7 @@ pub async fn speed_offsets_move(store: &dyn ViewStore) {
     );
     let later = vec![offset("ticks", 2, 5, 0), offset("ticks", 0, 15, 12)];
     store
-        .commit_speed(SpeedCommit { offsets: later, watermark: Some(T0 - 1), ..SpeedCommit::default() })
+        .commit_speed(&mut SpeedCommit { offsets: later, watermark: Some(T0 - 1), ..SpeedCommit::default() })
         .await
         .expect("commit");
     let moved = vec![offset("ticks", 0, 15, 12), offset("ticks", 1, 20, 20), offset("ticks", 2, 5, 0)];
@@ -194,13 +194,13 @@ pub async fn speed_offsets_move(store: &dyn ViewStore) {
     assert_eq!(store.speed_offsets("quotes").await.expect("offsets"), vec![offset("quotes", 0, 3, 1)]);
     assert_eq!(store.speed_status().await.expect("status").watermark, Some(T0));
 
-    store.commit_speed(SpeedCommit::default()).await.expect("empty commit");
+    store.commit_speed(&mut SpeedCommit::default()).await.expect("empty commit");
     assert_eq!(store.speed_status().await.expect("status").watermark, Some(T0));
-    store.commit_speed(SpeedCommit { watermark: Some(T0 + 1), ..SpeedCommit::default() }).await.expect("commit");
+    store.commit_speed(&mut SpeedCommit { watermark: Some(T0 + 1), ..SpeedCommit::default() }).await.expect("commit");
     assert_eq!(store.speed_status().await.expect("status").watermark, Some(T0 + 1));
 
-    let backwards = SpeedCommit { offsets: vec![offset("ticks", 0, 16, 17)], ..SpeedCommit::default() };
-    assert!(matches!(store.commit_speed(backwards).await, Err(StoreError::Range(_))));
+    let mut backwards = SpeedCommit { offsets: vec![offset("ticks", 0, 16, 17)], ..SpeedCommit::default() };
+    assert!(matches!(store.commit_speed(&mut backwards).await, Err(StoreError::Range(_))));
     assert_eq!(store.speed_offsets("ticks").await.expect("offsets"), moved);
 }
 
@@ -218,14 +218,14 @@ pub async fn speed_commit_is_atomic(store: &dyn ViewStore) {
         }
         bars
     };
-    let first = SpeedCommit {
+    let mut first = SpeedCommit {
         bars: bars_at(1_000_000_000)[..100].to_vec(),
         offsets: vec![offset("ticks", 0, 100, 90)],
         watermark: Some(T0),
         late: vec![late(0, 3, 1)],
         rejects: vec![reject(4)],
     };
-    store.commit_speed(first).await.expect("first commit");
+    store.commit_speed(&mut first).await.expect("first commit");
     let status = store.speed_status().await.expect("status");
     let (late_before, rejects_before) =
         (store.late_trades(10).await.expect("late"), store.rejects(10).await.expect("rejects"));
@@ -241,7 +241,7 @@ pub async fn speed_commit_is_atomic(store: &dyn ViewStore) {
         late: vec![late(0, 5, 2)],
         rejects: vec![reject(6)],
     };
-    assert!(store.commit_speed(failing.clone()).await.is_err());
+    assert!(store.commit_speed(&mut failing.clone()).await.is_err());
     assert_eq!(store.speed_status().await.expect("status"), status);
     assert_eq!(read(store, "1m", ViewSelect::Speed).await, bars_before);
     assert_eq!(store.late_trades(10).await.expect("late"), late_before);
@@ -250,7 +250,7 @@ pub async fn speed_commit_is_atomic(store: &dyn ViewStore) {
     let mut good = failing;
     good.bars[102].bar.volume = Volume(7);
     bars[102].bar.volume = Volume(7);
-    store.commit_speed(good).await.expect("commit after a failed one");
+    store.commit_speed(&mut good).await.expect("commit after a failed one");
     assert_eq!(read(store, "1m", ViewSelect::Speed).await, sorted(&bars, "1m"));
     assert_eq!(store.speed_status().await.expect("status").change_seq, status.change_seq + 150);
 }
@@ -265,14 +265,14 @@ pub async fn speed_replay_is_idempotent(store: &dyn ViewStore) {
         late: vec![late(0, 5, 12_345_678_901), late(0, 6, 1)],
         rejects: vec![reject(3), reject(4)],
     };
-    store.commit_speed(commit.clone()).await.expect("commit");
+    store.commit_speed(&mut commit.clone()).await.expect("commit");
     // What the replay says differently about a stored position is not taken.
     let mut replay = commit.clone();
     replay.late[0].reason = "replayed".into();
     replay.rejects[0].reason = "replayed".into();
     replay.late.push(late(0, 7, 3));
-    store.commit_speed(replay.clone()).await.expect("replay");
-    store.commit_speed(replay).await.expect("replay again");
+    store.commit_speed(&mut replay.clone()).await.expect("replay");
+    store.commit_speed(&mut replay).await.expect("replay again");
 
     let expected_late = vec![late(0, 7, 3), late(0, 6, 1), late(0, 5, 12_345_678_901)];
     assert_eq!(store.late_trades(10).await.expect("late"), expected_late);
@@ -290,10 +290,10 @@ pub async fn speed_changes_since(store: &dyn ViewStore) {
         speed(bar("MSFT", "1m", T0, 2), false),
         speed(bar("AAPL", "1h", T0 - 13 * MINUTE, 3), false),
     ];
-    store.commit_speed(SpeedCommit { bars: first, ..SpeedCommit::default() }).await.expect("commit");
+    store.commit_speed(&mut SpeedCommit { bars: first, ..SpeedCommit::default() }).await.expect("commit");
     let h1 = store.speed_status().await.expect("status").change_seq;
     let second = vec![speed(bar("AAPL", "1m", T0, 4), true), speed(bar("AAPL", "1m", T0 + MINUTE, 5), false)];
-    store.commit_speed(SpeedCommit { bars: second.clone(), ..SpeedCommit::default() }).await.expect("commit");
+    store.commit_speed(&mut SpeedCommit { bars: second.clone(), ..SpeedCommit::default() }).await.expect("commit");
     let h2 = store.speed_status().await.expect("status").change_seq;
     assert!(h2 > h1 && h1 >= 3, "heads {h1} then {h2}");
 
@@ -321,7 +321,7 @@ pub async fn speed_changes_since(store: &dyn ViewStore) {
     assert_eq!((rest.changes.as_slice(), rest.next), (&all[2..], h2));
 
     store
-        .commit_speed(SpeedCommit { offsets: vec![offset("ticks", 0, 1, 1)], ..SpeedCommit::default() })
+        .commit_speed(&mut SpeedCommit { offsets: vec![offset("ticks", 0, 1, 1)], ..SpeedCommit::default() })
         .await
         .expect("commit");
     assert_eq!(store.speed_status().await.expect("status").change_seq, h2);
@@ -344,7 +344,7 @@ pub async fn speed_after_upgrade(store: &dyn ViewStore, label: &str, old: &[Bar]
     assert_eq!((status.change_seq, status.watermark, status.updated_at), (old.len() as i64, None, None));
 
     let new = speed(bar("ZZZ", label, T0, 42), false);
-    store.commit_speed(SpeedCommit { bars: vec![new.clone()], ..SpeedCommit::default() }).await.expect("commit");
+    store.commit_speed(&mut SpeedCommit { bars: vec![new.clone()], ..SpeedCommit::default() }).await.expect("commit");
     let changes = all_changes(store, label, old.len() as i64).await;
     assert_eq!(changes, vec![SpeedChange { seq: old.len() as i64 + 1, bar: new }]);
 }

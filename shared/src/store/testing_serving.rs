@@ -32,13 +32,13 @@ pub async fn serving_reads(store: &dyn ViewStore) {
     let hidden = speed(bar("MSFT", "1m", base + 5 * MINUTE, 7), true);
     let after = speed(bar("AAPL", "1m", boundary + MINUTE, 8), false);
     let only_speed = speed(bar("ZZZ", "1m", boundary, 9), false);
-    let commit = SpeedCommit {
+    let mut commit = SpeedCommit {
         bars: vec![hidden, after.clone(), only_speed.clone()],
         offsets: vec![offset("ticks", 1, 5, 5), offset("ticks", 0, 9, 3)],
         late: vec![late(0, 2, 1)],
         ..SpeedCommit::default()
     };
-    store.commit_speed(commit).await.expect("commit");
+    store.commit_speed(&mut commit).await.expect("commit");
 
     let names: Vec<String> = store.symbols().await.expect("symbols").iter().map(|s| s.to_string()).collect();
     assert_eq!(names, ["AAPL", "MSFT", "ZZZ"]);

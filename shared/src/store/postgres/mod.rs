@@ -206,7 +206,7 @@ impl ViewStore for PostgresStore {
         read::rejects(&self.reader().await?.client, limit).await
     }
 
-    async fn commit_speed(&self, commit: SpeedCommit) -> Result<(), StoreError> {
+    async fn commit_speed(&self, commit: &mut SpeedCommit) -> Result<(), StoreError> {
         speed::commit(&mut *self.write.lock().await, commit).await
     }
 

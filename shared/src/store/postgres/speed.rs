@@ -64,8 +64,8 @@ const COPY_TYPES: [Type; 14] = [
     Type::INT8,
 ];
 
-pub(super) async fn commit(client: &mut Client, commit: SpeedCommit) -> Result<(), StoreError> {
-    let commit = prepare(commit)?;
+pub(super) async fn commit(client: &mut Client, commit: &mut SpeedCommit) -> Result<(), StoreError> {
+    prepare(commit)?;
     let now = now_micros();
     let tx = client.transaction().await?;
     stage(&tx, &commit.bars).await?;
