@@ -13,7 +13,7 @@
 use crate::emit::{Alarm, EmitClock};
 use crate::sink::Flush;
 use crate::source::Published;
-use crate::windows::{Position, Windows, WindowsConfig};
+use crate::windows::{Phase, Position, Windows, WindowsConfig};
 use std::sync::Arc;
 use tickflow_shared::codec::Reject;
 use tickflow_shared::watermark::{Partition, WatermarkConfig};
@@ -82,7 +82,7 @@ pub struct Settings {
     pub stored_watermark: Option<i64>,
     /// Epochs between checkpoints: the times at which offsets can be committed.
     pub checkpoint_every: u64,
-    /// When changed provisional bars are flushed to the sink: once per tick.
+    /// When changed provisional bars are flushed to the sink: a phase of the symbols per tick.
     pub emit: EmitClock,
     /// Exit once every partition is read to its end.
     pub stop_at_end: bool,
@@ -90,8 +90,8 @@ pub struct Settings {
 
 /// Keeps the open bars of the symbols this worker owns. Trades are applied
 /// as they arrive, so provisional bars follow the stream; at the start of
-/// every emit tick ([`crate::emit`]) the changed bars are flushed, and the
-/// flush says which tick it is (except those of windows that ended by the
+/// every emit tick ([`crate::emit`]) the changed bars of that tick's phase
+/// are flushed, and the flush says which tick it is (except those of windows that ended by the
 /// worker's own watermark: their final bar follows as the frontier catches
 /// up). Whenever the frontier moves the watermark advances and the bars it
 /// finalised are flushed; at every *checkpoint* time
@@ -123,7 +123,7 @@ pub fn windows<'s>(
                 return;
             };
             let reached = frontier.frontier().first().copied();
-            // Changed provisional bars go out once per tick, final ones at once.
+            // A phase's changed provisional bars go out once per tick, final ones at once.
             let tick = settings.emit.tick();
             let due = (reached.is_none() || tick > state.ticked).then_some(tick);
             state.closing = reached.is_none();
@@ -163,7 +163,7 @@ struct WindowState {
     flushed: u64,
     /// The last checkpoint flushed, if any.
     checkpointed: Option<u64>,
-    /// The last emit tick whose provisional bars were flushed.
+    /// The last emit tick whose phase's provisional bars were flushed.
     ticked: u64,
     /// The input ended: every changed bar goes out.
     closing: bool,
@@ -203,7 +203,7 @@ impl WindowState {
     }
 
     /// Advances to the watermark of time `at` and says what became final
-    /// (and, at the emit `tick`, every other bar that changed); a checkpoint
+    /// (and, at the emit `tick`, every other bar of its phase that changed); a checkpoint
     /// also says which offsets the open windows hold.
     fn flush(&mut self, at: u64, checkpoint: bool, tick: Option<u64>) -> Event {
         let mut bars = Vec::new();
@@ -221,8 +221,9 @@ impl WindowState {
             // slowest worker, and a provisional write would be overwritten
             // in the same commit.
             let complete = if self.closing { watermark } else { self.published.of(self.worker).unwrap_or(watermark) };
-            let report = if tick.is_some() {
-                self.windows.advance_open_after(watermark, complete, emit)
+            let report = if let Some(tick) = tick {
+                let phase = if self.closing { Phase::ALL } else { self.settings.emit.phase(tick) };
+                self.windows.advance_open_after(watermark, complete, phase, emit)
             } else {
                 self.windows.advance_finals(watermark, emit)
             };

@@ -11,7 +11,9 @@
 //! bars merged from finer ones) and flushes them each time the frontier
 //! moves. One sink gathers the flushes with the offsets that produced them
 //! ([`sink`]) and writes both, each bar key once ([`dedup`]), in one store
-//! transaction at most every `emit_interval` ([`commit`]). On start the job seeks every partition back
+//! transaction per emit tick ([`commit`]); each tick carries the changed
+//! provisional bars of one phase of the symbols ([`emit`]), so a bar is
+//! written at most every `emit_interval`. On start the job seeks every partition back
 //! to where its open windows began and replays up to the stored offsets, so a
 //! crash at any point neither loses nor double-counts a trade.
 //!

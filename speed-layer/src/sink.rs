@@ -36,7 +36,7 @@ pub struct Flush {
     pub at: u64,
     /// Whether it is a checkpoint: `held` is complete and the state is exactly that before `at`.
     pub checkpoint: bool,
-    /// The emit tick ([`crate::emit`]) whose changed provisional bars it
+    /// The emit tick ([`crate::emit`]) whose phase's changed provisional bars it
     /// holds; `None` if it holds only bars that became final.
     pub tick: Option<u64>,
     /// The watermark its bars were finalised at, if any.

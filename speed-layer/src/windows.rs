@@ -82,7 +82,7 @@ mod tests;
 
 pub use held::Position;
 pub use late::{Late, LateReason};
-pub use level::AdvanceReport;
+pub use level::{AdvanceReport, Phase};
 pub use symbols::{SymbolId, SymbolTable};
 
 use held::Held;

@@ -1,7 +1,7 @@
 //! The per-flush path of [`Windows`]: fold the deltas into the open bars,
 //! emit what changed or became final, evict what expired.
 
-use super::level::{AdvanceReport, Delta, coarsen};
+use super::level::{AdvanceReport, Delta, Phase, coarsen};
 use super::{BarUpdate, Windows};
 use tickflow_shared::Interval;
 
@@ -12,15 +12,22 @@ impl Windows {
     /// allowed lateness ≤ `watermark`. A watermark below an earlier one counts
     /// as the earlier one.
     pub fn advance(&mut self, watermark: i64, emit: impl FnMut(BarUpdate)) -> AdvanceReport {
-        self.advance_emitting(watermark, Some(watermark), emit)
+        self.advance_emitting(watermark, Some((watermark, Phase::ALL)), emit)
     }
 
     /// [`advance`](Self::advance), but a changed bar whose window ended by
     /// `complete` (a worker's own watermark, ahead of the frontier's while
     /// another worker catches up) is not emitted provisional: it stays
-    /// changed, and its next emission is the final one, soon.
-    pub fn advance_open_after(&mut self, watermark: i64, complete: i64, emit: impl FnMut(BarUpdate)) -> AdvanceReport {
-        self.advance_emitting(watermark, Some(complete), emit)
+    /// changed, and its next emission is the final one, soon. So do the
+    /// changed provisional bars of symbols outside `phase`.
+    pub fn advance_open_after(
+        &mut self,
+        watermark: i64,
+        complete: i64,
+        phase: Phase,
+        emit: impl FnMut(BarUpdate),
+    ) -> AdvanceReport {
+        self.advance_emitting(watermark, Some((complete, phase)), emit)
     }
 
     /// [`advance`](Self::advance), but changed bars of windows still open are
@@ -37,11 +44,12 @@ impl Windows {
         self.advance_emitting(watermark, None, emit)
     }
 
-    /// Emits changed bars of open windows that end after `provisional`, if given.
+    /// Emits changed bars of open windows that end after `provisional`'s
+    /// time and are in its phase, if given.
     fn advance_emitting(
         &mut self,
         watermark: i64,
-        provisional: Option<i64>,
+        provisional: Option<(i64, Phase)>,
         mut emit: impl FnMut(BarUpdate),
     ) -> AdvanceReport {
         let previous = self.watermark;

@@ -93,6 +93,32 @@ impl Window {
     }
 }
 
+/// Which symbols' changed provisional bars a flush emits: those whose id
+/// modulo `of` (a power of two) is `at`. Spreading a worker's symbols over
+/// the steps of an emit interval ([`crate::emit`]) keeps each commit small,
+/// while each bar is still written at most once per interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Phase {
+    mask: u32,
+    at: u32,
+}
+
+impl Phase {
+    /// Every symbol.
+    pub const ALL: Phase = Phase { mask: 0, at: 0 };
+
+    /// Phase `at` of `of` (rounded down to a power of two).
+    pub fn new(at: u32, of: u32) -> Self {
+        let mask = if of <= 1 { 0 } else { (1 << of.ilog2()) - 1 };
+        Self { mask, at: at & mask }
+    }
+
+    #[inline]
+    fn holds(self, symbol: SymbolId) -> bool {
+        symbol & self.mask == self.at
+    }
+}
+
 /// Counts of one emission, for metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AdvanceReport {
@@ -158,8 +184,9 @@ impl Level {
     /// Emits the bars whose window ended in `(previous, watermark]` as final,
     /// then every other changed bar, final if its window ended by
     /// `watermark`, except in windows starting at or before `evicted`; changed
-    /// bars of windows still open only if they end after `provisional`, else
-    /// they stay changed. Emissions belong to emit `period`.
+    /// bars of windows still open only if they end after `provisional`'s
+    /// time and their symbol is in its phase, else they stay changed.
+    /// Emissions belong to emit `period`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn emit(
         &mut self,
@@ -167,7 +194,7 @@ impl Level {
         previous: i64,
         watermark: i64,
         evicted: i64,
-        provisional: Option<i64>,
+        provisional: Option<(i64, Phase)>,
         symbols: &SymbolTable,
         emit: &mut impl FnMut(BarUpdate),
         report: &mut AdvanceReport,
@@ -194,24 +221,43 @@ impl Level {
         // back, then those emitted provisional.
         let ended_by = |bound: i64| self.dirty_windows.partition_point(|&start| start.saturating_add(len) <= bound);
         let finals = ended_by(watermark);
-        let open = provisional.map_or(self.dirty_windows.len(), |after| ended_by(after.max(watermark)));
+        let (open, phase) = match provisional {
+            Some((after, phase)) => (ended_by(after.max(watermark)), phase),
+            None => (self.dirty_windows.len(), Phase::ALL),
+        };
         let windows = &mut self.windows;
-        let mut visit = |start: i64| {
-            let Some(window) = windows.get_mut(&start) else { return };
+        // Emits the window's changed bars in `phase`; whether others stay changed.
+        let mut visit = |start: i64, phase: Phase| {
+            let Some(window) = windows.get_mut(&start) else { return false };
             if start <= evicted {
                 window.dirty.drain(..).for_each(|index| window.bars[index as usize].dirty = false);
-                return;
+                return false;
             }
             let is_final = start.saturating_add(len) <= watermark;
-            for index in window.dirty.drain(..) {
+            window.dirty.retain(|&index| {
                 let slot = &mut window.bars[index as usize];
+                if !phase.holds(slot.symbol) {
+                    return slot.dirty;
+                }
                 if slot.dirty {
                     send(slot, start, is_final);
                 }
-            }
+                false
+            });
+            !window.dirty.is_empty()
         };
-        self.dirty_windows.drain(open..).for_each(&mut visit);
-        self.dirty_windows.drain(..finals).for_each(&mut visit);
+        let mut kept = open;
+        for at in open..self.dirty_windows.len() {
+            let start = self.dirty_windows[at];
+            if visit(start, phase) {
+                self.dirty_windows[kept] = start;
+                kept += 1;
+            }
+        }
+        self.dirty_windows.truncate(kept);
+        self.dirty_windows.drain(..finals).for_each(|start| {
+            visit(start, Phase::ALL);
+        });
     }
 
     /// Drops the windows that start at or before `last_evicted`; returns how many bars went.
@@ -231,6 +277,16 @@ impl Level {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phases_split_symbols_by_the_low_bits_of_their_ids() {
+        let ids = |phase: Phase| (0..8).filter(|&id| phase.holds(id)).collect::<Vec<_>>();
+        assert_eq!(ids(Phase::ALL), [0, 1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(ids(Phase::new(1, 4)), [1, 5]);
+        assert_eq!(ids(Phase::new(6, 4)), [2, 6], "phase 6 of 4 is phase 2");
+        assert_eq!(ids(Phase::new(3, 6)), [3, 7], "6 phases round down to 4");
+        assert_eq!(ids(Phase::new(5, 1)), ids(Phase::ALL));
+    }
 
     #[test]
     fn an_open_bar_costs_a_128_byte_slot() {

@@ -9,6 +9,7 @@ use tickflow_shared::time::NANOS_PER_DAY;
 use tickflow_shared::watermark::{Partition, WatermarkConfig, Watermarks};
 
 mod periods;
+mod phases;
 mod runs;
 
 const MS: i64 = 1_000_000;
@@ -339,7 +340,9 @@ fn a_window_complete_on_this_worker_waits_for_its_final_bar() {
     push(&mut w, &trade(0, DAY0 + 100 * MS, 1, p(10), p(1))).expect("on time");
     push(&mut w, &trade(0, DAY0 + 2 * S + 100 * MS, 2, p(11), p(1))).expect("on time");
     let mut emitted = Vec::new();
-    let r = w.advance_open_after(DAY0 + 500 * MS, DAY0 + 2 * S, |u| emitted.push((u.bar.start - DAY0, u.is_final)));
+    let r = w.advance_open_after(DAY0 + 500 * MS, DAY0 + 2 * S, Phase::ALL, |u| {
+        emitted.push((u.bar.start - DAY0, u.is_final))
+    });
     assert_eq!((r.provisional, emitted), (1, vec![(2 * S, false)]), "the first second ended by the own watermark");
     let mut emitted = Vec::new();
     let r = w.advance_finals(DAY0 + S, |u| emitted.push((u.bar.start - DAY0, u.is_final)));
