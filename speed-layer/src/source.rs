@@ -156,6 +156,17 @@ struct Reader {
     align: Option<Alignment>,
 }
 
+/// A run of records of one partition in a batch, and where they leave it.
+struct Run {
+    partition: Partition,
+    /// One past the highest offset read.
+    read: u64,
+    /// The next offset once the run's events are sent, if one was queued or skipped.
+    next: Option<u64>,
+    /// Where the partition's replay ends, while it replays.
+    replay_until: Option<u64>,
+}
+
 const POLL_BATCH: usize = 16_384;
 
 impl Reader {
@@ -210,26 +221,30 @@ impl Reader {
         self.busy = polled == POLL_BATCH;
         self.trades.inc_by(polled as u64);
         let now = self.origin.elapsed();
-        let mut last = None;
-        for record in std::mem::take(&mut self.records) {
-            let Record { partition, offset, payload } = record;
-            if last != Some(partition) {
-                // Records read: until the end is reported, the partition has
-                // a backlog (see tickflow_shared::watermark).
-                last = Some(partition);
-                self.ended.insert(partition, false);
-                self.watermarks.set_backlog(partition, true, now);
-            }
-            let read = self.read.entry(partition).or_insert(0);
-            if offset < *read {
+        // Records come in runs of one partition: its offsets are looked up
+        // and stored once per run, and this step's events go into one vector.
+        let mut records = std::mem::take(&mut self.records);
+        let mut batch = Vec::with_capacity(records.len());
+        let mut run: Option<Run> = None;
+        for Record { partition, offset, payload } in records.drain(..) {
+            let run = match run.as_mut() {
+                Some(run) if run.partition == partition => run,
+                _ => {
+                    if let Some(done) = run.take() {
+                        self.end_run(done);
+                    }
+                    run.insert(self.start_run(partition, now))
+                }
+            };
+            if offset < run.read {
                 // Delivered again (a client may fetch a range twice around a
                 // pause): each offset counts once.
                 continue;
             }
-            *read = offset + 1;
-            let replay = self.replay_until.get(&partition).is_some_and(|until| offset < *until);
+            run.read = offset + 1;
+            let replay = run.replay_until.is_some_and(|until| offset < until);
             if replay && self.skip.get(&partition).is_some_and(|s| s.binary_search(&offset).is_ok()) {
-                self.next.insert(partition, offset + 1);
+                run.next = Some(offset + 1);
                 continue;
             }
             let event = match payload {
@@ -242,14 +257,24 @@ impl Reader {
                 }
             };
             if replay || time > 0 {
-                self.queue(time, partition, offset + 1, event);
+                run.next = Some(offset + 1);
+                batch.push(event);
             } else {
                 self.finish_replay(partition);
+                run.replay_until = None;
                 self.held_back.push((partition, offset + 1, event));
             }
-            if self.replay_until.get(&partition).is_some_and(|until| offset + 1 >= *until) {
+            if run.replay_until.is_some_and(|until| offset + 1 >= until) {
                 self.finish_replay(partition);
+                run.replay_until = None;
             }
+        }
+        if let Some(done) = run {
+            self.end_run(done);
+        }
+        self.records = records;
+        if !batch.is_empty() {
+            self.out.entry(time).or_default().append(&mut batch);
         }
         for partition in std::mem::take(&mut self.at_end) {
             if self.ended.insert(partition, true) == Some(false) {
@@ -265,6 +290,27 @@ impl Reader {
             align.update(&backlogged, self.input.as_mut());
         }
         self.held_back.is_empty() && self.ended.values().all(|e| *e) && self.input.complete()
+    }
+
+    /// Starts a run of records of `partition` read at `now`: until the end
+    /// is reported, the partition has a backlog (see tickflow_shared::watermark).
+    fn start_run(&mut self, partition: Partition, now: Duration) -> Run {
+        self.ended.insert(partition, false);
+        self.watermarks.set_backlog(partition, true, now);
+        Run {
+            partition,
+            read: self.read.get(&partition).copied().unwrap_or(0),
+            next: None,
+            replay_until: self.replay_until.get(&partition).copied(),
+        }
+    }
+
+    /// Stores where a run of records left its partition.
+    fn end_run(&mut self, run: Run) {
+        self.read.insert(run.partition, run.read);
+        if let Some(next) = run.next {
+            self.next.insert(run.partition, next);
+        }
     }
 
     /// Queues an event read at capability time `now`, to be sent at `now`.
