@@ -1,8 +1,10 @@
 //! The open bars of one interval: windows by start, each a dense list of bars.
 //!
-//! A window is a small hash index (symbol id → slot) over a `Vec` of 128-byte
-//! slots (the 112-byte accumulator, the symbol id, a dirty flag), so a bar
-//! costs about 140 bytes and evicting a window frees all of its bars at once.
+//! A window is a dense index by symbol id (ids are small and dense per
+//! worker: [`SymbolTable`]) over a `Vec` of 128-byte slots (the 112-byte
+//! accumulator, the symbol id, a dirty flag), so a bar costs about 130 bytes
+//! plus 4 per symbol of the worker, one lookup is one load, and evicting a
+//! window frees all of its bars at once.
 
 use super::{BarUpdate, SymbolId, SymbolTable};
 use rustc_hash::FxHashMap;
@@ -58,28 +60,33 @@ struct Slot {
 
 #[derive(Clone, Debug, Default)]
 struct Window {
-    index: FxHashMap<SymbolId, u32>,
+    /// By symbol id: its slot plus one, 0 for none yet.
+    index: Vec<u32>,
     bars: Vec<Slot>,
     /// Slots whose `dirty` was set, in the order it was.
     dirty: Vec<u32>,
 }
 
 impl Window {
-    fn with_capacity(bars: usize) -> Self {
-        let index = FxHashMap::with_capacity_and_hasher(bars, Default::default());
-        Self { index, bars: Vec::with_capacity(bars), dirty: Vec::with_capacity(bars) }
+    /// A window with room for `bars` bars of symbol ids below `symbols`.
+    fn with_capacity(symbols: usize, bars: usize) -> Self {
+        Self { index: vec![0; symbols], bars: Vec::with_capacity(bars), dirty: Vec::with_capacity(bars) }
     }
 
     /// Merges one delta into its bar and marks it changed; returns whether the bar is new.
     fn apply(&mut self, delta: &Delta) -> bool {
-        let (index, new) = match self.index.get(&delta.symbol) {
-            Some(&index) => {
+        let symbol = delta.symbol as usize;
+        if symbol >= self.index.len() {
+            self.index.resize(symbol + 1, 0);
+        }
+        let (index, new) = match self.index[symbol].checked_sub(1) {
+            Some(index) => {
                 self.bars[index as usize].acc.merge(&delta.acc);
                 (index, false)
             }
             None => {
                 let index = self.bars.len() as u32;
-                self.index.insert(delta.symbol, index);
+                self.index[symbol] = index + 1;
                 self.bars.push(Slot { acc: delta.acc, symbol: delta.symbol, period: 0, dirty: false });
                 (index, true)
             }
@@ -164,9 +171,9 @@ impl Level {
         while let Some(first) = deltas.first() {
             let run = deltas.iter().position(|d| d.start != first.start).unwrap_or(deltas.len());
             // A new window is sized like the newest one: growing a 1s window
-            // from empty to hundreds of bars rehashed and moved it nine times.
-            let newest = self.windows.last_key_value().map_or(0, |(_, w)| w.bars.len());
-            let window = self.windows.entry(first.start).or_insert_with(|| Window::with_capacity(newest));
+            // from empty to hundreds of bars moved it nine times.
+            let (symbols, bars) = self.windows.last_key_value().map_or((0, 0), |(_, w)| (w.index.len(), w.bars.len()));
+            let window = self.windows.entry(first.start).or_insert_with(|| Window::with_capacity(symbols, bars));
             let was_clean = window.dirty.is_empty();
             for delta in &deltas[..run] {
                 self.bars += usize::from(window.apply(delta));
