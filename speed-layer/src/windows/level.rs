@@ -73,6 +73,14 @@ impl Window {
         Self { index: vec![0; symbols], bars: Vec::with_capacity(bars), dirty: Vec::with_capacity(bars) }
     }
 
+    /// Empties the window, keeping its buffers.
+    fn clear(&mut self) {
+        for slot in self.bars.drain(..) {
+            self.index[slot.symbol as usize] = 0;
+        }
+        self.dirty.clear();
+    }
+
     /// Merges one delta into its bar and marks it changed; returns whether the bar is new.
     fn apply(&mut self, delta: &Delta) -> bool {
         let symbol = delta.symbol as usize;
@@ -148,11 +156,14 @@ pub(super) struct Level {
     /// final come first, and a flush of finals alone stops at the first open one.
     dirty_windows: Vec<i64>,
     bars: usize,
+    /// The last window evicted, emptied, for the next one to open: windows
+    /// open and close all the time, and each would allocate three buffers.
+    spare: Option<Window>,
 }
 
 impl Level {
     pub(super) fn new(interval: Interval) -> Self {
-        Self { interval, windows: BTreeMap::new(), dirty_windows: Vec::new(), bars: 0 }
+        Self { interval, windows: BTreeMap::new(), dirty_windows: Vec::new(), bars: 0, spare: None }
     }
 
     /// The interval.
@@ -170,10 +181,13 @@ impl Level {
         // Deltas mostly come in long runs of one window: one window lookup per run.
         while let Some(first) = deltas.first() {
             let run = deltas.iter().position(|d| d.start != first.start).unwrap_or(deltas.len());
-            // A new window is sized like the newest one: growing a 1s window
-            // from empty to hundreds of bars moved it nine times.
+            // A new window is the spare or sized like the newest one: growing
+            // a 1s window from empty to hundreds of bars moved it nine times.
             let (symbols, bars) = self.windows.last_key_value().map_or((0, 0), |(_, w)| (w.index.len(), w.bars.len()));
-            let window = self.windows.entry(first.start).or_insert_with(|| Window::with_capacity(symbols, bars));
+            let window = self
+                .windows
+                .entry(first.start)
+                .or_insert_with(|| self.spare.take().unwrap_or_else(|| Window::with_capacity(symbols, bars)));
             let was_clean = window.dirty.is_empty();
             for delta in &deltas[..run] {
                 self.bars += usize::from(window.apply(delta));
@@ -274,7 +288,10 @@ impl Level {
             if *entry.key() > last_evicted {
                 break;
             }
-            evicted += entry.remove().bars.len();
+            let mut window = entry.remove();
+            evicted += window.bars.len();
+            window.clear();
+            self.spare = Some(window);
         }
         self.bars -= evicted;
         evicted
