@@ -260,10 +260,10 @@ impl Reader {
                 run.next = Some(offset + 1);
                 batch.push(event);
             } else {
-                self.finish_replay(partition);
-                run.replay_until = None;
                 self.held_back.push((partition, offset + 1, event));
             }
+            // Also ends a replay whose last offsets were skipped: a record
+            // outside the replay has `offset >= until`.
             if run.replay_until.is_some_and(|until| offset + 1 >= until) {
                 self.finish_replay(partition);
                 run.replay_until = None;

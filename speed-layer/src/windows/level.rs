@@ -4,7 +4,7 @@
 //! worker: [`SymbolTable`]) over a `Vec` of 128-byte slots (the 112-byte
 //! accumulator, the symbol id, a dirty flag), so a bar costs about 130 bytes
 //! plus 4 per symbol of the worker, one lookup is one load, and evicting a
-//! window frees all of its bars at once.
+//! window drops all of its bars at once (its buffers open the next window).
 
 use super::{BarUpdate, SymbolId, SymbolTable};
 use rustc_hash::FxHashMap;
