@@ -8,6 +8,7 @@ use crate::support::tickflow;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Instant;
+use tickflow_shared::store::Access;
 
 fn metrics(addr: SocketAddr) -> String {
     http_get(addr, "/metrics").map(|(_, body)| body).unwrap_or_default()
@@ -27,7 +28,7 @@ fn published_runs(store: &str) -> usize {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         runtime.block_on(async {
-            let store = tickflow_shared::store::open(&store).await.expect("store");
+            let store = tickflow_shared::store::open(&store, Access::Read).await.expect("store");
             store.batch_runs(100).await.expect("batch runs").len()
         })
     })

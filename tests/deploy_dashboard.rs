@@ -8,7 +8,7 @@ use crate::support::tools::repo;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use tickflow_shared::store::Access;
 
 /// Every sample name the services can expose.
 fn metric_names() -> BTreeSet<String> {
@@ -41,8 +41,8 @@ fn serve_metrics() -> String {
     let url = format!("sqlite://{}", dir.path().join("views.db").display());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let store = tickflow_shared::store::open(&url).await.expect("store");
-        let server = Server::start(Arc::from(store), tickflow_serve::ServeConfig::default()).await;
+        let store = tickflow_shared::store::open(&url, Access::Write).await.expect("store");
+        let server = Server::start(store, tickflow_serve::ServeConfig::default()).await;
         assert_eq!(server.get("/api/v1/status", &[]).await.status, 200, "GET /api/v1/status");
         let metrics = server.get("/metrics", &[]).await;
         server.stop().await;

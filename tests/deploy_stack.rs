@@ -8,22 +8,18 @@
 //! until Prometheus sees every target up and each service's tickflow metrics.
 
 use crate::support::kafka::Broker;
-use crate::support::postgres;
 use crate::support::process::{DEADLINE, Service, http_get};
 use crate::support::tools::{repo, resolved_compose, tool};
+use crate::support::{free_port, postgres};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// The tickflow services of the compose file and the port each container listens on.
 const SERVICES: [(&str, u16); 5] =
     [("producer", 9100), ("archiver", 9100), ("speed", 9100), ("batch", 9100), ("serve", 8080)];
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
 
 /// The committed tickflow.toml with the compose network's names replaced by
 /// this machine's services.

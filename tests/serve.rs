@@ -11,8 +11,8 @@ use tickflow_serve::{ApiToken, ServeConfig};
 use tickflow_shared::render::write_json_bars;
 use tickflow_shared::store::testing::bar;
 use tickflow_shared::store::{
-    BatchPublish, DaySummary, PartitionOffset, PostgresStore, SpeedBar, SpeedCommit, SqliteStore, View, ViewBar,
-    ViewStore,
+    Access, BatchPublish, DaySummary, PartitionOffset, PostgresStore, SpeedBar, SpeedCommit, SqliteStore, Store, View,
+    ViewBar,
 };
 use tickflow_shared::time::NANOS_PER_DAY;
 
@@ -26,7 +26,7 @@ const OPEN: i64 = DAY * NANOS_PER_DAY + 810 * MINUTE;
 /// an AAPL 1h bar; the speed view an AAPL bar of `DAY` (hidden by the
 /// boundary) and three AAPL minutes of the next day. Returns the bars a
 /// merged read of AAPL 1m over both days gives.
-async fn fixture(store: &dyn ViewStore) -> Vec<ViewBar> {
+async fn fixture(store: &dyn Store) -> Vec<ViewBar> {
     let mut batch = Vec::new();
     for symbol in ["AAPL", "MSFT"] {
         batch.extend((0..10).map(|m| bar(symbol, "1m", OPEN + m * MINUTE, 16_741_000_000 + m)));
@@ -71,7 +71,7 @@ fn bars_body(symbol: &str, boundary: &str, bars: &[ViewBar]) -> String {
     format!(r#"{{"symbol":"{symbol}","interval":"1m","boundary":"{boundary}","bars":{text}}}"#)
 }
 
-async fn every_route(store: Arc<dyn ViewStore>) {
+async fn every_route(store: Arc<dyn Store>) {
     let merged = fixture(&*store).await;
     let server = Server::start(store, ServeConfig::default()).await;
     let both_days = "from=2013-10-07T13:30:00Z&to=2013-10-08T13:33:00Z";
@@ -157,12 +157,12 @@ async fn every_route(store: Arc<dyn ViewStore>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_every_route_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    every_route(Arc::new(SqliteStore::open(&dir.path().join("views.db")).expect("open"))).await;
+    every_route(Arc::new(SqliteStore::open(&dir.path().join("views.db"), Access::Write).expect("open"))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_every_route_on_postgres() {
-    every_route(Arc::new(PostgresStore::connect(&postgres::database()).await.expect("connect"))).await;
+    every_route(Arc::new(PostgresStore::open(&postgres::database(), Access::Write).await.expect("connect"))).await;
 }
 
 /// A 400 that names `parameter` and whose message has `says`.
@@ -177,7 +177,7 @@ fn refused(reply: &Reply, parameter: &str, says: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_refuses_bad_requests_with_what_is_allowed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(SqliteStore::open(&dir.path().join("views.db")).expect("open"));
+    let store = Arc::new(SqliteStore::open(&dir.path().join("views.db"), Access::Write).expect("open"));
     let config = ServeConfig {
         intervals: tickflow_shared::Interval::parse_list("1m,1h").expect("intervals"),
         point_limit: 100,
@@ -230,7 +230,7 @@ async fn serve_refuses_bad_requests_with_what_is_allowed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_store_failure_is_503_with_advice() {
     let url = postgres::database();
-    let store = Arc::new(PostgresStore::connect(&url).await.expect("connect"));
+    let store = Arc::new(PostgresStore::open(&url, Access::Write).await.expect("connect"));
     let server = Server::start(store, ServeConfig::default()).await;
     assert_eq!(server.get("/readyz", &[]).await.status, 200);
     let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
@@ -256,7 +256,7 @@ async fn serve_store_failure_is_503_with_advice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_token_guards_all_but_health() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(SqliteStore::open(&dir.path().join("views.db")).expect("open"));
+    let store = Arc::new(SqliteStore::open(&dir.path().join("views.db"), Access::Write).expect("open"));
     let config = ServeConfig { api_token: ApiToken::new("s3cr3t-token"), ..ServeConfig::default() };
     let server = Server::start(store, config).await;
     let guarded = ["/api/v1/symbols", "/api/v1/status", "/api/v1/latest", "/api/v1/openapi.json", "/metrics"];
@@ -285,7 +285,7 @@ async fn serve_token_guards_all_but_health() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_openapi_document_matches_the_routes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(SqliteStore::open(&dir.path().join("views.db")).expect("open"));
+    let store = Arc::new(SqliteStore::open(&dir.path().join("views.db"), Access::Write).expect("open"));
     let server = Server::start(store, ServeConfig::default()).await;
     let doc = server.get("/api/v1/openapi.json", &[]).await.json();
     let paths = doc["paths"].as_object().expect("paths");
@@ -331,6 +331,8 @@ fn serve_binary_stops_on_sigterm() {
     let output = tickflow_output(&["serve", "--store", &store, "--listen", "127.0.0.1:1", "--point-limit", "0"]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("at least 1"), "{output:?}");
+    // `serve` only reads: a writer creates the store.
+    drop(SqliteStore::open(&dir.path().join("views.db"), Access::Write).expect("create the store"));
 
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tickflow"))
         .args(["serve", "--store", &store, "--listen", "127.0.0.1:0"])

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tickflow_serve::ServeConfig;
 use tickflow_shared::store::testing::bar;
-use tickflow_shared::store::{BatchPublish, DaySummary, PostgresStore, SpeedBar, SpeedCommit, SqliteStore, ViewStore};
+use tickflow_shared::store::{
+    Access, BatchPublish, DaySummary, PostgresStore, SpeedBar, SpeedCommit, SpeedStore, SqliteStore, Store,
+};
 use tickflow_shared::time::{NANOS_PER_DAY, format_rfc3339};
 
 const MINUTE: i64 = 60_000_000_000;
@@ -23,7 +25,7 @@ fn config() -> ServeConfig {
     ServeConfig { poll_interval: Duration::from_millis(20), ..ServeConfig::default() }
 }
 
-async fn commit(store: &dyn ViewStore, bars: Vec<SpeedBar>) {
+async fn commit(store: &dyn SpeedStore, bars: Vec<SpeedBar>) {
     store.commit_speed(&mut SpeedCommit { bars, ..SpeedCommit::default() }).await.expect("speed commit");
 }
 
@@ -43,9 +45,9 @@ async fn next_bar(stream: &mut EventStream, start: i64, is_final: bool) -> Value
     data
 }
 
-async fn provisional_then_final(store: Arc<dyn ViewStore>) {
+async fn provisional_then_final(store: Arc<dyn Store>) {
     commit(&*store, vec![speed("AAPL", OPEN - MINUTE, 1, true)]).await;
-    let server = Server::start(Arc::clone(&store), config()).await;
+    let server = Server::start(store.clone(), config()).await;
     let path = "/api/v1/stream?symbols=AAPL&interval=1m";
     let mut stream = EventStream::open(server.addr, path, &[]).await;
     assert_eq!(stream.status, 200);
@@ -80,12 +82,14 @@ async fn provisional_then_final(store: Arc<dyn ViewStore>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_stream_provisional_then_final_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    provisional_then_final(Arc::new(SqliteStore::open(&dir.path().join("views.db")).expect("open"))).await;
+    provisional_then_final(Arc::new(SqliteStore::open(&dir.path().join("views.db"), Access::Write).expect("open")))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_stream_provisional_then_final_on_postgres() {
-    provisional_then_final(Arc::new(PostgresStore::connect(&postgres::database()).await.expect("connect"))).await;
+    provisional_then_final(Arc::new(PostgresStore::open(&postgres::database(), Access::Write).await.expect("connect")))
+        .await;
 }
 
 const DAYS: i64 = 6;
@@ -106,10 +110,11 @@ fn day_bars(day: i64, base: i64) -> Vec<tickflow_shared::Bar> {
 /// (of a published version of their day) and speed bars from it on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_merge_rule_holds_while_batch_publishes() {
-    let store: Arc<dyn ViewStore> = Arc::new(PostgresStore::connect(&postgres::database()).await.expect("connect"));
+    let store: Arc<dyn Store> =
+        Arc::new(PostgresStore::open(&postgres::database(), Access::Write).await.expect("connect"));
     let speed_bars = (FIRST_DAY..FIRST_DAY + DAYS).flat_map(|d| day_bars(d, 900_000));
     commit(&*store, speed_bars.map(|bar| SpeedBar { bar, is_final: true }).collect()).await;
-    let server = Arc::new(Server::start(Arc::clone(&store), config()).await);
+    let server = Arc::new(Server::start(store.clone(), config()).await);
     let to = format_rfc3339((FIRST_DAY + DAYS) * NANOS_PER_DAY);
     let path =
         format!("/api/v1/bars?symbol=AAPL&interval=1m&from={}&to={to}", format_rfc3339(FIRST_DAY * NANOS_PER_DAY));

@@ -9,7 +9,7 @@
 
 use crate::reference::{self, Trade};
 use crate::support::kafka::{Broker, Storage};
-use crate::support::{bar_rows, postgres};
+use crate::support::{bar_rows, free_port, postgres};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tickflow_shared::store::{LateTrade, PartitionOffset, SpeedBar, ViewStore};
+use tickflow_shared::store::{Access, LateTrade, PartitionOffset, SpeedBar, Store};
 use tickflow_shared::watermark::WatermarkConfig;
 use tickflow_shared::{Interval, IntervalPlan, Price, Size, Symbol, Tick, wire};
 use tickflow_speed::memory::MemoryBus;
@@ -146,15 +146,16 @@ impl Topic {
 /// The view store as the serving layer reads it, on a runtime of its own.
 struct Views {
     runtime: tokio::runtime::Runtime,
-    store: Arc<dyn ViewStore>,
+    store: Arc<dyn Store>,
 }
 
 impl Views {
     /// Opens (and migrates) the store; open it before a job does, so they do not migrate at once.
     fn open(url: &str) -> Views {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        let store = runtime.block_on(tickflow_shared::store::open(url)).unwrap_or_else(|e| panic!("{url}: {e}"));
-        Views { runtime, store: Arc::from(store) }
+        let store =
+            runtime.block_on(tickflow_shared::store::open(url, Access::Write)).unwrap_or_else(|e| panic!("{url}: {e}"));
+        Views { runtime, store }
     }
 
     fn watermark(&self) -> Option<i64> {
@@ -556,10 +557,6 @@ fn a_partition_that_goes_silent_and_partitions_never_written_do_not_stall_the_wa
         assert!(!b.is_empty() && b.iter().all(|(_, bar)| bar.is_final), "every {label} bar of the silent B is final");
     }
     assert_eq!(views.late(), []);
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tickflow_bench::child::Running;
+use tickflow_shared::store::Access;
 use tickflow_shared::{Price, Size, Symbol, Tick, wire};
 
 const PARTITIONS: i32 = 3;
@@ -54,7 +55,7 @@ fn speed(bootstrap: &str, store: &str, log: &Path) -> Running {
 fn watermark(store: &str) -> Option<i64> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let store = tickflow_shared::store::open(store).await.ok()?;
+        let store = tickflow_shared::store::open(store, Access::Read).await.ok()?;
         store.speed_status().await.ok()?.watermark
     })
 }
@@ -63,7 +64,7 @@ fn watermark(store: &str) -> Option<i64> {
 fn late_positions(store: &str) -> Vec<(String, u64)> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        let store = tickflow_shared::store::open(store).await.expect("store opens");
+        let store = tickflow_shared::store::open(store, Access::Read).await.expect("store opens");
         let late = store.late_trades(usize::MAX).await.expect("late trades");
         late.into_iter().rev().map(|t| (t.source, t.position)).collect()
     })

@@ -13,6 +13,7 @@ mod deploy_dashboard;
 mod deploy_stack;
 mod kafka;
 mod quote;
+mod readers;
 mod reference;
 mod serve;
 mod serve_stream;

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tickflow_shared::codec::{Reject, plan_splits};
-use tickflow_shared::store::{BatchPublish, BatchRun, DaySummary, FileManifest, StoreError, ViewStore};
+use tickflow_shared::store::{BatchPublish, BatchRun, BatchStore, DaySummary, FileManifest, StoreError};
 use tickflow_shared::time::{day_of, now_ns};
 use tickflow_shared::{Interval, IntervalPlan};
 
@@ -95,7 +95,7 @@ pub struct BatchReport {
 }
 
 /// Recomputes the changed days under `config.archive` and publishes them.
-pub async fn run(config: &BatchConfig, store: &dyn ViewStore) -> Result<BatchReport, BatchError> {
+pub async fn run(config: &BatchConfig, store: &dyn BatchStore) -> Result<BatchReport, BatchError> {
     let started_at = now_ns();
     let found = inputs::discover(&config.archive)?;
     let manifest = store.batch_manifest().await?;

@@ -1,4 +1,4 @@
-//! Cost of one speed-layer commit (`ViewStore::commit_speed`): 1k to 20k
+//! Cost of one speed-layer commit (`SpeedStore::commit_speed`): 1k to 20k
 //! bars and their Kafka positions upserted in one transaction.
 //!
 //! `update` replaces bars that exist (the steady state: provisional bars
@@ -9,7 +9,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::time::{Duration, Instant};
-use tickflow_shared::store::{PartitionOffset, PostgresStore, SpeedBar, SpeedCommit, SqliteStore, ViewStore};
+use tickflow_shared::store::{Access, PartitionOffset, PostgresStore, SpeedBar, SpeedCommit, SpeedStore, SqliteStore};
 use tickflow_shared::{Bar, Interval, Price, Symbol, Volume};
 
 const SYMBOLS: usize = 500;
@@ -57,11 +57,12 @@ fn commit(n: usize, first_minute: i64, price: i64) -> SpeedCommit {
 fn speed_commit(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut stores: Vec<(&str, Box<dyn ViewStore>)> =
-        vec![("sqlite", Box::new(SqliteStore::open(&dir.path().join("views.db")).expect("SQLite store")))];
+    let sqlite = SqliteStore::open(&dir.path().join("views.db"), Access::Write).expect("SQLite store");
+    let mut stores: Vec<(&str, Box<dyn SpeedStore>)> = vec![("sqlite", Box::new(sqlite))];
     match std::env::var("TICKFLOW_BENCH_POSTGRES") {
         Ok(url) => {
-            stores.push(("postgres", Box::new(runtime.block_on(PostgresStore::connect(&url)).expect("connect"))))
+            let postgres = runtime.block_on(PostgresStore::open(&url, Access::Write)).expect("connect");
+            stores.push(("postgres", Box::new(postgres)))
         }
         Err(_) => eprintln!("store_speed: TICKFLOW_BENCH_POSTGRES is not set; PostgreSQL skipped"),
     }

@@ -90,6 +90,11 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// A loopback port nothing listens on right now, for a service a benchmark (or a test) starts.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
 /// Runs one scenario and prints its figures.
 pub fn run(args: BenchArgs) -> Result<(), BenchError> {
     let figures = match args.scenario {

@@ -26,7 +26,7 @@ impl Cluster {
         if as_root {
             run(Command::new("chown").arg("postgres:postgres").arg(dir.path()), "chown")?;
         }
-        let port = std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
+        let port = crate::free_port()?;
         let this = Self { url: format!("postgres://postgres@127.0.0.1:{port}/postgres"), dir, bin, as_root };
         let data = this.dir.path().join("data");
         run(this.pg("initdb").arg("-D").arg(&data).args(["-U", "postgres", "--auth=trust", "-E", "UTF8"]), "initdb")?;

@@ -12,7 +12,7 @@ use crate::report::{Figures, children_peak_rss};
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tickflow_shared::store::{BatchPublish, DaySummary, PostgresStore, ViewStore};
+use tickflow_shared::store::{Access, BatchPublish, BatchStore, DaySummary, PostgresStore};
 use tickflow_shared::{Bar, Price, Symbol, Volume};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -66,7 +66,7 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         }
     };
     runtime.block_on(prepare(&store, args.bars))?;
-    let port = std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
+    let port = crate::free_port()?;
     let addr = format!("127.0.0.1:{port}");
     let mut server = Command::new(std::env::current_exe()?)
         .args(["serve", "--store", &store, "--listen", &addr])
@@ -112,7 +112,7 @@ async fn create_database(admin: &str) -> Result<String, BenchError> {
 
 /// Publishes `bars` 1m bars of BENCH on `DAY` as one batch run.
 async fn prepare(url: &str, bars: usize) -> Result<(), BenchError> {
-    let store = PostgresStore::connect(url).await.map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
+    let store = PostgresStore::open(url, Access::Write).await.map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
     let symbol = Symbol::new("BENCH").map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
     let interval =
         "1m".parse().map_err(|e: tickflow_shared::interval::IntervalError| BenchError::Prepare(format!("{e:?}")))?;

@@ -13,7 +13,7 @@
 //! `.ci/run` does it). Tests and benchmarks both start brokers with it.
 
 use crate::BenchError;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,7 +42,7 @@ impl Broker {
     pub fn start(storage: Storage) -> Result<Broker, BenchError> {
         let binary = binary().ok_or_else(|| BenchError::Prepare(NO_BROKER.into()))?;
         let dir = tempfile::tempdir()?;
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = crate::free_port()?;
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(&binary)
             .arg("broker")

@@ -12,7 +12,7 @@
 use crate::encoding::Body;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tickflow_shared::store::{StoreError, ViewStore};
+use tickflow_shared::store::{ReadStore, StoreError};
 use tickflow_shared::{Interval, Symbol};
 
 /// What a `/bars` answer depends on.
@@ -53,7 +53,7 @@ impl Cache {
     }
 
     /// Reads the store's generation; forgets it (keeping nothing) if the store fails.
-    pub async fn refresh(&self, store: &dyn ViewStore) {
+    pub async fn refresh(&self, store: &dyn ReadStore) {
         if self.capacity == 0 {
             return;
         }

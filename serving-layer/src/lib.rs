@@ -8,7 +8,7 @@
 //! and its metrics registry with the other layers.
 //!
 //! ```no_run
-//! # async fn example(store: std::sync::Arc<dyn tickflow_shared::store::ViewStore>) -> Result<(), tickflow_serve::ServeError> {
+//! # async fn example(store: std::sync::Arc<dyn tickflow_shared::store::ReadStore>) -> Result<(), tickflow_serve::ServeError> {
 //! let mut registry = prometheus_client::registry::Registry::default();
 //! let server = tickflow_serve::ServeConfig::default().build(store, &mut registry)?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.map_err(tickflow_serve::ServeError::Listener)?;
@@ -52,13 +52,13 @@ pub use error::ServeError;
 use prometheus_client::registry::Registry;
 use std::future::Future;
 use std::sync::Arc;
-use tickflow_shared::store::ViewStore;
+use tickflow_shared::store::ReadStore;
 use tokio::sync::watch;
 
 /// What every request handler shares.
 pub(crate) struct State {
     config: ServeConfig,
-    store: Arc<dyn ViewStore>,
+    store: Arc<dyn ReadStore>,
     metrics: metrics::Metrics,
     hub: stream::Hub,
     cache: cache::Cache,
@@ -75,7 +75,18 @@ pub struct Server {
 impl ServeConfig {
     /// Checks the configuration and builds a server over `store`, registering
     /// the server's metrics (`tickflow_serve_*`) into `registry`.
-    pub fn build(self, store: Arc<dyn ViewStore>, registry: &mut Registry) -> Result<Server, ServeError> {
+    pub fn build(self, store: Arc<dyn ReadStore>, registry: &mut Registry) -> Result<Server, ServeError> {
+        self.check()?;
+        let (stop, shutdown) = watch::channel(false);
+        let hub = stream::Hub::new(&self.intervals, self.stream_buffer);
+        let metrics = metrics::Metrics::register(registry);
+        let cache = cache::Cache::new(self.cache_entries);
+        Ok(Server { state: Arc::new(State { config: self, store, metrics, hub, cache, shutdown }), stop })
+    }
+
+    /// Checks the configuration, as [`build`](Self::build) does: a command
+    /// calls it before it opens the store, so a bad flag is reported first.
+    pub fn check(&self) -> Result<(), ServeError> {
         if self.intervals.is_empty() {
             return Err(ServeError::Config("no interval to serve; give at least one, like 1m".into()));
         }
@@ -85,11 +96,7 @@ impl ServeConfig {
         if self.poll_interval.is_zero() || self.keep_alive.is_zero() {
             return Err(ServeError::Config("the poll and keep-alive intervals must be positive".into()));
         }
-        let (stop, shutdown) = watch::channel(false);
-        let hub = stream::Hub::new(&self.intervals, self.stream_buffer);
-        let metrics = metrics::Metrics::register(registry);
-        let cache = cache::Cache::new(self.cache_entries);
-        Ok(Server { state: Arc::new(State { config: self, store, metrics, hub, cache, shutdown }), stop })
+        Ok(())
     }
 }
 

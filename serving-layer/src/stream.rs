@@ -1,7 +1,7 @@
 //! `/stream`: Server-Sent Events of speed bars as the speed layer writes them.
 //!
 //! One poller per server reads the speed view's change sequence
-//! ([`ViewStore::speed_changes`], the same on SQLite and PostgreSQL) every
+//! ([`ReadStore::speed_changes`], the same on SQLite and PostgreSQL) every
 //! `poll_interval`, for each interval somebody listens to, and broadcasts
 //! each page of changes, rendered once, to every subscriber of that
 //! interval; each subscriber only filters by its symbols. A subscriber that
@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use tickflow_shared::render::write_json_fields;
-use tickflow_shared::store::{SpeedChange, View, ViewBar, ViewStore};
+use tickflow_shared::store::{ReadStore, SpeedChange, View, ViewBar};
 use tickflow_shared::{Interval, Symbol};
 use tokio::sync::{Mutex, broadcast, mpsc, watch};
 use warp::Reply;
@@ -183,7 +183,7 @@ impl Drop for Client {
 
 /// One `/stream` connection.
 struct Subscriber {
-    store: Arc<dyn ViewStore>,
+    store: Arc<dyn ReadStore>,
     interval: Interval,
     symbols: Option<Vec<Symbol>>,
     pages: broadcast::Receiver<Arc<Page>>,

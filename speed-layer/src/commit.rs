@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Instant;
-use tickflow_shared::store::{SpeedCommit, StoreError, ViewStore};
+use tickflow_shared::store::{SpeedCommit, SpeedStore, StoreError};
 use tickflow_shared::time::now_ns;
 
 /// Commits waiting for the store, at most.
@@ -41,7 +41,7 @@ pub struct Committer {
 impl Committer {
     /// Starts writing to `store` on its own thread; a failed commit sets `stop`.
     pub fn start(
-        store: Arc<dyn ViewStore>,
+        store: Arc<dyn SpeedStore>,
         runtime: tokio::runtime::Runtime,
         stop: Arc<AtomicBool>,
         metrics: SpeedMetrics,
@@ -67,7 +67,7 @@ impl Committer {
 }
 
 fn write(
-    store: &dyn ViewStore,
+    store: &dyn SpeedStore,
     runtime: &tokio::runtime::Runtime,
     receiver: &Receiver<Gathered>,
     stop: &AtomicBool,

@@ -43,7 +43,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use tickflow_shared::IntervalPlan;
-use tickflow_shared::store::ViewStore;
+use tickflow_shared::store::SpeedStore;
 use tickflow_shared::watermark::WatermarkConfig;
 use windows::WindowsConfig;
 
@@ -155,7 +155,7 @@ pub struct SpeedReport {
 pub fn run(
     config: &SpeedConfig,
     inputs: Arc<dyn Inputs>,
-    store: Arc<dyn ViewStore>,
+    store: Arc<dyn SpeedStore>,
     stop: Arc<AtomicBool>,
 ) -> Result<SpeedReport, SpeedError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -231,7 +231,7 @@ pub fn run(
 /// the beginning when none is stored), the late offsets to skip in replay,
 /// and the stored watermark.
 async fn resume_points(
-    store: &dyn ViewStore,
+    store: &dyn SpeedStore,
     topic: &str,
     partitions: &[i32],
 ) -> Result<(BTreeMap<i32, (u64, u64)>, BTreeMap<i32, Vec<u64>>, Option<i64>), SpeedError> {

@@ -1,9 +1,8 @@
 //! `tickflow bars`: print bars from a store.
 
-use anyhow::Context;
 use std::io::Write;
 use tickflow_shared::render::{CSV_HEADER, write_csv_row, write_json_bars};
-use tickflow_shared::store::{BarQuery, ViewSelect};
+use tickflow_shared::store::{self, Access, BarQuery, ViewSelect};
 use tickflow_shared::time::parse_timestamp;
 use tickflow_shared::{Interval, Symbol};
 
@@ -74,8 +73,7 @@ fn print(args: Args) -> anyhow::Result<()> {
         limit: args.limit,
     };
     let bars = super::runtime()?.block_on(async {
-        let store =
-            tickflow_shared::store::open(&args.store).await.with_context(|| format!("opening store {}", args.store))?;
+        let store = store::open(&args.store, Access::Read).await?;
         anyhow::Ok(store.bars(&query).await?)
     })?;
     let stdout = std::io::stdout();

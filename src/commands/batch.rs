@@ -65,7 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// One batch run on a store opened for it, so a run after a database
 /// restart connects afresh.
 async fn run_once(config: &BatchConfig, store: &str) -> Result<BatchReport, BatchError> {
-    let store = tickflow_shared::store::open(store).await?;
+    let store = tickflow_shared::store::open(store, tickflow_shared::store::Access::Write).await?;
     tickflow_batch::run(config, store.as_ref()).await
 }
 

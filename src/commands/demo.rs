@@ -30,7 +30,7 @@ use tickflow_batch::BatchConfig;
 use tickflow_ingest::simulator::Market;
 use tickflow_serve::{ApiToken, ServeConfig, Server};
 use tickflow_shared::Interval;
-use tickflow_shared::store::ViewStore;
+use tickflow_shared::store::{self, Access, BatchStore, Store};
 use tickflow_shared::time::{day_of, format_day, format_rfc3339, now_ns};
 use tickflow_speed::TimelyConfig;
 use tickflow_speed::memory::MemoryBus;
@@ -91,9 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let store_url = format!("sqlite://{}", args.data.join("views.db").display());
     // It drives the server and the store's async calls for the whole run.
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let store: Arc<dyn ViewStore> = Arc::from(
-        runtime.block_on(tickflow_shared::store::open(&store_url)).with_context(|| format!("opening {store_url}"))?,
-    );
+    let store: Arc<dyn Store> = runtime.block_on(store::open(&store_url, Access::Write))?;
     println!("tickflow demo: data under {}", args.data.display());
 
     if args.history_trades > 0 {
@@ -203,7 +201,7 @@ fn join<T>(handle: JoinHandle<anyhow::Result<T>>) -> anyhow::Result<T> {
 /// published something. A failed run is logged and retried next time.
 fn scheduled_batches(
     config: &BatchConfig,
-    store: &dyn ViewStore,
+    store: &dyn BatchStore,
     every: Duration,
     stop: &AtomicBool,
 ) -> anyhow::Result<u64> {

@@ -4,6 +4,7 @@ use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tickflow_serve::{ApiToken, ServeConfig};
+use tickflow_shared::store::{self, Access};
 
 /// Arguments of `tickflow serve`.
 #[derive(clap::Args)]
@@ -40,12 +41,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cache_entries: args.cache_entries,
         ..ServeConfig::default()
     };
+    config.check()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let store =
-            tickflow_shared::store::open(&args.store).await.with_context(|| format!("opening {}", args.store))?;
+        let store = store::open(&args.store, Access::Read).await?;
         let mut registry = prometheus_client::registry::Registry::default();
-        let server = config.build(Arc::from(store), &mut registry)?;
+        let server = config.build(store, &mut registry)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;

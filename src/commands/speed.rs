@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tickflow_ingest::producer::ensure_topic;
 use tickflow_ingest::simulator::{Market, SimConfig};
+use tickflow_shared::store::{self, Access, SpeedStore};
 use tickflow_shared::time::{format_rfc3339, now_ns};
 use tickflow_shared::{Interval, IntervalPlan};
 use tickflow_speed::input::Inputs;
@@ -120,11 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     config.metrics = SpeedMetrics::register(&mut registry);
     super::serve_metrics(args.metrics_listen, registry)?;
     let runtime = super::runtime()?;
-    let store: Arc<dyn tickflow_shared::store::ViewStore> = Arc::from(
-        runtime
-            .block_on(tickflow_shared::store::open(&args.store))
-            .with_context(|| format!("opening {}", args.store))?,
-    );
+    let store: Arc<dyn SpeedStore> = runtime.block_on(store::open(&args.store, Access::Write))?;
     let stop = super::stop_on_signal()?;
     let inputs: Arc<dyn Inputs> = match &args.brokers {
         Some(brokers) if !args.simulate => {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tickflow_serve::ServeConfig;
-use tickflow_shared::store::ViewStore;
+use tickflow_shared::store::ReadStore;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -21,7 +21,7 @@ pub struct Server {
 
 impl Server {
     /// Serves `store` with `config` on a free loopback port.
-    pub async fn start(store: Arc<dyn ViewStore>, config: ServeConfig) -> Self {
+    pub async fn start(store: Arc<dyn ReadStore>, config: ServeConfig) -> Self {
         let mut registry = prometheus_client::registry::Registry::default();
         let server = config.build(store, &mut registry).expect("build the server");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

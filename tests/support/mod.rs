@@ -41,7 +41,7 @@ pub fn bar_rows(store: &str, interval: &str, view: &str) -> Vec<String> {
     lines.map(str::to_owned).collect()
 }
 
-/// A port nothing listens on right now.
+/// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()).expect("a free port").port()
+    tickflow_bench::free_port().expect("a free port")
 }

@@ -8,7 +8,7 @@
 //! its port recorded in `target/tickflow-test-pg/port`, so the next test run
 //! reuses it instead of paying for `initdb` again.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -90,7 +90,7 @@ fn local_cluster() -> String {
         run(Command::new("chown").arg("postgres:postgres").arg(&dir), "chown");
     }
     let data = dir.join("data");
-    let port = free_port();
+    let port = super::free_port();
     let pg = |tool: &str| {
         let program = bin.join(tool);
         if as_root {
@@ -109,10 +109,6 @@ fn local_cluster() -> String {
     );
     std::fs::write(state.join("port"), port.to_string()).expect("record the port");
     url_of(port)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()).expect("a free port").port()
 }
 
 fn run(command: &mut Command, what: &str) {

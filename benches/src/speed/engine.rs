@@ -16,11 +16,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tickflow_ingest::simulator::{SimConfig, Trades};
-use tickflow_shared::codec::Reject;
-use tickflow_shared::store::{
-    BarQuery, Bars, BatchPublish, BatchRun, FileManifest, LateTrade, PartitionOffset, SpeedChanges, SpeedCommit,
-    SpeedStatus, StoreError, StoreStats, ViewStore,
-};
+use tickflow_shared::store::{Progress, SpeedCommit, SpeedStore, StoreError};
 use tickflow_shared::{Interval, IntervalPlan, Symbol};
 use tickflow_speed::memory::MemoryBus;
 use tickflow_speed::metrics::SpeedMetrics;
@@ -132,32 +128,12 @@ impl CountingStore {
     }
 }
 
-fn unsupported<T>() -> Result<T, StoreError> {
-    Err(StoreError::Corrupt("the engine benchmark's store keeps nothing".into()))
-}
+/// The engine's only store call is a commit; the rest is the defaults of a
+/// store that keeps nothing.
+impl Progress for CountingStore {}
 
 #[async_trait::async_trait]
-impl ViewStore for CountingStore {
-    async fn publish_batch(&self, _: BatchPublish<'_>) -> Result<BatchRun, StoreError> {
-        unsupported()
-    }
-
-    async fn bars(&self, _: &BarQuery) -> Result<Bars, StoreError> {
-        unsupported()
-    }
-
-    async fn batch_manifest(&self) -> Result<Vec<FileManifest>, StoreError> {
-        unsupported()
-    }
-
-    async fn batch_runs(&self, _: usize) -> Result<Vec<BatchRun>, StoreError> {
-        unsupported()
-    }
-
-    async fn rejects(&self, _: usize) -> Result<Vec<Reject>, StoreError> {
-        unsupported()
-    }
-
+impl SpeedStore for CountingStore {
     async fn commit_speed(&self, commit: &mut SpeedCommit) -> Result<(), StoreError> {
         let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         let WriteLog { symbols, writes } = &mut *log;
@@ -167,43 +143,5 @@ impl ViewStore for CountingStore {
             writes.push((symbol, written.bar.start, written.bar.trades, written.is_final));
         }
         Ok(())
-    }
-
-    async fn speed_offsets(&self, _: &str) -> Result<Vec<PartitionOffset>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    async fn speed_status(&self) -> Result<SpeedStatus, StoreError> {
-        Ok(SpeedStatus::default())
-    }
-
-    async fn late_trades(&self, _: usize) -> Result<Vec<LateTrade>, StoreError> {
-        unsupported()
-    }
-
-    async fn late_positions(&self, _: &str, _: u64) -> Result<Vec<u64>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    async fn speed_changes(
-        &self,
-        _: Interval,
-        _: Option<&[Symbol]>,
-        _: i64,
-        _: usize,
-    ) -> Result<SpeedChanges, StoreError> {
-        unsupported()
-    }
-
-    async fn symbols(&self) -> Result<Vec<Symbol>, StoreError> {
-        unsupported()
-    }
-
-    async fn latest(&self, _: &[Symbol], _: &[Interval]) -> Result<Bars, StoreError> {
-        unsupported()
-    }
-
-    async fn stats(&self) -> Result<StoreStats, StoreError> {
-        unsupported()
     }
 }

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tickflow_ingest::simulator::{Market, SimConfig};
-use tickflow_shared::store::{SpeedChange, ViewStore};
+use tickflow_shared::store::{Access, ReadStore, SpeedChange};
 use tickflow_shared::time::now_ns;
 use tickflow_shared::{Interval, Symbol, wire};
 
@@ -71,8 +71,10 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
     };
     let store_url = args.store.clone().or_else(|| cluster.as_ref().map(|c| c.url.clone())).unwrap_or_default();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let store =
-        runtime.block_on(tickflow_shared::store::open(&store_url)).map_err(|e| BenchError::Prepare(e.to_string()))?;
+    // Opened (created and migrated) before the speed job starts, then only read.
+    let store = runtime
+        .block_on(tickflow_shared::store::open(&store_url, Access::Write))
+        .map_err(|e| BenchError::Prepare(e.to_string()))?;
     runtime
         .block_on(tickflow_ingest::producer::ensure_topic(&brokers, TOPIC, 6))
         .map_err(|e| BenchError::Prepare(e.to_string()))?;
@@ -181,7 +183,7 @@ fn produce_steadily(
 /// are over, recording the age of every trade that became visible while
 /// measuring; returns how many it recorded.
 async fn sample(
-    store: &dyn ViewStore,
+    store: &dyn ReadStore,
     args: &Args,
     sent: &Sent,
     histogram: &mut Histogram<u64>,

@@ -357,6 +357,11 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
 )";
 
+/// The newest migration's version: a store this tickflow can use has it applied.
+pub(crate) fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
 /// Applies every missing migration to a SQLite database; returns how many ran.
 pub(crate) fn run_sqlite(conn: &mut rusqlite::Connection) -> Result<usize, StoreError> {
     run_sqlite_to(conn, i64::MAX)

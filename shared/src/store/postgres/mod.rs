@@ -4,20 +4,18 @@
 //! One connection writes (a publish holds it from the `COPY` into staging to
 //! the commit); a few others read, each read being one `REPEATABLE READ READ
 //! ONLY` transaction, so it sees the boundary and both views of one commit.
+//! Each role is implemented in its own module: [`batch`], [`speed`] and
+//! [`read`] (with [`serving`] and [`speed_read`]).
 
+mod batch;
 mod numeric;
 mod password;
-mod publish;
 mod read;
 mod serving;
 mod speed;
 mod speed_read;
 
-use super::{BarQuery, Bars, BatchPublish, BatchRun, FileManifest, StoreError, ViewStore, migrations};
-use super::{LateTrade, PartitionOffset, SpeedChanges, SpeedCommit, SpeedStatus, StoreStats};
-use crate::codec::Reject;
-use crate::interval::Interval;
-use crate::tick::Symbol;
+use super::{Access, BatchRun, Progress, SpeedStatus, StoreError, migrations, redact};
 use bytes::{BufMut, BytesMut};
 use std::collections::HashMap;
 use tokio::sync::{Mutex, Semaphore, SemaphorePermit};
@@ -33,7 +31,8 @@ const PREPARED: usize = 64;
 
 /// A view store in a PostgreSQL database.
 pub struct PostgresStore {
-    write: Mutex<Client>,
+    /// `None` when opened for reading only.
+    write: Option<Mutex<Client>>,
     readers: Pool,
     /// Drives the connections; declared last, so it stops after the clients.
     _io: IoThread,
@@ -157,25 +156,44 @@ impl Drop for IoThread {
 }
 
 impl PostgresStore {
-    /// Connects to the database `url` names and applies missing migrations.
+    /// Connects to the database `url` names. A writer applies missing
+    /// migrations; a reader needs a migrated database and changes nothing.
     /// A URL without a password takes it from `TICKFLOW_STORE_PASSWORD` or
     /// `TICKFLOW_STORE_PASSWORD_FILE`.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+    pub async fn open(url: &str, access: Access) -> Result<Self, StoreError> {
         let io = IoThread::start()?;
-        let mut write = io.client(url).await?;
-        migrations::run_postgres(&mut write).await?;
-        speed::create_staging(&write).await?;
+        let write = match access {
+            Access::Write => {
+                let mut write = io.client(url).await?;
+                migrations::run_postgres(&mut write).await?;
+                speed::create_staging(&write).await?;
+                Some(Mutex::new(write))
+            }
+            Access::Read => {
+                check_migrated(url, &io.client(url).await.map_err(|e| missing(url, e))?).await?;
+                None
+            }
+        };
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             readers.push(Reader { client: io.client(url).await?, statements: HashMap::new() });
         }
         let readers = Pool { free: std::sync::Mutex::new(readers), permits: Semaphore::new(READERS) };
-        Ok(Self { write: Mutex::new(write), readers, _io: io })
+        Ok(Self { write, readers, _io: io })
+    }
+
+    /// The write connection, waiting for the writer before it.
+    async fn writer(&self) -> Result<tokio::sync::MutexGuard<'_, Client>, StoreError> {
+        let write = self
+            .write
+            .as_ref()
+            .ok_or_else(|| StoreError::Stopped("write connection (the store was opened for reading only)".into()))?;
+        Ok(write.lock().await)
     }
 
     /// A free read connection, waiting in line for one if all are busy.
     async fn reader(&self) -> Result<Lease<'_>, StoreError> {
-        let closed = || StoreError::Range("the pool of read connections is closed".into());
+        let closed = || StoreError::Stopped("pool of PostgreSQL read connections".into());
         let permit = self.readers.permits.acquire().await.map_err(|_| closed())?;
         // A permit per free connection: one is there.
         let reader = free_list(&self.readers.free).pop().ok_or_else(closed)?;
@@ -183,69 +201,34 @@ impl PostgresStore {
     }
 }
 
+/// A reader's error for a database it cannot use.
+fn missing(url: &str, problem: impl std::fmt::Display) -> StoreError {
+    StoreError::Missing { url: redact(url), problem: problem.to_string() }
+}
+
+/// Fails with [`StoreError::Missing`] unless every migration this tickflow
+/// knows is applied to the database.
+async fn check_migrated(url: &str, client: &Client) -> Result<(), StoreError> {
+    let row = client
+        .query_one("SELECT MAX(version) FROM schema_migrations", &[])
+        .await
+        .map_err(|_| missing(url, "the database has no tickflow tables"))?;
+    let applied = row.try_get::<_, Option<i64>>(0)?.unwrap_or(0);
+    let latest = migrations::latest();
+    if applied < latest {
+        return Err(missing(url, format!("the store is at migration {applied} of {latest}")));
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
-impl ViewStore for PostgresStore {
-    async fn publish_batch(&self, publish: BatchPublish<'_>) -> Result<BatchRun, StoreError> {
-        let mut client = self.write.lock().await;
-        publish::publish(&mut client, publish).await
-    }
-
-    async fn bars(&self, query: &BarQuery) -> Result<Bars, StoreError> {
-        read::bars(&mut *self.reader().await?, query).await
-    }
-
-    async fn batch_manifest(&self) -> Result<Vec<FileManifest>, StoreError> {
-        read::manifest(&self.reader().await?.client).await
-    }
-
+impl Progress for PostgresStore {
     async fn batch_runs(&self, limit: usize) -> Result<Vec<BatchRun>, StoreError> {
-        read::runs(&self.reader().await?.client, limit).await
-    }
-
-    async fn rejects(&self, limit: usize) -> Result<Vec<Reject>, StoreError> {
-        read::rejects(&self.reader().await?.client, limit).await
-    }
-
-    async fn commit_speed(&self, commit: &mut SpeedCommit) -> Result<(), StoreError> {
-        speed::commit(&mut *self.write.lock().await, commit).await
-    }
-
-    async fn speed_offsets(&self, topic: &str) -> Result<Vec<PartitionOffset>, StoreError> {
-        speed_read::offsets(&self.reader().await?.client, topic).await
+        batch::runs(&self.reader().await?.client, limit).await
     }
 
     async fn speed_status(&self) -> Result<SpeedStatus, StoreError> {
         speed_read::status(&mut self.reader().await?.client).await
-    }
-
-    async fn late_trades(&self, limit: usize) -> Result<Vec<LateTrade>, StoreError> {
-        speed_read::late(&self.reader().await?.client, limit).await
-    }
-
-    async fn late_positions(&self, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
-        speed_read::late_positions(&self.reader().await?.client, source, from).await
-    }
-
-    async fn speed_changes(
-        &self,
-        interval: Interval,
-        symbols: Option<&[Symbol]>,
-        since: i64,
-        limit: usize,
-    ) -> Result<SpeedChanges, StoreError> {
-        speed_read::changes(&mut self.reader().await?.client, interval, symbols, since, limit).await
-    }
-
-    async fn symbols(&self) -> Result<Vec<Symbol>, StoreError> {
-        serving::symbols(&self.reader().await?.client).await
-    }
-
-    async fn latest(&self, symbols: &[Symbol], intervals: &[Interval]) -> Result<super::Bars, StoreError> {
-        serving::latest(&mut self.reader().await?.client, symbols, intervals).await
-    }
-
-    async fn stats(&self) -> Result<StoreStats, StoreError> {
-        serving::stats(&mut self.reader().await?.client).await
     }
 }
 

@@ -1,19 +1,57 @@
-//! Reads: one snapshot for bars and the boundary; the manifest, runs and rejects.
+//! The read role in PostgreSQL: each read one `REPEATABLE READ READ ONLY`
+//! transaction on a pooled connection, so it sees the boundary and both
+//! views of one commit.
 
 use super::numeric::{PgNumeric, units};
-use super::{PgTime, Reader, prepared};
+use super::{PgTime, PostgresStore, Reader, prepared, serving, speed_read};
 use crate::bar::Bar;
 use crate::codec::Reject;
 use crate::fixed::{Price, Volume};
 use crate::interval::Interval;
 use crate::store::common::{self, Bound, Part, interval_of, parts, to_u64};
-use crate::store::{BarQuery, Bars, BatchRun, FileManifest, StoreError, View, ViewBar};
+use crate::store::{BarQuery, Bars, LateTrade, ReadStore, SpeedChanges, StoreError, StoreStats, View, ViewBar};
 use crate::tick::Symbol;
-use std::collections::HashMap;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, IsolationLevel, Row, Transaction};
 
-pub(super) async fn bars(reader: &mut Reader, query: &BarQuery) -> Result<Bars, StoreError> {
+#[async_trait::async_trait]
+impl ReadStore for PostgresStore {
+    async fn bars(&self, query: &BarQuery) -> Result<Bars, StoreError> {
+        bars(&mut *self.reader().await?, query).await
+    }
+
+    async fn latest(&self, symbols: &[Symbol], intervals: &[Interval]) -> Result<Bars, StoreError> {
+        serving::latest(&mut self.reader().await?.client, symbols, intervals).await
+    }
+
+    async fn symbols(&self) -> Result<Vec<Symbol>, StoreError> {
+        serving::symbols(&self.reader().await?.client).await
+    }
+
+    async fn speed_changes(
+        &self,
+        interval: Interval,
+        symbols: Option<&[Symbol]>,
+        since: i64,
+        limit: usize,
+    ) -> Result<SpeedChanges, StoreError> {
+        speed_read::changes(&mut self.reader().await?.client, interval, symbols, since, limit).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        serving::stats(&mut self.reader().await?.client).await
+    }
+
+    async fn rejects(&self, limit: usize) -> Result<Vec<Reject>, StoreError> {
+        rejects(&self.reader().await?.client, limit).await
+    }
+
+    async fn late_trades(&self, limit: usize) -> Result<Vec<LateTrade>, StoreError> {
+        speed_read::late(&self.reader().await?.client, limit).await
+    }
+}
+
+async fn bars(reader: &mut Reader, query: &BarQuery) -> Result<Bars, StoreError> {
     let Reader { client, statements } = reader;
     let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
     let row = tx.query_opt(&prepared(statements, &tx, BOUNDARY).await?, &[]).await?;
@@ -88,56 +126,7 @@ fn bars_sql(query: &BarQuery, parts: &[Part]) -> (String, Vec<Param>) {
     (sql, values)
 }
 
-pub(super) async fn manifest(client: &Client) -> Result<Vec<FileManifest>, StoreError> {
-    let mut files = client
-        .query("SELECT path, bytes, modified_ns FROM batch_files ORDER BY path", &[])
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(FileManifest {
-                path: r.try_get(0)?,
-                bytes: to_u64(r.try_get(1)?, "file size")?,
-                modified_ns: r.try_get(2)?,
-                days: Vec::new(),
-            })
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
-    let index: HashMap<String, usize> = files.iter().enumerate().map(|(i, f)| (f.path.clone(), i)).collect();
-    for row in client.query("SELECT path, day FROM batch_file_days ORDER BY path, day", &[]).await? {
-        let path: &str = row.try_get(0)?;
-        if let Some(&i) = index.get(path) {
-            files[i].days.push(row.try_get(1)?);
-        }
-    }
-    Ok(files)
-}
-
-pub(super) async fn runs(client: &Client, limit: usize) -> Result<Vec<BatchRun>, StoreError> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = client
-        .query(
-            "SELECT version, started_at, published_at, boundary, days, trades, bars, rejects
-             FROM batch_runs ORDER BY version DESC LIMIT $1",
-            &[&limit],
-        )
-        .await?;
-    rows.iter().map(run).collect()
-}
-
-fn run(r: &Row) -> Result<BatchRun, StoreError> {
-    Ok(BatchRun {
-        version: r.try_get(0)?,
-        started_at: r.try_get::<_, PgTime>(1)?.0,
-        published_at: r.try_get::<_, PgTime>(2)?.0,
-        boundary: r.try_get::<_, Option<PgTime>>(3)?.map(|t| t.0),
-        days: to_u64(r.try_get(4)?, "days")?,
-        trades: to_u64(r.try_get(5)?, "trades")?,
-        bars: to_u64(r.try_get(6)?, "bars")?,
-        rejects: to_u64(r.try_get(7)?, "rejects")?,
-    })
-}
-
-pub(super) async fn rejects(client: &Client, limit: usize) -> Result<Vec<Reject>, StoreError> {
+async fn rejects(client: &Client, limit: usize) -> Result<Vec<Reject>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = client
         .query(

@@ -8,44 +8,49 @@
 //! numbers of concurrent committers by commit order and is held only for the
 //! final upsert.
 
-use super::PgTime;
 use super::numeric::PgNumeric;
+use super::speed_read::offset;
+use super::{PgTime, PostgresStore};
 use crate::codec::Reject;
 use crate::interval::Interval;
-use crate::store::StoreError;
 use crate::store::common::{now_micros, to_i64};
+use crate::store::serving::OFFSET_COLUMNS;
 use crate::store::speed::{LateTrade, PartitionOffset, SpeedBar, SpeedCommit, prepare};
+use crate::store::{SpeedStore, StoreError};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Transaction};
 
-/// Creates the session's staging table; once per write connection.
-pub(super) async fn create_staging(client: &Client) -> Result<(), StoreError> {
-    client
-        .batch_execute(
-            r#"CREATE TEMPORARY TABLE speed_bars_staging (
-                symbol TEXT COLLATE "C" NOT NULL,
-                "interval" TEXT NOT NULL,
-                start TIMESTAMPTZ NOT NULL,
-                open NUMERIC(20,8) NOT NULL,
-                high NUMERIC(20,8) NOT NULL,
-                low NUMERIC(20,8) NOT NULL,
-                close NUMERIC(20,8) NOT NULL,
-                volume NUMERIC(38,8) NOT NULL,
-                vwap NUMERIC(20,8) NOT NULL,
-                trades BIGINT NOT NULL,
-                first_ts_ns BIGINT NOT NULL,
-                last_ts_ns BIGINT NOT NULL,
-                "final" BOOLEAN NOT NULL,
-                ord BIGINT NOT NULL
-            ) ON COMMIT DELETE ROWS"#,
-        )
-        .await?;
-    Ok(())
+#[async_trait::async_trait]
+impl SpeedStore for PostgresStore {
+    async fn commit_speed(&self, commit: &mut SpeedCommit) -> Result<(), StoreError> {
+        self::commit(&mut *self.writer().await?, commit).await
+    }
+
+    async fn speed_offsets(&self, topic: &str) -> Result<Vec<PartitionOffset>, StoreError> {
+        offsets(&self.reader().await?.client, topic).await
+    }
+
+    async fn late_positions(&self, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
+        late_positions(&self.reader().await?.client, source, from).await
+    }
 }
 
 const BAR_COLUMNS: &str =
     r#"symbol, "interval", start, open, high, low, close, volume, vwap, trades, first_ts_ns, last_ts_ns, "final""#;
+
+/// Creates the session's staging table, once per write connection: the bar
+/// columns of `speed_bars` (so their types are defined once, by the
+/// migrations) and the order in which the commit gave them.
+pub(super) async fn create_staging(client: &Client) -> Result<(), StoreError> {
+    client
+        .batch_execute(&format!(
+            "CREATE TEMPORARY TABLE speed_bars_staging ON COMMIT DELETE ROWS AS
+             SELECT {BAR_COLUMNS}, 0::BIGINT AS ord FROM speed_bars WITH NO DATA"
+        ))
+        .await?;
+    Ok(())
+}
 
 const COPY_TYPES: [Type; 14] = [
     Type::TEXT,
@@ -64,7 +69,7 @@ const COPY_TYPES: [Type; 14] = [
     Type::INT8,
 ];
 
-pub(super) async fn commit(client: &mut Client, commit: &mut SpeedCommit) -> Result<(), StoreError> {
+async fn commit(client: &mut Client, commit: &mut SpeedCommit) -> Result<(), StoreError> {
     prepare(commit)?;
     let now = now_micros();
     let tx = client.transaction().await?;
@@ -230,4 +235,25 @@ pub(super) async fn write_rejects(
     )
     .await?;
     Ok(())
+}
+
+async fn offsets(client: &Client, topic: &str) -> Result<Vec<PartitionOffset>, StoreError> {
+    let sql = format!(r#"{OFFSET_COLUMNS} WHERE topic = $1 ORDER BY "partition""#);
+    client.query(&sql, &[&topic]).await?.iter().map(offset).collect()
+}
+
+async fn late_positions(client: &Client, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
+    let from = i64::try_from(from).map_err(|_| StoreError::Range(format!("late trade position {from}")))?;
+    let rows = client
+        .query(
+            r#"SELECT "position" FROM late_trades WHERE source = $1 AND "position" >= $2 ORDER BY "position""#,
+            &[&source, &from],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let position: i64 = row.try_get(0)?;
+            u64::try_from(position).map_err(|_| StoreError::Corrupt(format!("late trade position {position}")))
+        })
+        .collect()
 }

@@ -1,5 +1,5 @@
-//! Reads of what the speed layer committed: positions, status, late trades
-//! and the bars changed since a change number.
+//! Reads of what the speed layer committed, for readers: its status, late
+//! trades and the bars changed since a change number.
 
 use super::PgTime;
 use super::numeric::{PgNumeric, units};
@@ -25,11 +25,6 @@ pub(super) fn offset(row: &Row) -> Result<PartitionOffset, StoreError> {
     })
 }
 
-pub(super) async fn offsets(client: &Client, topic: &str) -> Result<Vec<PartitionOffset>, StoreError> {
-    let sql = format!(r#"{OFFSET_COLUMNS} WHERE topic = $1 ORDER BY "partition""#);
-    client.query(&sql, &[&topic]).await?.iter().map(offset).collect()
-}
-
 pub(super) async fn status(client: &mut Client) -> Result<SpeedStatus, StoreError> {
     let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
     let row = tx.query_one("SELECT watermark_ns, updated_at, change_seq FROM speed_status WHERE id = 1", &[]).await?;
@@ -46,22 +41,6 @@ pub(super) async fn status(client: &mut Client) -> Result<SpeedStatus, StoreErro
 fn symbol(row: &Row, column: usize) -> Result<Symbol, StoreError> {
     let text: &str = row.try_get(column)?;
     Symbol::new(text).map_err(|e| StoreError::Corrupt(format!("symbol {text:?}: {e}")))
-}
-
-pub(super) async fn late_positions(client: &Client, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
-    let from = i64::try_from(from).map_err(|_| StoreError::Range(format!("late trade position {from}")))?;
-    let rows = client
-        .query(
-            r#"SELECT "position" FROM late_trades WHERE source = $1 AND "position" >= $2 ORDER BY "position""#,
-            &[&source, &from],
-        )
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let position: i64 = row.try_get(0)?;
-            u64::try_from(position).map_err(|_| StoreError::Corrupt(format!("late trade position {position}")))
-        })
-        .collect()
 }
 
 pub(super) async fn late(client: &Client, limit: usize) -> Result<Vec<LateTrade>, StoreError> {

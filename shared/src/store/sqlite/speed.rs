@@ -1,19 +1,21 @@
-//! The speed layer in SQLite: one `BEGIN IMMEDIATE` transaction per commit,
-//! bars upserted 64 rows per statement, money as integers of 10^-8.
+//! The speed role in SQLite: one `BEGIN IMMEDIATE` transaction per commit on
+//! the write connection, bars upserted 64 rows per statement, money as
+//! integers of 10^-8; and the reads of what the speed layer committed.
 //!
 //! SQLite has one writer at a time, so the commit may number its bars first;
-//! a read is one deferred transaction on the read connection, a snapshot.
+//! a read is one deferred transaction on a read connection, a snapshot.
 
-use super::StoreError;
-use super::common::{interval_of, now_micros, to_i64, to_u64};
-use super::serving::OFFSET_COLUMNS;
-use super::speed::{
-    LateTrade, PartitionOffset, SpeedBar, SpeedChange, SpeedChanges, SpeedCommit, SpeedStatus, prepare,
-};
+use super::SqliteStore;
 use crate::bar::Bar;
 use crate::codec::Reject;
 use crate::fixed::{Price, Size, Volume};
 use crate::interval::Interval;
+use crate::store::common::{interval_of, now_micros, to_i64, to_u64};
+use crate::store::serving::OFFSET_COLUMNS;
+use crate::store::speed::{
+    LateTrade, PartitionOffset, SpeedBar, SpeedChange, SpeedChanges, SpeedCommit, SpeedStatus, prepare,
+};
+use crate::store::{SpeedStore, StoreError};
 use crate::tick::{Symbol, Tick};
 use crate::time::format_rfc3339;
 use rusqlite::types::Value;
@@ -37,7 +39,34 @@ fn upsert_sql(rows: usize) -> String {
     )
 }
 
-pub(super) fn commit(conn: &mut Connection, commit: &mut SpeedCommit) -> Result<(), StoreError> {
+#[async_trait::async_trait]
+impl SpeedStore for SqliteStore {
+    async fn commit_speed(&self, commit: &mut SpeedCommit) -> Result<(), StoreError> {
+        // The writer thread takes the buffers and hands them back, so the
+        // caller keeps their capacity for the next commit.
+        let taken = std::mem::take(commit);
+        let (result, taken) = self
+            .write(move |conn| {
+                let mut taken = taken;
+                Ok((self::commit(conn, &mut taken), taken))
+            })
+            .await?;
+        *commit = taken;
+        result
+    }
+
+    async fn speed_offsets(&self, topic: &str) -> Result<Vec<PartitionOffset>, StoreError> {
+        let topic = topic.to_owned();
+        self.read(move |conn| offsets(conn, &topic)).await
+    }
+
+    async fn late_positions(&self, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
+        let source = source.to_owned();
+        self.read(move |conn| late_positions(conn, &source, from)).await
+    }
+}
+
+fn commit(conn: &mut Connection, commit: &mut SpeedCommit) -> Result<(), StoreError> {
     prepare(commit)?;
     let now = now_micros();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -159,7 +188,7 @@ pub(super) fn offset(row: &Row<'_>) -> rusqlite::Result<PartitionOffset> {
     })
 }
 
-pub(super) fn offsets(conn: &Connection, topic: &str) -> Result<Vec<PartitionOffset>, StoreError> {
+fn offsets(conn: &mut Connection, topic: &str) -> Result<Vec<PartitionOffset>, StoreError> {
     let mut statement = conn.prepare_cached(&format!(r#"{OFFSET_COLUMNS} WHERE topic = ?1 ORDER BY "partition""#))?;
     Ok(statement.query_map([topic], offset)?.collect::<Result<_, _>>()?)
 }
@@ -182,7 +211,7 @@ fn symbol(text: String) -> Result<Symbol, StoreError> {
     Symbol::new(&text).map_err(|e| StoreError::Corrupt(format!("symbol {text:?}: {e}")))
 }
 
-pub(super) fn late(conn: &Connection, limit: usize) -> Result<Vec<LateTrade>, StoreError> {
+pub(super) fn late(conn: &mut Connection, limit: usize) -> Result<Vec<LateTrade>, StoreError> {
     let mut statement = conn.prepare_cached(
         r#"SELECT source, "position", symbol, ts_ns, price, size, seq, reason FROM late_trades
            ORDER BY seen_at DESC, source DESC, "position" DESC LIMIT ?1"#,
@@ -207,7 +236,7 @@ pub(super) fn late(conn: &Connection, limit: usize) -> Result<Vec<LateTrade>, St
     Ok(late)
 }
 
-pub(super) fn late_positions(conn: &Connection, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
+fn late_positions(conn: &mut Connection, source: &str, from: u64) -> Result<Vec<u64>, StoreError> {
     let mut statement = conn.prepare_cached(
         r#"SELECT "position" FROM late_trades WHERE source = ?1 AND "position" >= ?2 ORDER BY "position""#,
     )?;

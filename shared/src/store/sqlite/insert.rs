@@ -4,10 +4,10 @@
 //! inserts would run it 64 times; with bars arriving in key order the B-tree
 //! work is an append, so this is most of what a publish costs.
 
-use super::StoreError;
-use super::common::to_i64;
 use crate::bar::Bar;
 use crate::interval::Interval;
+use crate::store::StoreError;
+use crate::store::common::to_i64;
 use crate::time::format_rfc3339;
 use rusqlite::Transaction;
 

@@ -1,34 +1,8 @@
-//! The speed-layer scenarios of [`crate::store::testing`] on SQLite, and the
-//! upgrade of a version-2 file.
+//! The upgrade of a SQLite file written by a tickflow of schema version 2.
 
 use super::*;
 use crate::store::testing;
-
-fn store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(&dir.path().join("views.db")).expect("open");
-    (dir, store)
-}
-
-macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {$(
-        #[tokio::test]
-        async fn $name() {
-            let (_dir, store) = store();
-            testing::$name(&store).await;
-        }
-    )*};
-}
-
-scenarios!(
-    speed_commit_reads_back,
-    speed_upsert_replaces,
-    speed_offsets_move,
-    speed_commit_is_atomic,
-    speed_replay_is_idempotent,
-    speed_changes_since,
-    serving_reads,
-);
+use rusqlite::params;
 
 #[tokio::test]
 async fn speed_upgrade_from_version_2() {
@@ -62,14 +36,14 @@ async fn speed_upgrade_from_version_2() {
             .expect("insert a version-2 speed bar");
         }
     }
-    let store = SqliteStore::open(&path).expect("upgrade");
+    let store = SqliteStore::open(&path, Access::Write).expect("upgrade");
     testing::speed_after_upgrade(&store, "1m", &old).await;
-    let versions: Vec<i64> = lock(&store.read)
-        .prepare("SELECT version FROM schema_migrations ORDER BY version")
-        .expect("prepare")
-        .query_map([], |r| r.get(0))
-        .expect("query")
-        .collect::<Result<_, _>>()
+    let versions: Vec<i64> = store
+        .read(|conn| {
+            let mut statement = conn.prepare("SELECT version FROM schema_migrations ORDER BY version")?;
+            Ok(statement.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?)
+        })
+        .await
         .expect("versions");
     assert_eq!(versions, migrations::MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>());
 }

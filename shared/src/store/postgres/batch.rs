@@ -1,21 +1,33 @@
-//! A batch publish: `COPY` into staging, then one transaction that swaps the days.
+//! The batch role in PostgreSQL: a publish is a `COPY` into staging, then
+//! one transaction that swaps the days; the manifest and runs read back.
 
-use super::PgTime;
+use super::{PgTime, PostgresStore};
 use crate::bar::Bar;
 use crate::interval::Interval;
-use crate::store::common::{distinct_intervals, now_micros, to_i64};
-use crate::store::{BatchPublish, BatchRun, StoreError};
+use crate::store::common::{distinct_intervals, now_micros, to_i64, to_u64};
+use crate::store::{BatchPublish, BatchRun, BatchStore, FileManifest, StoreError};
 use crate::time::{NANOS_PER_DAY, day_of, format_rfc3339, write_rfc3339};
 use bytes::Bytes;
 use futures_util::SinkExt;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::{Client, Row, Transaction};
+
+#[async_trait::async_trait]
+impl BatchStore for PostgresStore {
+    async fn publish_batch(&self, publish: BatchPublish) -> Result<BatchRun, StoreError> {
+        self::publish(&mut *self.writer().await?, publish).await
+    }
+
+    async fn batch_manifest(&self) -> Result<Vec<FileManifest>, StoreError> {
+        manifest(&self.reader().await?.client).await
+    }
+}
 
 /// Flush the `COPY` buffer at this size.
 const COPY_CHUNK: usize = 1 << 20;
 
-pub(super) async fn publish(client: &mut Client, mut publish: BatchPublish<'_>) -> Result<BatchRun, StoreError> {
+async fn publish(client: &mut Client, mut publish: BatchPublish) -> Result<BatchRun, StoreError> {
     let tag: i64 = client.query_one("SELECT nextval('batch_bars_staging_tag')", &[]).await?.try_get(0)?;
     let mut bars_per_day: HashMap<i64, u64> = publish.days.iter().map(|d| (d.day, 0)).collect();
     let bars = std::mem::replace(&mut publish.bars, Box::new(std::iter::empty()));
@@ -34,7 +46,7 @@ async fn swap(
     client: &mut Client,
     tag: i64,
     staged: u64,
-    publish: BatchPublish<'_>,
+    publish: BatchPublish,
     bars_per_day: &HashMap<i64, u64>,
 ) -> Result<BatchRun, StoreError> {
     let days = publish.days;
@@ -69,7 +81,7 @@ async fn swap(
 
     write_days(&tx, &days, bars_per_day, version, published_at).await?;
     write_files(&tx, &publish.files, &publish.forget_files, version).await?;
-    write_rejects(&tx, &publish.rejects, published_at).await?;
+    super::speed::write_rejects(&tx, &publish.rejects, "batch", published_at).await?;
 
     let newest: Option<i64> = tx.query_one("SELECT MAX(day) FROM batch_days", &[]).await?.try_get(0)?;
     let boundary = newest.map(|day| (day + 1) * NANOS_PER_DAY);
@@ -111,7 +123,7 @@ async fn swap(
 async fn stage(
     client: &Client,
     tag: i64,
-    bars: Box<dyn Iterator<Item = Bar> + Send + '_>,
+    bars: Box<dyn Iterator<Item = Bar> + Send>,
     bars_per_day: &mut HashMap<i64, u64>,
 ) -> Result<u64, StoreError> {
     let sink = client
@@ -223,19 +235,51 @@ async fn write_files(
     Ok(())
 }
 
-async fn write_rejects(tx: &Transaction<'_>, rejects: &[crate::codec::Reject], seen_at: i64) -> Result<(), StoreError> {
-    // PostgreSQL text cannot hold NUL.
-    let clean = |s: &str| s.replace('\0', "\u{fffd}");
-    let sources: Vec<String> = rejects.iter().map(|r| clean(&r.source)).collect();
-    let positions = rejects.iter().map(|r| to_i64(r.position, "reject position")).collect::<Result<Vec<_>, _>>()?;
-    let reasons: Vec<String> = rejects.iter().map(|r| clean(&r.reason)).collect();
-    let raws: Vec<String> = rejects.iter().map(|r| clean(&r.raw)).collect();
-    tx.execute(
-        r#"INSERT INTO rejects (source, "position", layer, reason, raw, seen_at)
-           SELECT s, p, 'batch', r, w, $5 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS u(s, p, r, w)
-           ON CONFLICT DO NOTHING"#,
-        &[&sources, &positions, &reasons, &raws, &PgTime(seen_at)],
-    )
-    .await?;
-    Ok(())
+async fn manifest(client: &Client) -> Result<Vec<FileManifest>, StoreError> {
+    let mut files = client
+        .query("SELECT path, bytes, modified_ns FROM batch_files ORDER BY path", &[])
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(FileManifest {
+                path: r.try_get(0)?,
+                bytes: to_u64(r.try_get(1)?, "file size")?,
+                modified_ns: r.try_get(2)?,
+                days: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let index: HashMap<String, usize> = files.iter().enumerate().map(|(i, f)| (f.path.clone(), i)).collect();
+    for row in client.query("SELECT path, day FROM batch_file_days ORDER BY path, day", &[]).await? {
+        let path: &str = row.try_get(0)?;
+        if let Some(&i) = index.get(path) {
+            files[i].days.push(row.try_get(1)?);
+        }
+    }
+    Ok(files)
+}
+
+pub(super) async fn runs(client: &Client, limit: usize) -> Result<Vec<BatchRun>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = client
+        .query(
+            "SELECT version, started_at, published_at, boundary, days, trades, bars, rejects
+             FROM batch_runs ORDER BY version DESC LIMIT $1",
+            &[&limit],
+        )
+        .await?;
+    rows.iter().map(run).collect()
+}
+
+fn run(r: &Row) -> Result<BatchRun, StoreError> {
+    Ok(BatchRun {
+        version: r.try_get(0)?,
+        started_at: r.try_get::<_, PgTime>(1)?.0,
+        published_at: r.try_get::<_, PgTime>(2)?.0,
+        boundary: r.try_get::<_, Option<PgTime>>(3)?.map(|t| t.0),
+        days: to_u64(r.try_get(4)?, "days")?,
+        trades: to_u64(r.try_get(5)?, "trades")?,
+        bars: to_u64(r.try_get(6)?, "bars")?,
+        rejects: to_u64(r.try_get(7)?, "rejects")?,
+    })
 }

@@ -2,12 +2,11 @@
 //! each interval (the bar tables are keyed interval first), the newest bars
 //! by one probe per symbol, interval and part, counts in one statement.
 
-use super::StoreError;
-use super::common::to_u64;
-use super::serving::{COUNTS, PARTITIONS, distinct, latest_parts, newest};
-use super::sqlite::{boundary, select, view_bar};
-use super::{Bars, PartitionProgress, StoreStats};
+use super::read::{boundary, select, view_bar};
 use crate::interval::Interval;
+use crate::store::common::to_u64;
+use crate::store::serving::{COUNTS, PARTITIONS, distinct, latest_parts, newest};
+use crate::store::{Bars, PartitionProgress, StoreError, StoreStats};
 use crate::tick::Symbol;
 use rusqlite::{Connection, params};
 
@@ -64,9 +63,7 @@ pub(super) fn stats(conn: &mut Connection) -> Result<StoreStats, StoreError> {
     })?;
     let partitions = tx
         .prepare_cached(PARTITIONS)?
-        .query_map([], |row| {
-            Ok(PartitionProgress { offset: super::sqlite_speed::offset(row)?, updated_at: row.get(5)? })
-        })?
+        .query_map([], |row| Ok(PartitionProgress { offset: super::speed::offset(row)?, updated_at: row.get(5)? }))?
         .collect::<Result<Vec<_>, _>>()?;
     tx.commit()?;
     Ok(StoreStats {

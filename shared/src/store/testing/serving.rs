@@ -3,13 +3,13 @@
 use super::{MINUTE, T0, bar, interval, late, offset, reject, speed};
 use crate::Bar;
 use crate::store::speed::SpeedCommit;
-use crate::store::{BatchPublish, DaySummary, View, ViewStore};
+use crate::store::{BatchPublish, DaySummary, Store, View};
 use crate::tick::Symbol;
 
 /// Symbols of both views; the newest bar of each symbol and interval by the
 /// merge rule (a speed bar before the boundary is not the newest, a batch
 /// bar is when no speed bar follows it); counts and partitions of `stats`.
-pub async fn serving_reads(store: &dyn ViewStore) {
+pub async fn serving_reads(store: &dyn Store) {
     let day = T0.div_euclid(crate::time::NANOS_PER_DAY);
     let base = day * crate::time::NANOS_PER_DAY;
     let boundary = base + crate::time::NANOS_PER_DAY;

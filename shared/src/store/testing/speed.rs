@@ -1,112 +1,16 @@
-//! Scenarios every [`ViewStore`] engine must pass, written once over
-//! `&dyn ViewStore`: the SQLite unit tests and the PostgreSQL integration
-//! tests run the same ones on a fresh store each. Built for tests only
-//! (`cfg(test)` or the `test-support` feature).
+//! The speed view's scenarios: commits read back, replace, move positions,
+//! are atomic and idempotent, and number their changes.
 
-use super::speed::{LateTrade, PartitionOffset, SpeedBar, SpeedChange, SpeedCommit};
-use super::{BarQuery, StoreError, View, ViewSelect, ViewStore, migrations};
+use super::{MINUTE, T0, all_changes, bar, interval, late, offset, read, reject, sorted, speed};
 use crate::bar::Bar;
-use crate::codec::Reject;
-use crate::fixed::{Price, Size, Volume};
-use crate::interval::Interval;
-use crate::tick::{Symbol, Tick};
+use crate::fixed::Volume;
+use crate::store::speed::{SpeedBar, SpeedChange, SpeedCommit};
+use crate::store::{Store, StoreError, ViewSelect};
+use crate::tick::Symbol;
 
-const MINUTE: i64 = 60_000_000_000;
-/// 2023-11-14T22:13:00Z, a minute boundary.
-const T0: i64 = 1_699_999_980_000_000_000;
-
-/// Applies the migrations up to `version` to the SQLite file at `path`, as an older tickflow would have.
-pub fn sqlite_at_version(path: &std::path::Path, version: i64) -> Result<(), StoreError> {
-    migrations::run_sqlite_to(&mut rusqlite::Connection::open(path)?, version).map(drop)
-}
-
-/// Applies the migrations up to `version` to the PostgreSQL database at `url`.
-pub async fn postgres_at_version(url: &str, version: i64) -> Result<(), StoreError> {
-    let (mut client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    let connection = tokio::spawn(connection);
-    let applied = migrations::run_postgres_to(&mut client, version).await;
-    drop(client);
-    let _ = connection.await;
-    applied.map(drop)
-}
-
-#[path = "testing_serving.rs"]
-mod serving;
-pub use serving::serving_reads;
-
-fn interval(label: &str) -> Interval {
-    label.parse().expect("interval")
-}
-
-/// A bar whose every field depends on `price`; money with all 8 decimals.
-pub fn bar(symbol: &str, label: &str, start: i64, price: i64) -> Bar {
-    Bar {
-        symbol: Symbol::new(symbol).expect("symbol"),
-        interval: interval(label),
-        start,
-        open: Price(price),
-        high: Price(price + 70_000_001),
-        low: Price(price - 30_000_003),
-        close: Price(price + 10_000_009),
-        // Near the top of what SQLite's 64-bit units hold.
-        volume: Volume(i128::from(i64::MAX) - i128::from(price)),
-        vwap: Price(price + 20_000_007),
-        trades: 17 + price.unsigned_abs() % 1000,
-        first_ts: start + 1,
-        last_ts: start + MINUTE - 1,
-    }
-}
-
-fn speed(bar: Bar, is_final: bool) -> SpeedBar {
-    SpeedBar { bar, is_final }
-}
-
-fn offset(topic: &str, partition: i32, next_offset: i64, replay_from: i64) -> PartitionOffset {
-    PartitionOffset { topic: topic.into(), partition, next_offset, replay_from, end_offset: Some(next_offset + 5) }
-}
-
-fn late(partition: i32, position: u64, price: i64) -> LateTrade {
-    LateTrade {
-        tick: Tick {
-            symbol: Symbol::new("BRK.B").expect("symbol"),
-            ts: T0 - 3 * MINUTE + 123_456_789,
-            price: Price(price),
-            size: Size(1_234_567_890_123),
-            seq: u64::MAX >> 2,
-        },
-        source: format!("ticks/{partition}"),
-        position,
-        reason: "the 1m bar closed more than 5s before".into(),
-    }
-}
-
-fn reject(position: u64) -> Reject {
-    Reject::new("ticks/1", position, "price \"-1\" must be positive".into(), b"{\"price\":-1,\t\"x\":\"\\\\\"}")
-}
-
-/// The bars of one view and interval, as [`ViewStore::bars`] reads them.
-async fn read(store: &dyn ViewStore, label: &str, view: ViewSelect) -> Vec<Bar> {
-    let query = BarQuery { interval: interval(label), symbol: None, from: None, to: None, view, limit: None };
-    let bars = store.bars(&query).await.expect("read bars").bars;
-    let expected = if view == ViewSelect::Batch { View::Batch } else { View::Speed };
-    assert!(bars.iter().all(|b| b.view == expected));
-    bars.into_iter().map(|b| b.bar).collect()
-}
-
-/// `bars` of one interval in the order reads return them.
-fn sorted(bars: &[SpeedBar], label: &str) -> Vec<Bar> {
-    let mut bars: Vec<Bar> = bars.iter().filter(|b| b.bar.interval == interval(label)).map(|b| b.bar.clone()).collect();
-    bars.sort_by(|a, b| (&a.symbol, a.start).cmp(&(&b.symbol, b.start)));
-    bars
-}
-
-async fn all_changes(store: &dyn ViewStore, label: &str, since: i64) -> Vec<SpeedChange> {
-    store.speed_changes(interval(label), None, since, usize::MAX).await.expect("changes").changes
-}
-
-/// A commit reads back exactly: bars through [`ViewStore::bars`], their
-/// finality through [`ViewStore::speed_changes`], positions and status.
-pub async fn speed_commit_reads_back(store: &dyn ViewStore) {
+/// A commit reads back exactly: bars through [`ReadStore::bars`](crate::store::ReadStore::bars), their
+/// finality through [`ReadStore::speed_changes`](crate::store::ReadStore::speed_changes), positions and status.
+pub async fn speed_commit_reads_back(store: &dyn Store) {
     let mut bars = Vec::new();
     for (i, symbol) in ["MSFT", "AAPL", "BRK.B"].into_iter().enumerate() {
         for minute in 0..5 {
@@ -144,7 +48,7 @@ pub async fn speed_commit_reads_back(store: &dyn ViewStore) {
 
 /// An upsert replaces the whole row (provisional, then final); of one key
 /// given twice in a commit the later wins.
-pub async fn speed_upsert_replaces(store: &dyn ViewStore) {
+pub async fn speed_upsert_replaces(store: &dyn Store) {
     let provisional = speed(bar("AAPL", "1m", T0, 10_000_000_000), false);
     store.commit_speed(&mut SpeedCommit { bars: vec![provisional], ..SpeedCommit::default() }).await.expect("commit");
     let head = store.speed_status().await.expect("status").change_seq;
@@ -174,7 +78,7 @@ pub async fn speed_upsert_replaces(store: &dyn ViewStore) {
 
 /// Positions round-trip per topic and a later commit moves them; the
 /// watermark only moves forward; an impossible position is refused.
-pub async fn speed_offsets_move(store: &dyn ViewStore) {
+pub async fn speed_offsets_move(store: &dyn Store) {
     let first = vec![offset("ticks", 1, 20, 20), offset("ticks", 0, 10, 4), offset("quotes", 0, 3, 1)];
     store
         .commit_speed(&mut SpeedCommit { offsets: first, watermark: Some(T0), ..SpeedCommit::default() })
@@ -207,7 +111,7 @@ pub async fn speed_offsets_move(store: &dyn ViewStore) {
 /// A commit that fails in the middle of its bars leaves nothing of itself
 /// visible: not a bar, position, watermark, late trade, reject or change
 /// number; and the store takes the next commit.
-pub async fn speed_commit_is_atomic(store: &dyn ViewStore) {
+pub async fn speed_commit_is_atomic(store: &dyn Store) {
     let symbols: Vec<String> = (0..30).map(|i| format!("S{i:02}")).collect();
     let bars_at = |price: i64| -> Vec<SpeedBar> {
         let mut bars = Vec::new();
@@ -257,7 +161,7 @@ pub async fn speed_commit_is_atomic(store: &dyn ViewStore) {
 
 /// Replaying a commit after a crash stores its late trades and rejects once;
 /// late trades read back exactly, newest first.
-pub async fn speed_replay_is_idempotent(store: &dyn ViewStore) {
+pub async fn speed_replay_is_idempotent(store: &dyn Store) {
     let commit = SpeedCommit {
         bars: vec![speed(bar("AAPL", "1m", T0, 1_000_000_000), false)],
         offsets: vec![offset("ticks", 0, 8, 2)],
@@ -284,7 +188,7 @@ pub async fn speed_replay_is_idempotent(store: &dyn ViewStore) {
 
 /// Change numbers grow with every commit; a poll returns only bars changed
 /// since its number, of its interval and symbols, cut at its limit.
-pub async fn speed_changes_since(store: &dyn ViewStore) {
+pub async fn speed_changes_since(store: &dyn Store) {
     let first = vec![
         speed(bar("AAPL", "1m", T0, 1), false),
         speed(bar("MSFT", "1m", T0, 2), false),
@@ -330,7 +234,7 @@ pub async fn speed_changes_since(store: &dyn ViewStore) {
 /// After upgrading a version-2 database whose speed view held `old` (final
 /// bars of `label`, written in this order), the old bars keep their values,
 /// are numbered 1.. in the order they were written, and new commits number on.
-pub async fn speed_after_upgrade(store: &dyn ViewStore, label: &str, old: &[Bar]) {
+pub async fn speed_after_upgrade(store: &dyn Store, label: &str, old: &[Bar]) {
     let mut in_order = old.to_vec();
     in_order.sort_by(|a, b| (&a.symbol, a.start).cmp(&(&b.symbol, b.start)));
     assert_eq!(read(store, label, ViewSelect::Speed).await, in_order);

@@ -1,0 +1,156 @@
+//! The batch view's scenarios: a publish reads back exactly, a republish
+//! replaces only its days and is atomic for readers, a bad publish leaves
+//! nothing, and the manifest and rejects round-trip (contract 5).
+
+use super::{by_key, day_bars, interval, publish, query};
+use crate::bar::Bar;
+use crate::codec::Reject;
+use crate::store::{Bars, FileManifest, Store, StoreError, View, ViewSelect};
+use crate::tick::Symbol;
+use crate::time::NANOS_PER_DAY;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+const MINUTE: i64 = 60_000_000_000;
+
+/// The bars of a read, all of which must be batch bars.
+fn batch_bars(bars: &Bars) -> Vec<Bar> {
+    assert!(bars.bars.iter().all(|b| b.view == View::Batch), "a speed bar in a batch read");
+    bars.bars.iter().map(|b| b.bar.clone()).collect()
+}
+
+/// `bars` of one interval, in read order.
+fn of(bars: &[Bar], label: &str) -> Vec<Bar> {
+    by_key(bars.iter().filter(|b| b.interval == interval(label)).cloned().collect())
+}
+
+/// A publish reads back bar for bar in every interval; its run is recorded;
+/// a read by symbol, range and limit returns the right slice.
+pub async fn publish_reads_back_exactly(store: &dyn Store) {
+    let bars = day_bars(19_000, 60, 10_000_000_000);
+    let run = store.publish_batch(publish(&[(19_000, 500)], bars.clone())).await.expect("publish");
+    assert_eq!((run.version, run.bars, run.trades), (1, bars.len() as u64, 500));
+    assert_eq!(run.boundary, Some(19_001 * NANOS_PER_DAY));
+    for label in ["1m", "1h"] {
+        let read = store.bars(&query(label, ViewSelect::Batch)).await.expect("read");
+        assert_eq!(read.boundary, run.boundary);
+        assert_eq!(batch_bars(&read), of(&bars, label));
+    }
+    assert_eq!(store.batch_runs(10).await.expect("runs"), vec![run]);
+
+    let mut q = query("1m", ViewSelect::Batch);
+    q.symbol = Some(Symbol::new("MSFT").expect("symbol"));
+    q.from = Some(19_000 * NANOS_PER_DAY + MINUTE);
+    q.to = Some(19_000 * NANOS_PER_DAY + 3 * MINUTE);
+    let read = batch_bars(&store.bars(&q).await.expect("read"));
+    let msft: Vec<Bar> = of(&bars, "1m").into_iter().filter(|b| b.symbol.as_str() == "MSFT").collect();
+    assert_eq!(read, msft[1..3]);
+    q.limit = Some(1);
+    assert_eq!(batch_bars(&store.bars(&q).await.expect("read")), msft[1..2]);
+}
+
+/// A republish of one day replaces that day's bars only and moves the
+/// boundary to the end of the newest published day; a day republished with
+/// no trades leaves the view, and the boundary follows.
+pub async fn republish_replaces_only_its_days(store: &dyn Store) {
+    let old_a = day_bars(19_000, 30, 10_000_000_000);
+    let old_b = day_bars(19_001, 30, 20_000_000_000);
+    let both: Vec<Bar> = old_a.iter().chain(&old_b).cloned().collect();
+    let run = store.publish_batch(publish(&[(19_000, 5), (19_001, 6)], both)).await.expect("publish");
+    assert_eq!((run.version, run.boundary), (1, Some(19_002 * NANOS_PER_DAY)));
+
+    let new_a = day_bars(19_000, 3, 30_000_000_000);
+    let run = store.publish_batch(publish(&[(19_000, 7)], new_a.clone())).await.expect("republish");
+    assert_eq!((run.version, run.boundary), (2, Some(19_002 * NANOS_PER_DAY)));
+    let expected: Vec<Bar> = new_a.iter().chain(&old_b).cloned().collect();
+    for label in ["1m", "1h"] {
+        let read = store.bars(&query(label, ViewSelect::Batch)).await.expect("read");
+        assert_eq!(batch_bars(&read), of(&expected, label));
+    }
+    let mut q = query("1m", ViewSelect::Batch);
+    q.to = Some(19_001 * NANOS_PER_DAY);
+    assert_eq!(batch_bars(&store.bars(&q).await.expect("read")), of(&new_a, "1m"));
+    q.from = q.to.take();
+    assert_eq!(batch_bars(&store.bars(&q).await.expect("read")), of(&old_b, "1m"));
+
+    let run = store.publish_batch(publish(&[(19_002, 1)], day_bars(19_002, 2, 5))).await.expect("newer day");
+    assert_eq!(run.boundary, Some(19_003 * NANOS_PER_DAY));
+    let run = store.publish_batch(publish(&[(19_002, 0)], Vec::new())).await.expect("empty day");
+    assert_eq!(run.boundary, Some(19_002 * NANOS_PER_DAY));
+    let read = store.bars(&query("1h", ViewSelect::Batch)).await.expect("read");
+    assert_eq!(batch_bars(&read), of(&expected, "1h"));
+    let runs = store.batch_runs(2).await.expect("runs");
+    assert_eq!(runs.iter().map(|r| r.version).collect::<Vec<_>>(), vec![4, 3]);
+}
+
+/// Contracts 5 and 6: a reader sees a day either wholly before or wholly
+/// after a republish, never a mix or a part, while publishes run beside it.
+pub async fn republish_is_atomic_for_readers(store: &dyn Store) {
+    let day = 19_000;
+    let version_a = of(&day_bars(day, 240, 1_000_000_000), "1m");
+    let version_b = of(&day_bars(day, 97, 2_000_000_000), "1m");
+    store.publish_batch(publish(&[(day, 1)], version_a.clone())).await.expect("publish A");
+    let done = AtomicBool::new(false);
+    let read = async {
+        let mut q = query("1m", ViewSelect::Merged);
+        q.from = Some(day * NANOS_PER_DAY);
+        q.to = Some((day + 1) * NANOS_PER_DAY);
+        let mut reads = 0;
+        while (reads < 300 || !done.load(Ordering::Relaxed)) && reads < 2000 {
+            let bars = batch_bars(&store.bars(&q).await.expect("read"));
+            assert!(bars == version_a || bars == version_b, "read {reads} saw {} bars, a mix or a part", bars.len());
+            reads += 1;
+            tokio::task::yield_now().await;
+        }
+        reads
+    };
+    let write = async {
+        for i in 0..20 {
+            let next = if i % 2 == 0 { version_b.clone() } else { version_a.clone() };
+            store.publish_batch(publish(&[(day, 1)], next)).await.expect("republish");
+        }
+        done.store(true, Ordering::Relaxed);
+    };
+    let (reads, ()) = tokio::join!(read, write);
+    assert!(reads >= 300, "{reads} reads");
+}
+
+/// A publish with a bar outside the days it replaces fails and leaves no
+/// bar and no run behind.
+pub async fn publish_outside_its_days_leaves_nothing(store: &dyn Store) {
+    let mut bars = day_bars(0, 3, 1_000);
+    bars.push(super::bar("AAPL", "1h", NANOS_PER_DAY, 1));
+    let error = store.publish_batch(publish(&[(0, 1)], bars)).await.expect_err("outside");
+    assert!(matches!(error, StoreError::Range(_)), "{error}");
+    assert!(store.batch_runs(10).await.expect("runs").is_empty());
+    assert!(store.bars(&query("1m", ViewSelect::Batch)).await.expect("read").bars.is_empty());
+    assert_eq!(store.bars(&query("1m", ViewSelect::Batch)).await.expect("read").boundary, None);
+}
+
+/// Each run's files replace their earlier entries and forgotten files go;
+/// rejects are kept once per source position.
+pub async fn manifest_and_rejects_round_trip(store: &dyn Store) {
+    let file = |path: &str, days: Vec<i64>| FileManifest {
+        path: path.into(),
+        bytes: 1234,
+        modified_ns: 1_700_000_000_000_000_001,
+        days,
+    };
+    let reject = Reject::new("a.csv", 3, "price \"-1\" must be positive".into(), b"AAPL,-1,\t\"x\"\\");
+    let mut p = publish(&[(19_000, 1)], Vec::new());
+    p.files = vec![file("a.csv", vec![19_000, 19_001]), file("b.csv", vec![19_000])];
+    p.rejects = vec![reject.clone()];
+    store.publish_batch(p).await.expect("publish");
+    assert_eq!(
+        store.batch_manifest().await.expect("manifest"),
+        vec![file("a.csv", vec![19_000, 19_001]), file("b.csv", vec![19_000])]
+    );
+
+    let mut p = publish(&[(19_000, 1)], Vec::new());
+    p.files = vec![file("a.csv", vec![19_002])];
+    p.forget_files = vec!["b.csv".into()];
+    p.rejects = vec![reject.clone()];
+    store.publish_batch(p).await.expect("republish");
+    assert_eq!(store.batch_manifest().await.expect("manifest"), vec![file("a.csv", vec![19_002])]);
+    assert_eq!(store.rejects(10).await.expect("rejects"), vec![reject]);
+    assert_eq!(store.batch_runs(10).await.expect("runs").len(), 2);
+}
