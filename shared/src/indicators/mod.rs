@@ -20,7 +20,8 @@
 //! that have one, which moves the last bits). An indicator yields `None` until
 //! it is warmed up: the bar with 0-based index
 //! [`Indicator::warm_up`] is the first to yield a value, exactly where TA-Lib's
-//! output stops being NaN.
+//! output stops being NaN. `shared/tests/fixtures/talib/` holds TA-Lib's
+//! values on the real trades' 1m bars, and the tests compare against them.
 //!
 //! # Exact where it is cheap
 //!
@@ -46,6 +47,8 @@ mod sma;
 mod vwap;
 mod window;
 
+#[cfg(test)]
+mod talib_tests;
 #[cfg(test)]
 mod tests;
 
