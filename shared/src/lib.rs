@@ -11,6 +11,7 @@
 pub mod bar;
 pub mod codec;
 pub mod fixed;
+pub mod indicators;
 pub mod interval;
 pub mod render;
 pub mod store;
