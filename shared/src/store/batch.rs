@@ -65,3 +65,34 @@ pub struct BatchRun {
     /// Rows rejected.
     pub rejects: u64,
 }
+
+/// A published day of the batch view and where it came from: its lineage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchDay {
+    /// Days since the epoch.
+    pub day: i64,
+    /// The version of the run that published it last.
+    pub version: i64,
+    /// Its trades.
+    pub trades: u64,
+    /// Its bars, of every interval.
+    pub bars: u64,
+    /// When that run published it (ns since the epoch).
+    pub published_at: i64,
+    /// The archive files that hold its trades, by path, as the batch layer
+    /// recorded them when it read them.
+    pub files: Vec<DayFile>,
+}
+
+/// An archive file as the batch manifest records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayFile {
+    /// The path as given to the batch layer.
+    pub path: String,
+    /// Size in bytes when read.
+    pub bytes: u64,
+    /// Modification time (ns since the epoch) when read.
+    pub modified_ns: i64,
+    /// The version of the run that read it last.
+    pub version: i64,
+}

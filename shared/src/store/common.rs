@@ -1,7 +1,7 @@
 //! What both engines share: how a query splits into per-view ranges, and
 //! small conversions.
 
-use super::{BarQuery, StoreError, View, ViewSelect};
+use super::{BarQuery, BatchDay, DayFile, StoreError, View, ViewSelect};
 use crate::interval::Interval;
 
 /// One table to read: a view and a `[lo, hi)` range of bar starts.
@@ -82,6 +82,29 @@ pub(crate) fn bars_sql(
         sql.push_str(&format!(" LIMIT {}", push(&mut values, count)));
     }
     (sql, values)
+}
+
+/// The published days of `[from, to)`, ordered by day (both engines' SQL; `$1`, `$2` are the bounds).
+pub(crate) const BATCH_DAYS: &str =
+    "SELECT day, version, trades, bars, published_at FROM batch_days WHERE day >= $1 AND day < $2 ORDER BY day";
+
+/// The files of the published days of `[from, to)`, ordered by day and path.
+pub(crate) const BATCH_DAY_FILES: &str = "SELECT d.day, f.path, f.bytes, f.modified_ns, f.version
+    FROM batch_file_days AS d JOIN batch_files AS f ON f.path = d.path
+    WHERE d.day >= $1 AND d.day < $2 ORDER BY d.day, f.path";
+
+/// Puts each file (read with [`BATCH_DAY_FILES`], by day) into its day.
+pub(crate) fn with_files(mut days: Vec<BatchDay>, files: Vec<(i64, DayFile)>) -> Vec<BatchDay> {
+    let mut at = 0;
+    for (day, file) in files {
+        while at < days.len() && days[at].day < day {
+            at += 1;
+        }
+        if let Some(entry) = days.get_mut(at).filter(|entry| entry.day == day) {
+            entry.files.push(file);
+        }
+    }
+    days
 }
 
 /// A `u64` count or size as a signed 64-bit column.

@@ -33,7 +33,7 @@ mod sqlite;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
-pub use batch::{BatchPublish, BatchRun, DaySummary, FileManifest};
+pub use batch::{BatchDay, BatchPublish, BatchRun, DayFile, DaySummary, FileManifest};
 pub use error::StoreError;
 pub use postgres::PostgresStore;
 pub use query::{BarQuery, Bars, View, ViewBar, ViewSelect};

@@ -8,7 +8,7 @@
 //! leaves the rest to the default methods, which act as a store that keeps
 //! nothing (the habit of ripgrep's `Sink`).
 
-use super::{BarQuery, Bars, BatchPublish, BatchRun, FileManifest, StoreError};
+use super::{BarQuery, Bars, BatchDay, BatchPublish, BatchRun, FileManifest, StoreError};
 use super::{LateTrade, PartitionOffset, SpeedChanges, SpeedCommit, SpeedStatus, StoreStats};
 use crate::codec::Reject;
 use crate::interval::Interval;
@@ -109,6 +109,11 @@ pub trait ReadStore: Progress {
 
     /// The newest late trades, newest first.
     async fn late_trades(&self, limit: usize) -> Result<Vec<LateTrade>, StoreError>;
+
+    /// The published days in `[from, to)` (days since the epoch), in order,
+    /// each with the run that published it and its archive files, in one
+    /// snapshot: the lineage of the batch view.
+    async fn batch_days(&self, from: i64, to: i64) -> Result<Vec<BatchDay>, StoreError>;
 }
 
 /// Every role at once: what an engine is, and what `tickflow demo` holds.

@@ -8,8 +8,10 @@ use crate::bar::Bar;
 use crate::codec::Reject;
 use crate::fixed::{Price, Volume};
 use crate::interval::Interval;
-use crate::store::common::{self, Bound, Part, interval_of, parts, to_u64};
-use crate::store::{BarQuery, Bars, LateTrade, ReadStore, SpeedChanges, StoreError, StoreStats, View, ViewBar};
+use crate::store::common::{self, BATCH_DAY_FILES, BATCH_DAYS, Bound, Part, interval_of, parts, to_u64, with_files};
+use crate::store::{
+    BarQuery, Bars, BatchDay, DayFile, LateTrade, ReadStore, SpeedChanges, StoreError, StoreStats, View, ViewBar,
+};
 use crate::tick::Symbol;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, IsolationLevel, Row, Transaction};
@@ -49,6 +51,43 @@ impl ReadStore for PostgresStore {
     async fn late_trades(&self, limit: usize) -> Result<Vec<LateTrade>, StoreError> {
         speed_read::late(&self.reader().await?.client, limit).await
     }
+
+    async fn batch_days(&self, from: i64, to: i64) -> Result<Vec<BatchDay>, StoreError> {
+        batch_days(&mut self.reader().await?.client, from, to).await
+    }
+}
+
+async fn batch_days(client: &mut Client, from: i64, to: i64) -> Result<Vec<BatchDay>, StoreError> {
+    let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
+    let days = tx.query(BATCH_DAYS, &[&from, &to]).await?;
+    let files = tx.query(BATCH_DAY_FILES, &[&from, &to]).await?;
+    tx.commit().await?;
+    let days = days
+        .iter()
+        .map(|r| {
+            Ok(BatchDay {
+                day: r.try_get(0)?,
+                version: r.try_get(1)?,
+                trades: to_u64(r.try_get(2)?, "trades")?,
+                bars: to_u64(r.try_get(3)?, "bars")?,
+                published_at: r.try_get::<_, PgTime>(4)?.0,
+                files: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let files = files
+        .iter()
+        .map(|r| {
+            let file = DayFile {
+                path: r.try_get(1)?,
+                bytes: to_u64(r.try_get(2)?, "file size")?,
+                modified_ns: r.try_get(3)?,
+                version: r.try_get(4)?,
+            };
+            Ok((r.try_get(0)?, file))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(with_files(days, files))
 }
 
 async fn bars(reader: &mut Reader, query: &BarQuery) -> Result<Bars, StoreError> {

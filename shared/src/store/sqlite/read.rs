@@ -6,11 +6,13 @@ use crate::bar::Bar;
 use crate::codec::Reject;
 use crate::fixed::{Price, Volume};
 use crate::interval::Interval;
-use crate::store::common::{self, Bound, Part, interval_of, parts, to_u64};
-use crate::store::{BarQuery, Bars, LateTrade, ReadStore, SpeedChanges, StoreError, StoreStats, View, ViewBar};
+use crate::store::common::{self, BATCH_DAY_FILES, BATCH_DAYS, Bound, Part, interval_of, parts, to_u64, with_files};
+use crate::store::{
+    BarQuery, Bars, BatchDay, DayFile, LateTrade, ReadStore, SpeedChanges, StoreError, StoreStats, View, ViewBar,
+};
 use crate::tick::Symbol;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 #[async_trait::async_trait]
 impl ReadStore for SqliteStore {
@@ -50,6 +52,44 @@ impl ReadStore for SqliteStore {
     async fn late_trades(&self, limit: usize) -> Result<Vec<LateTrade>, StoreError> {
         self.read(move |conn| super::speed::late(conn, limit)).await
     }
+
+    async fn batch_days(&self, from: i64, to: i64) -> Result<Vec<BatchDay>, StoreError> {
+        self.read(move |conn| batch_days(conn, from, to)).await
+    }
+}
+
+fn batch_days(conn: &mut Connection, from: i64, to: i64) -> Result<Vec<BatchDay>, StoreError> {
+    let tx = conn.transaction()?;
+    let mut days = Vec::new();
+    {
+        let mut statement = tx.prepare_cached(BATCH_DAYS)?;
+        let mut rows = statement.query(params![from, to])?;
+        while let Some(r) = rows.next()? {
+            days.push(BatchDay {
+                day: r.get(0)?,
+                version: r.get(1)?,
+                trades: to_u64(r.get(2)?, "trades")?,
+                bars: to_u64(r.get(3)?, "bars")?,
+                published_at: r.get(4)?,
+                files: Vec::new(),
+            });
+        }
+        let mut statement = tx.prepare_cached(BATCH_DAY_FILES)?;
+        let mut rows = statement.query(params![from, to])?;
+        let mut files = Vec::new();
+        while let Some(r) = rows.next()? {
+            let file = DayFile {
+                path: r.get(1)?,
+                bytes: to_u64(r.get(2)?, "file size")?,
+                modified_ns: r.get(3)?,
+                version: r.get(4)?,
+            };
+            files.push((r.get(0)?, file));
+        }
+        days = with_files(days, files);
+    }
+    tx.commit()?;
+    Ok(days)
 }
 
 fn bars(conn: &mut Connection, query: &BarQuery) -> Result<Bars, StoreError> {

@@ -5,7 +5,7 @@
 use super::{by_key, day_bars, interval, publish, query};
 use crate::bar::Bar;
 use crate::codec::Reject;
-use crate::store::{Bars, FileManifest, Store, StoreError, View, ViewSelect};
+use crate::store::{Bars, BatchDay, DayFile, FileManifest, Store, StoreError, View, ViewSelect};
 use crate::tick::Symbol;
 use crate::time::NANOS_PER_DAY;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -153,4 +153,43 @@ pub async fn manifest_and_rejects_round_trip(store: &dyn Store) {
     assert_eq!(store.batch_manifest().await.expect("manifest"), vec![file("a.csv", vec![19_002])]);
     assert_eq!(store.rejects(10).await.expect("rejects"), vec![reject]);
     assert_eq!(store.batch_runs(10).await.expect("runs").len(), 2);
+}
+
+/// The lineage of the batch view: each published day names the run that
+/// published it and the archive files of its trades, as last read.
+pub async fn batch_days_trace_runs_and_files(store: &dyn Store) {
+    let file = |path: &str, bytes: u64, days: Vec<i64>| FileManifest { path: path.into(), bytes, modified_ns: 7, days };
+    let mut first = publish(&[(19_000, 5), (19_001, 6)], Vec::new());
+    first.files = vec![file("a.csv", 10, vec![19_000, 19_001]), file("b.csv", 20, vec![19_000])];
+    let first = store.publish_batch(first).await.expect("publish");
+    let mut second = publish(&[(19_001, 7)], Vec::new());
+    second.files = vec![file("a.csv", 11, vec![19_000, 19_001])];
+    let second = store.publish_batch(second).await.expect("republish");
+
+    let day_file = |path: &str, bytes: u64, version: i64| DayFile { path: path.into(), bytes, modified_ns: 7, version };
+    let days = store.batch_days(18_000, 20_000).await.expect("days");
+    let expected = vec![
+        BatchDay {
+            day: 19_000,
+            version: 1,
+            trades: 5,
+            bars: 0,
+            published_at: first.published_at,
+            files: vec![day_file("a.csv", 11, 2), day_file("b.csv", 20, 1)],
+        },
+        BatchDay {
+            day: 19_001,
+            version: 2,
+            trades: 7,
+            bars: 0,
+            published_at: second.published_at,
+            files: vec![day_file("a.csv", 11, 2)],
+        },
+    ];
+    assert_eq!(days, expected);
+    assert_eq!(store.batch_days(19_001, 19_002).await.expect("days"), expected[1..]);
+    assert!(store.batch_days(19_002, 20_000).await.expect("days").is_empty());
+
+    store.publish_batch(publish(&[(19_001, 0)], Vec::new())).await.expect("empty the day");
+    assert_eq!(store.batch_days(18_000, 20_000).await.expect("days"), expected[..1]);
 }

@@ -14,8 +14,8 @@ mod serving;
 mod speed;
 
 pub use batch::{
-    manifest_and_rejects_round_trip, publish_outside_its_days_leaves_nothing, publish_reads_back_exactly,
-    republish_is_atomic_for_readers, republish_replaces_only_its_days,
+    batch_days_trace_runs_and_files, manifest_and_rejects_round_trip, publish_outside_its_days_leaves_nothing,
+    publish_reads_back_exactly, republish_is_atomic_for_readers, republish_replaces_only_its_days,
 };
 pub use merge::{merge_rule_matches_the_reference, merged_reads_batch_before_the_boundary};
 pub use serving::serving_reads;
@@ -46,6 +46,7 @@ macro_rules! store_scenarios {
             republish_is_atomic_for_readers,
             publish_outside_its_days_leaves_nothing,
             manifest_and_rejects_round_trip,
+            batch_days_trace_runs_and_files,
             merged_reads_batch_before_the_boundary,
             speed_commit_reads_back,
             speed_upsert_replaces,
