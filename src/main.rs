@@ -66,6 +66,8 @@ enum Command {
     Serve(commands::serve::Args),
     /// Print bars from a view store as CSV or JSON.
     Bars(commands::bars::Args),
+    /// Bring a store's schema up to date (TimescaleDB hypertables where available) and report its state.
+    Migrate(commands::migrate::Args),
     /// Run a benchmark scenario and print its figures.
     Bench(tickflow_bench::BenchArgs),
 }
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Batch(args) => commands::batch::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Bars(args) => commands::bars::run(args),
+        Command::Migrate(args) => commands::migrate::run(args),
         Command::Bench(args) => tickflow_bench::run(args).map_err(anyhow::Error::from),
     };
     match result {

@@ -1,5 +1,6 @@
-//! The PostgreSQL store against a real server: every scenario of
-//! `store::testing` (the SQLite unit tests run the same), and what is
+//! The PostgreSQL store against real servers: every scenario of
+//! `store::testing` (the SQLite unit tests run the same) on TimescaleDB and
+//! on plain PostgreSQL, and what is
 //! PostgreSQL's own: volumes beyond 64 bits, concurrent migrations, the
 //! read-only open, the upgrade of a version-2 database, and change polling
 //! under concurrent speed commits.
@@ -13,14 +14,26 @@ use tickflow_shared::store::{
 use tickflow_shared::time::format_rfc3339;
 use tickflow_shared::{Bar, Price, Volume};
 
-/// A store on a new database; nothing to keep alive beside it.
+/// A store on a new database of the TimescaleDB server; nothing to keep alive beside it.
 async fn open() -> ((), Arc<dyn Store>) {
     ((), Arc::new(PostgresStore::open(&postgres::database(), Access::Write).await.expect("connect")))
 }
 
+/// A store on a new database of the plain PostgreSQL server.
+async fn open_plain() -> ((), Arc<dyn Store>) {
+    ((), Arc::new(PostgresStore::open(&postgres::plain_database(), Access::Write).await.expect("connect")))
+}
+
+// A case of the merge property makes a database: fewer of them than SQLite's
+// 48 (which catch a gap at the boundary every time), on each server.
 mod scenarios {
     use super::open;
-    tickflow_shared::store_scenarios!(open());
+    tickflow_shared::store_scenarios!(open(), cases = 12);
+}
+
+mod plain {
+    use super::open_plain;
+    tickflow_shared::store_scenarios!(open_plain(), cases = 12);
 }
 
 fn publish(bars: Vec<Bar>) -> BatchPublish {

@@ -20,3 +20,4 @@ mod serve_stream;
 mod speed;
 mod speed_crash;
 mod store_postgres;
+mod timescale;

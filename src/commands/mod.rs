@@ -5,6 +5,7 @@ pub mod bars;
 pub mod batch;
 pub mod demo;
 pub mod generate;
+pub mod migrate;
 pub mod produce;
 pub mod serve;
 pub mod speed;

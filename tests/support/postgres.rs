@@ -1,12 +1,15 @@
-//! A fresh PostgreSQL database per test, on a real server.
+//! A fresh PostgreSQL database per test, on a real server: TimescaleDB
+//! preloaded (the production path, [`database`]), or plain PostgreSQL with
+//! the extension at most installed, not preloaded ([`plain_database`]).
 //!
-//! With `TICKFLOW_TEST_POSTGRES` set (the URL of a server where the user may
-//! `CREATE DATABASE`, as `.ci/run` exports), databases are created there.
-//! Otherwise the helper runs a throwaway cluster of its own: `initdb` into a
-//! temporary directory, `pg_ctl start` on a free loopback port, as the
-//! `postgres` OS user when running as root. The cluster is left running and
-//! its port recorded in `target/tickflow-test-pg/port`, so the next test run
-//! reuses it instead of paying for `initdb` again.
+//! With `TICKFLOW_TEST_POSTGRES` (and `TICKFLOW_TEST_POSTGRES_PLAIN`) set to
+//! the URL of a server where the user may `CREATE DATABASE`, as `.ci/run`
+//! exports, databases are created there. Otherwise the helper runs a
+//! throwaway cluster of its own: `initdb` into a temporary directory,
+//! `pg_ctl start` on a free loopback port, as the `postgres` OS user when
+//! running as root. The cluster is left running and its port recorded in
+//! `target/tickflow-test-pg[-plain]/port`, so the next test run reuses it
+//! instead of paying for `initdb` again.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -14,13 +17,34 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-const NO_SERVER: &str = "PostgreSQL tests need a server: set TICKFLOW_TEST_POSTGRES or install the postgresql \
-                         package (apt-get install postgresql)";
+const NO_SERVER: &str = "PostgreSQL tests need a server: run `bash .ci/run`, or set TICKFLOW_TEST_POSTGRES, or \
+                         install the postgresql package (apt-get install postgresql)";
 
-/// The URL of a new, empty database for one test.
+const NO_TIMESCALEDB: &str = "PostgreSQL tests run on TimescaleDB: run `bash .ci/run` (it builds TimescaleDB from \
+                              ../shared/vendor once), or set TICKFLOW_TEST_POSTGRES to a server that preloads it";
+
+/// Which server a database is made on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flavor {
+    /// TimescaleDB in `shared_preload_libraries`.
+    Timescale,
+    /// No preload: plain tables.
+    Plain,
+}
+
+/// The URL of a new, empty database for one test, on a server that preloads TimescaleDB.
 pub fn database() -> String {
+    new_database(Flavor::Timescale)
+}
+
+/// The URL of a new, empty database for one test, on a server without TimescaleDB preloaded.
+pub fn plain_database() -> String {
+    new_database(Flavor::Plain)
+}
+
+fn new_database(flavor: Flavor) -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let server = server();
+    let server = server(flavor);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let name = format!("tickflow_test_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
     let admin = server.to_owned();
@@ -55,24 +79,29 @@ fn with_database(url: &str, name: &str) -> String {
 }
 
 /// The server's admin URL, starting a local cluster once per process if needed.
-fn server() -> &'static str {
-    static SERVER: OnceLock<String> = OnceLock::new();
-    SERVER.get_or_init(|| match std::env::var("TICKFLOW_TEST_POSTGRES") {
+fn server(flavor: Flavor) -> &'static str {
+    static SERVERS: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    let (slot, variable) = match flavor {
+        Flavor::Timescale => (&SERVERS[0], "TICKFLOW_TEST_POSTGRES"),
+        Flavor::Plain => (&SERVERS[1], "TICKFLOW_TEST_POSTGRES_PLAIN"),
+    };
+    slot.get_or_init(|| match std::env::var(variable) {
         Ok(url) if !url.is_empty() => url,
-        _ => local_cluster(),
+        _ => local_cluster(flavor),
     })
 }
 
-fn state_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/tickflow-test-pg")
+fn state_dir(flavor: Flavor) -> PathBuf {
+    let name = if flavor == Flavor::Plain { "target/tickflow-test-pg-plain" } else { "target/tickflow-test-pg" };
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
 }
 
 fn url_of(port: u16) -> String {
     format!("postgres://postgres@127.0.0.1:{port}/postgres")
 }
 
-fn local_cluster() -> String {
-    let state = state_dir();
+fn local_cluster(flavor: Flavor) -> String {
+    let state = state_dir(flavor);
     std::fs::create_dir_all(&state).expect("create target/tickflow-test-pg");
     // Another test binary may be starting one right now: take a lock file.
     let _lock = LockFile::take(&state.join("lock"));
@@ -82,8 +111,16 @@ fn local_cluster() -> String {
         return url_of(port);
     }
     let bin = tickflow_bench::postgres::pg_bin().unwrap_or_else(|| panic!("{NO_SERVER}"));
+    let preload = if flavor == Flavor::Timescale {
+        let libdir = Command::new(bin.join("pg_config")).arg("--pkglibdir").output().ok();
+        let libdir = libdir.map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+        assert!(libdir.is_some_and(|dir| dir.join("timescaledb.so").exists()), "{NO_TIMESCALEDB}");
+        " -c shared_preload_libraries=timescaledb -c timescaledb.telemetry_level=off"
+    } else {
+        ""
+    };
     let as_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    let dir = std::env::temp_dir().join(format!("tickflow-test-pg-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("tickflow-test-pg-{}-{}", std::process::id(), preload.len()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create the cluster directory");
     if as_root {
@@ -102,7 +139,7 @@ fn local_cluster() -> String {
         }
     };
     run(pg("initdb").arg("-D").arg(&data).args(["-U", "postgres", "--auth=trust", "-E", "UTF8"]), "initdb");
-    let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", dir.display());
+    let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off{preload}", dir.display());
     run(
         pg("pg_ctl").arg("-D").arg(&data).arg("-l").arg(dir.join("log")).args(["-o", &options, "-w", "start"]),
         "pg_ctl start",

@@ -33,11 +33,16 @@ pub const ADVISORY_LOCK: i64 = 0x7469_636b_666c_6f77;
 /// Every migration, oldest first.
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "views, batch runs and rejects", postgres: PG_1, sqlite: SQLITE_1 },
-    Migration { version: 2, name: "timescaledb hypertables when available", postgres: PG_2, sqlite: "" },
+    // Run by `postgres::timescale::enable`, not as SQL: the server must be asked first.
+    Migration { version: TIMESCALE, name: "timescaledb hypertables when available", postgres: "", sqlite: "" },
     Migration { version: 3, name: "speed offsets, late trades, change sequence", postgres: PG_3, sqlite: SQLITE_3 },
     Migration { version: 4, name: "no speed index by interval and start", postgres: PG_4, sqlite: "" },
     Migration { version: 5, name: "log end offsets of speed partitions", postgres: PG_5, sqlite: SQLITE_5 },
+    Migration { version: 6, name: "only tickflow's indexes on hypertables", postgres: PG_6, sqlite: "" },
 ];
+
+/// The migration that makes the time tables hypertables when TimescaleDB is there.
+pub const TIMESCALE: i64 = 2;
 
 const PG_1: &str = r#"
 CREATE TABLE batch_bars (
@@ -147,19 +152,10 @@ CREATE TABLE rejects (
 CREATE INDEX rejects_seen_at ON rejects (seen_at);
 "#;
 
-const PG_2: &str = r#"
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN
-        CREATE EXTENSION IF NOT EXISTS timescaledb;
-        PERFORM create_hypertable('batch_bars', 'start',
-            chunk_time_interval => INTERVAL '1 day', if_not_exists => TRUE, migrate_data => TRUE);
-        PERFORM create_hypertable('speed_bars', 'start',
-            chunk_time_interval => INTERVAL '1 day', if_not_exists => TRUE, migrate_data => TRUE);
-    END IF;
-END
-$$;
-"#;
+// Stores made by an older tickflow on TimescaleDB have the default index
+// `create_hypertable` adds (`start DESC`): no query uses it, and every
+// speed upsert paid for it.
+const PG_6: &str = "DROP INDEX IF EXISTS batch_bars_start_idx; DROP INDEX IF EXISTS speed_bars_start_idx;";
 
 // Speed bars get the number of their last change (bars that exist already
 // are numbered in the order they were written); `speed_status` holds the
@@ -400,7 +396,7 @@ pub(crate) async fn run_postgres(client: &mut tokio_postgres::Client) -> Result<
 pub(crate) async fn run_postgres_to(client: &mut tokio_postgres::Client, last: i64) -> Result<usize, StoreError> {
     let mut applied = 0;
     for migration in MIGRATIONS.iter().filter(|m| m.version <= last) {
-        let tx = client.transaction().await?;
+        let mut tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ADVISORY_LOCK]).await?;
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -415,7 +411,11 @@ pub(crate) async fn run_postgres_to(client: &mut tokio_postgres::Client, last: i
             .await?
             .try_get(0)?;
         if !done {
-            tx.batch_execute(migration.postgres).await?;
+            if migration.version == TIMESCALE {
+                super::postgres::timescale::enable(&mut tx).await?;
+            } else {
+                tx.batch_execute(migration.postgres).await?;
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                 &[&migration.version, &migration.name],

@@ -26,6 +26,7 @@ mod error;
 pub mod migrations;
 mod postgres;
 mod query;
+pub mod retention;
 pub mod roles;
 pub mod serving;
 pub mod speed;
@@ -36,7 +37,9 @@ pub mod testing;
 pub use batch::{BatchDay, BatchPublish, BatchRun, DayFile, DaySummary, FileManifest};
 pub use error::StoreError;
 pub use postgres::PostgresStore;
+pub use postgres::timescale::Conversion;
 pub use query::{BarQuery, Bars, View, ViewBar, ViewSelect};
+pub use retention::{Retained, Retention};
 pub use roles::{BatchStore, Progress, ReadStore, SpeedStore, Store};
 pub use serving::{PartitionProgress, StoreStats};
 pub use speed::{LateTrade, PartitionOffset, SpeedBar, SpeedChange, SpeedChanges, SpeedCommit, SpeedStatus};
@@ -82,6 +85,34 @@ pub async fn open(url: &str, access: Access) -> Result<Arc<dyn Store>, StoreErro
         StoreError::Missing { .. } => error,
         other => StoreError::Open { url: redact(url), source: Box::new(other) },
     })
+}
+
+/// What `tickflow migrate` did and found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrateReport {
+    /// The engine and its version, e.g. `PostgreSQL 15.18`.
+    pub engine: String,
+    /// The newest migration applied.
+    pub schema_version: i64,
+    /// How many migrations this run applied.
+    pub applied: usize,
+    /// TimescaleDB's state and what this run converted (PostgreSQL only).
+    pub timescale: Option<Conversion>,
+}
+
+/// Applies every missing migration to the store a URL names (creating it),
+/// and on PostgreSQL creates the TimescaleDB extension and turns the time
+/// tables into hypertables where the server now offers it, moving their
+/// rows; reports the store's state.
+pub async fn migrate(url: &str) -> Result<MigrateReport, StoreError> {
+    let migrated = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        postgres::migrate(url).await
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        sqlite::migrate(std::path::Path::new(path))
+    } else {
+        return Err(StoreError::Url(redact(url)));
+    };
+    migrated.map_err(|error| StoreError::Open { url: redact(url), source: Box::new(error) })
 }
 
 /// `url` with its password (in the user part or a `password=` parameter)

@@ -8,7 +8,7 @@
 //! leaves the rest to the default methods, which act as a store that keeps
 //! nothing (the habit of ripgrep's `Sink`).
 
-use super::{BarQuery, Bars, BatchDay, BatchPublish, BatchRun, FileManifest, StoreError};
+use super::{BarQuery, Bars, BatchDay, BatchPublish, BatchRun, FileManifest, Retained, Retention, StoreError};
 use super::{LateTrade, PartitionOffset, SpeedChanges, SpeedCommit, SpeedStatus, StoreStats};
 use crate::codec::Reject;
 use crate::interval::Interval;
@@ -42,6 +42,13 @@ pub trait BatchStore: Progress {
     /// is new.
     async fn batch_manifest(&self) -> Result<Vec<FileManifest>, StoreError> {
         Ok(Vec::new())
+    }
+
+    /// Drops what `policy` says is old enough ([`super::retention`]); by
+    /// default nothing.
+    async fn apply_retention(&self, policy: &Retention) -> Result<Retained, StoreError> {
+        let _ = policy;
+        Ok(Retained::default())
     }
 }
 

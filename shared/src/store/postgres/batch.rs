@@ -5,7 +5,7 @@ use super::{PgTime, PostgresStore};
 use crate::bar::Bar;
 use crate::interval::Interval;
 use crate::store::common::{distinct_intervals, now_micros, to_i64, to_u64};
-use crate::store::{BatchPublish, BatchRun, BatchStore, FileManifest, StoreError};
+use crate::store::{BatchPublish, BatchRun, BatchStore, FileManifest, Retained, Retention, StoreError};
 use crate::time::{NANOS_PER_DAY, day_of, format_rfc3339, write_rfc3339};
 use bytes::Bytes;
 use futures_util::SinkExt;
@@ -21,6 +21,10 @@ impl BatchStore for PostgresStore {
 
     async fn batch_manifest(&self) -> Result<Vec<FileManifest>, StoreError> {
         manifest(&self.reader().await?.client).await
+    }
+
+    async fn apply_retention(&self, policy: &Retention) -> Result<Retained, StoreError> {
+        self.retain(*policy).await
     }
 }
 

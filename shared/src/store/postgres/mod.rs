@@ -11,9 +11,11 @@ mod batch;
 mod numeric;
 mod password;
 mod read;
+mod retention;
 mod serving;
 mod speed;
 mod speed_read;
+pub(crate) mod timescale;
 
 use super::{Access, BatchRun, Progress, SpeedStatus, StoreError, migrations, redact};
 use bytes::{BufMut, BytesMut};
@@ -166,6 +168,7 @@ impl PostgresStore {
             Access::Write => {
                 let mut write = io.client(url).await?;
                 migrations::run_postgres(&mut write).await?;
+                timescale::advise(&write).await?;
                 speed::create_staging(&write).await?;
                 Some(Mutex::new(write))
             }
@@ -199,6 +202,25 @@ impl PostgresStore {
         let reader = free_list(&self.readers.free).pop().ok_or_else(closed)?;
         Ok(Lease { free: &self.readers.free, reader: Some(reader), _permit: permit })
     }
+}
+
+/// Applies missing migrations to the database `url` names, creates the
+/// TimescaleDB extension and hypertables where the server now can, and
+/// reports the store's state.
+pub(crate) async fn migrate(url: &str) -> Result<super::MigrateReport, StoreError> {
+    let io = IoThread::start()?;
+    let mut client = io.client(url).await?;
+    let applied = migrations::run_postgres(&mut client).await?;
+    let timescale = timescale::convert(&mut client).await?;
+    let row = client
+        .query_one("SELECT current_setting('server_version'), (SELECT MAX(version) FROM schema_migrations)", &[])
+        .await?;
+    Ok(super::MigrateReport {
+        engine: format!("PostgreSQL {}", row.try_get::<_, String>(0)?),
+        schema_version: row.try_get(1)?,
+        applied,
+        timescale: Some(timescale),
+    })
 }
 
 /// A reader's error for a database it cannot use.

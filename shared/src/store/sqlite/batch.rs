@@ -7,7 +7,7 @@ use super::SqliteStore;
 use super::insert::BarInserter;
 use crate::bar::Bar;
 use crate::store::common::{distinct_intervals, now_micros, to_i64, to_u64};
-use crate::store::{BatchPublish, BatchRun, BatchStore, FileManifest, StoreError};
+use crate::store::{BatchPublish, BatchRun, BatchStore, FileManifest, Retained, Retention, StoreError};
 use crate::time::{NANOS_PER_DAY, day_of, format_rfc3339};
 use rusqlite::{Connection, TransactionBehavior, params};
 use std::collections::HashMap;
@@ -20,6 +20,10 @@ impl BatchStore for SqliteStore {
 
     async fn batch_manifest(&self) -> Result<Vec<FileManifest>, StoreError> {
         self.read(manifest).await
+    }
+
+    async fn apply_retention(&self, policy: &Retention) -> Result<Retained, StoreError> {
+        self.retain(*policy).await
     }
 }
 

@@ -10,6 +10,7 @@
 mod batch;
 mod insert;
 mod read;
+mod retention;
 mod serving;
 mod speed;
 mod threads;
@@ -95,6 +96,23 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         self.readers.run(job).await
     }
+}
+
+/// Applies missing migrations to the file at `path` (creating it) and
+/// reports the store's state.
+pub(crate) fn migrate(path: &Path) -> Result<super::MigrateReport, StoreError> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.display().to_string(), source })?;
+    }
+    let mut conn = connection(path, true, 2_048)?;
+    let applied = migrations::run_sqlite(&mut conn)?;
+    let schema_version = conn.query_row("SELECT MAX(version) FROM schema_migrations", [], |r| r.get(0))?;
+    Ok(super::MigrateReport {
+        engine: format!("SQLite {}", rusqlite::version()),
+        schema_version,
+        applied,
+        timescale: None,
+    })
 }
 
 /// Fails with [`StoreError::Missing`] unless `path` is a SQLite file with

@@ -5,10 +5,11 @@
 use super::{by_key, day_bars, interval, publish, query};
 use crate::bar::Bar;
 use crate::codec::Reject;
-use crate::store::{Bars, BatchDay, DayFile, FileManifest, Store, StoreError, View, ViewSelect};
+use crate::store::{Bars, BatchDay, DayFile, FileManifest, Retained, Retention, Store, StoreError, View, ViewSelect};
 use crate::tick::Symbol;
 use crate::time::NANOS_PER_DAY;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 const MINUTE: i64 = 60_000_000_000;
 
@@ -192,4 +193,53 @@ pub async fn batch_days_trace_runs_and_files(store: &dyn Store) {
 
     store.publish_batch(publish(&[(19_001, 0)], Vec::new())).await.expect("empty the day");
     assert_eq!(store.batch_days(18_000, 20_000).await.expect("days"), expected[..1]);
+}
+
+/// Retention (issue 22): speed bars that start more than the setting before
+/// the boundary go, nothing newer and no batch bar; late trades and rejects
+/// go by their own age.
+pub async fn retention_drops_only_what_is_old_enough(store: &dyn Store) {
+    let day0 = 19_000;
+    let days: Vec<(i64, u64)> = (0..10).map(|d| (day0 + d, 1)).collect();
+    let batch: Vec<Bar> = (0..10).flat_map(|d| day_bars(day0 + d, 2, 1_000 + d)).collect();
+    store.publish_batch(publish(&days, batch.clone())).await.expect("publish");
+    let speed: Vec<Bar> = (0..13)
+        .flat_map(|d| {
+            let base = (day0 + d) * NANOS_PER_DAY;
+            [
+                ("AAPL", "1m", base),
+                ("AAPL", "1h", base + 3_600_000_000_000),
+                ("MSFT", "1m", base + NANOS_PER_DAY - MINUTE),
+            ]
+            .map(|(symbol, label, start)| super::bar(symbol, label, start, d))
+        })
+        .collect();
+    let mut commit = crate::store::SpeedCommit {
+        bars: speed.iter().map(|b| super::speed(b.clone(), true)).collect(),
+        late: vec![super::late(0, 1, 5)],
+        rejects: vec![super::reject(2)],
+        ..Default::default()
+    };
+    store.commit_speed(&mut commit).await.expect("commit");
+
+    let keep_all = Retention { speed_after_boundary: Duration::from_secs(100 * 86_400), ..Retention::DEFAULT };
+    assert_eq!(store.apply_retention(&keep_all).await.expect("retain"), Retained::default());
+
+    // The boundary is the end of day 9: seven days before it is the start of day 3.
+    let policy = Retention { late_trades: Duration::ZERO, ..Retention::DEFAULT };
+    let retained = store.apply_retention(&policy).await.expect("retain");
+    assert_eq!((retained.late_trades, retained.rejects), (1, 0), "{retained:?}");
+    let cut = (day0 + 3) * NANOS_PER_DAY;
+    for label in ["1m", "1h"] {
+        let left = store.bars(&query(label, ViewSelect::Speed)).await.expect("read").bars;
+        let kept: Vec<Bar> = of(&speed, label).into_iter().filter(|b| b.start >= cut).collect();
+        assert_eq!(left.into_iter().map(|b| b.bar).collect::<Vec<_>>(), kept, "{label} speed bars after retention");
+        assert_eq!(batch_bars(&store.bars(&query(label, ViewSelect::Batch)).await.expect("read")), of(&batch, label));
+    }
+    assert!(retained.speed_bars + retained.speed_chunks > 0, "{retained:?}");
+    assert!(store.late_trades(10).await.expect("late").is_empty());
+    assert_eq!(store.rejects(10).await.expect("rejects").len(), 1);
+    let rejects = Retention { rejects: Duration::ZERO, ..Retention::DEFAULT };
+    assert_eq!(store.apply_retention(&rejects).await.expect("retain").rejects, 1);
+    assert!(store.rejects(10).await.expect("rejects").is_empty());
 }

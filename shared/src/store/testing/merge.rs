@@ -178,15 +178,15 @@ async fn check(store: &dyn Store, history: &History) -> Result<(), TestCaseError
     Ok(())
 }
 
-/// The merge rule as a property, on a fresh store per case from `open`
-/// (which yields a guard to keep alive and the store).
-pub fn merge_rule_matches_the_reference<G, F>(open: impl Fn() -> F)
+/// The merge rule as a property over `cases` random histories, on a fresh
+/// store per case from `open` (which yields a guard to keep alive and the store).
+pub fn merge_rule_matches_the_reference<G, F>(cases: u32, open: impl Fn() -> F)
 where
     F: Future<Output = (G, Arc<dyn Store>)>,
 {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("a tokio runtime");
-    let mut runner = TestRunner::new(Config { cases: 48, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
     let result = runner.run(&history(), |history| {
         runtime.block_on(async {
             let (_guard, store) = open().await;

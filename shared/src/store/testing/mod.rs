@@ -16,6 +16,7 @@ mod speed;
 pub use batch::{
     batch_days_trace_runs_and_files, manifest_and_rejects_round_trip, publish_outside_its_days_leaves_nothing,
     publish_reads_back_exactly, republish_is_atomic_for_readers, republish_replaces_only_its_days,
+    retention_drops_only_what_is_old_enough,
 };
 pub use merge::{merge_rule_matches_the_reference, merged_reads_batch_before_the_boundary};
 pub use serving::serving_reads;
@@ -36,10 +37,14 @@ use crate::time::NANOS_PER_DAY;
 /// Runs every scenario of [`crate::store::testing`] as a test of its own,
 /// each on a fresh store. `$open` is an expression of a future that yields
 /// `(guard, store)`: the store (an `Arc<dyn Store>`) and whatever must live
-/// as long as it (a temporary directory, say).
+/// as long as it (a temporary directory, say). The merge rule's property
+/// runs `cases` random histories (48 unless given), each on a fresh store.
 #[macro_export]
 macro_rules! store_scenarios {
     ($open:expr) => {
+        $crate::store_scenarios!($open, cases = 48);
+    };
+    ($open:expr, cases = $cases:expr) => {
         $crate::store_scenarios!(@each $open;
             publish_reads_back_exactly,
             republish_replaces_only_its_days,
@@ -47,6 +52,7 @@ macro_rules! store_scenarios {
             publish_outside_its_days_leaves_nothing,
             manifest_and_rejects_round_trip,
             batch_days_trace_runs_and_files,
+            retention_drops_only_what_is_old_enough,
             merged_reads_batch_before_the_boundary,
             speed_commit_reads_back,
             speed_upsert_replaces,
@@ -59,7 +65,7 @@ macro_rules! store_scenarios {
 
         #[test]
         fn merge_rule_matches_the_reference() {
-            $crate::store::testing::merge_rule_matches_the_reference(|| $open);
+            $crate::store::testing::merge_rule_matches_the_reference($cases, || $open);
         }
     };
     (@each $open:expr; $($name:ident),* $(,)?) => {$(
