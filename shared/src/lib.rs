@@ -14,6 +14,7 @@ pub mod fixed;
 pub mod indicators;
 pub mod interval;
 pub mod render;
+pub mod signal;
 pub mod store;
 pub mod telemetry;
 pub mod tick;
