@@ -30,7 +30,9 @@ fn docker_compose_accepts_the_compose_file_with_every_service() {
         assert!(service["deploy"]["resources"]["limits"]["memory"].is_string(), "{name} has no memory limit");
         if let Some(depends) = service["depends_on"].as_object() {
             for (on, condition) in depends {
-                assert_eq!(condition["condition"], "service_healthy", "{name} depends on {on} before it is healthy");
+                let wanted =
+                    if services[on]["restart"] == "no" { "service_completed_successfully" } else { "service_healthy" };
+                assert_eq!(condition["condition"], wanted, "{name} depends on {on} before it is ready");
             }
         }
     }
@@ -48,6 +50,9 @@ fn docker_compose_accepts_the_compose_file_with_every_service() {
         assert_eq!(services[name]["environment"]["TICKFLOW_CONFIG"], "/etc/tickflow/tickflow.toml");
     }
     assert_eq!(strings(&services["batch"]["command"]), ["batch", "--every", "1h"]);
+    // serve only reads: the one-shot migrate service creates the store first.
+    assert_eq!(strings(&services["migrate"]["command"]), ["migrate"]);
+    assert_eq!(services["serve"]["depends_on"]["migrate"]["condition"], "service_completed_successfully");
     let ports = serde_json::to_string(&services["serve"]["ports"]).expect("json");
     assert!(ports.contains("8080"), "serve publishes 8080: {ports}");
     for name in ["archiver", "batch"] {

@@ -9,13 +9,17 @@
 
 use crate::support::kafka::Broker;
 use crate::support::process::{DEADLINE, Service, http_get};
-use crate::support::tools::{repo, resolved_compose, tool};
+use crate::support::tools::{repo, resolved_compose, run_ok, tool};
 use crate::support::{free_port, postgres};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// The one-shot tickflow services of the compose file, run to completion
+/// before the others start (compose's `service_completed_successfully`).
+const ONE_SHOT: [&str; 1] = ["migrate"];
 
 /// The tickflow services of the compose file and the port each container listens on.
 const SERVICES: [(&str, u16); 5] =
@@ -118,6 +122,11 @@ fn the_compose_services_run_on_loopback_and_prometheus_sees_them_all() {
     let config = dir.path().join("tickflow.toml");
     std::fs::write(&config, rewritten_config(&broker.bootstrap(), &store, &archive)).expect("config");
 
+    for name in ONE_SHOT {
+        let (args, env) = command_of(&compose["services"][name], &config, free_port());
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tickflow"));
+        run_ok(command.args(&args).envs(env));
+    }
     let ports: BTreeMap<String, u16> = SERVICES.iter().map(|(name, _)| (name.to_string(), free_port())).collect();
     let mut services: Vec<Service> = SERVICES
         .iter()
