@@ -213,8 +213,8 @@ fn validate(command: &Command, table: &toml::Table, file: &str) -> anyhow::Resul
         let toml::Value::Table(body) = body else {
             anyhow::bail!("config file {file}: {section} must be a section ([{section}]), not a value");
         };
-        for (key, value) in body {
-            let id = key.replace('-', "_");
+        for (key, value) in flatten(body) {
+            let id = key.replace(['-', '.'], "_");
             let arg = subs
                 .iter()
                 .flat_map(|s| s.get_arguments())
@@ -228,17 +228,30 @@ fn validate(command: &Command, table: &toml::Table, file: &str) -> anyhow::Resul
                 );
             };
             let bad = |why: &str| anyhow::anyhow!("config file {file}: [{section}] {key} = {value}: {why}");
-            let (values, flag) = values(arg, value).map_err(|why| bad(&why))?;
+            let (values, flag) = values(arg, &value).map_err(|why| bad(&why))?;
             if values.iter().any(|v| has_password(v)) {
                 anyhow::bail!(
                     "config file {file}: [{section}] {key} holds a password; secrets never go in the config file: \
                      remove it from the URL and set TICKFLOW_STORE_PASSWORD or TICKFLOW_STORE_PASSWORD_FILE"
                 );
             }
-            settings.push(Setting { section: section.clone(), key: key.clone(), id, values, flag });
+            settings.push(Setting { section: section.clone(), key, id, values, flag });
         }
     }
     Ok(settings)
+}
+
+/// The keys of a section with its sub-tables spelled out: `[batch.retention]
+/// rejects = "30d"` is the key `retention.rejects`, the flag `--retention-rejects`.
+fn flatten(body: &toml::Table) -> Vec<(String, toml::Value)> {
+    body.iter()
+        .flat_map(|(key, value)| match value {
+            toml::Value::Table(inner) => {
+                flatten(inner).into_iter().map(|(sub, value)| (format!("{key}.{sub}"), value)).collect()
+            }
+            value => vec![(key.clone(), value.clone())],
+        })
+        .collect()
 }
 
 /// The command-line values of a TOML value for `arg`, and whether it is a

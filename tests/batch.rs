@@ -119,11 +119,10 @@ fn disordered_simulation_with_1_2_and_4_workers() {
     }
 }
 
-#[test]
-fn broken_rows_are_rejected_with_reasons_and_good_rows_counted() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let files = dir.path().join("in");
-    std::fs::create_dir(&files).expect("mkdir");
+/// Writes two trade files into `files`: two good rows and seven rows the
+/// batch layer must reject.
+fn write_broken_rows(files: &Path) {
+    std::fs::create_dir(files).expect("mkdir");
     std::fs::write(
         files.join("mixed.csv"),
         "timestamp,symbol,price,volume,exchange\n\
@@ -138,6 +137,13 @@ fn broken_rows_are_rejected_with_reasons_and_good_rows_counted() {
     )
     .expect("write");
     std::fs::write(files.join("wrong-header.csv"), "time,sym,px,qty\n1381132800464,SPY,167.41,100\n").expect("write");
+}
+
+#[test]
+fn broken_rows_are_rejected_with_reasons_and_good_rows_counted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = dir.path().join("in");
+    write_broken_rows(&files);
     let store = sqlite_url(dir.path());
     let output =
         crate::support::tickflow_output(&["batch", "--archive", files.to_str().expect("path"), "--store", &store]);
@@ -162,6 +168,38 @@ fn broken_rows_are_rejected_with_reasons_and_good_rows_counted() {
     }
     let bars = bar_rows(&store, "1m", "batch");
     assert_eq!(bars, ["SPY,1m,2013-10-07T08:00:00Z,167.41,167.42,167.41,167.42,300,167.41666667,2,batch"]);
+}
+
+/// Retention runs after every batch run, with its settings from a nested
+/// table of the config file, and its summary line says what it dropped.
+#[test]
+fn retention_after_a_run_drops_old_rejects_and_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = dir.path().join("in");
+    write_broken_rows(&files);
+    let store = sqlite_url(dir.path());
+    let archive = files.to_str().expect("path");
+    let first = tickflow(&["batch", "--archive", archive, "--store", &store]);
+    assert!(first.contains("7 rejected rows") && !first.contains("Retention"), "{first}");
+
+    let config = dir.path().join("tickflow.toml");
+    std::fs::write(&config, "[batch.retention]\nrejects = \"1ms\"\n").expect("config");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let batch = || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_tickflow"))
+            .args(["batch", "--archive", archive, "--store", &store])
+            .env("TICKFLOW_CONFIG", &config)
+            .output()
+            .expect("tickflow runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let second = batch();
+    assert!(second.contains("Nothing to publish"), "{second}");
+    assert!(second.contains("0 late trade(s), 7 rejected row(s)."), "{second}");
+    let third = batch();
+    assert!(!third.contains("Retention"), "nothing left to drop: {third}");
+    assert_eq!(bar_rows(&store, "1m", "batch").len(), 1, "retention leaves the batch view alone");
 }
 
 #[test]

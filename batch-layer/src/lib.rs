@@ -9,7 +9,9 @@
 //! result is published in one transaction that replaces whole days and moves
 //! the batch boundary (DESIGN.md, contract 5). [`schedule::every`] runs
 //! the job on a schedule (`tickflow batch --every 1h`), counting every run
-//! in [`metrics`].
+//! in [`metrics`]. After every run the store's retention policy drops what
+//! is old enough (superseded speed bars, late trades, rejects; DESIGN.md,
+//! Storage).
 //!
 //! Why no differential dataflow here: a day's bars are a pure function of the
 //! day's files, so a day-level manifest diff already makes a rerun with no
@@ -27,7 +29,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tickflow_shared::codec::{Reject, plan_splits};
-use tickflow_shared::store::{BatchPublish, BatchRun, BatchStore, DaySummary, FileManifest, StoreError};
+use tickflow_shared::store::{
+    BatchPublish, BatchRun, BatchStore, DaySummary, FileManifest, Retained, Retention, StoreError,
+};
 use tickflow_shared::time::{day_of, now_ns};
 use tickflow_shared::{Interval, IntervalPlan};
 
@@ -69,6 +73,8 @@ pub struct BatchConfig {
     pub intervals: Vec<Interval>,
     /// Timely worker threads.
     pub workers: usize,
+    /// What the store keeps; applied after every run.
+    pub retention: Retention,
 }
 
 /// What a batch run did.
@@ -92,6 +98,8 @@ pub struct BatchReport {
     pub compute_seconds: f64,
     /// Seconds spent publishing.
     pub publish_seconds: f64,
+    /// What the retention policy dropped after the run.
+    pub retained: Retained,
 }
 
 /// Recomputes the changed days under `config.archive` and publishes them.
@@ -102,7 +110,8 @@ pub async fn run(config: &BatchConfig, store: &dyn BatchStore) -> Result<BatchRe
     let interval_plan = IntervalPlan::new(&config.intervals);
     let clock = Instant::now();
     let Some((plan, computed)) = recompute(&found, &manifest, &interval_plan, config.workers)? else {
-        return Ok(BatchReport { unsealed: found.unsealed, ..BatchReport::default() });
+        let retained = store.apply_retention(&config.retention).await?;
+        return Ok(BatchReport { unsealed: found.unsealed, retained, ..BatchReport::default() });
     };
     let compute_seconds = clock.elapsed().as_secs_f64();
     let days = trades_per_day(&plan, &computed, &interval_plan);
@@ -121,6 +130,9 @@ pub async fn run(config: &BatchConfig, store: &dyn BatchStore) -> Result<BatchRe
         };
     let clock = Instant::now();
     let run = store.publish_batch(publish).await?;
+    let publish_seconds = clock.elapsed().as_secs_f64();
+    // After the publish: the boundary it moved decides which speed bars are superseded.
+    let retained = store.apply_retention(&config.retention).await?;
     Ok(BatchReport {
         run: Some(run),
         days: days.keys().copied().collect(),
@@ -130,7 +142,8 @@ pub async fn run(config: &BatchConfig, store: &dyn BatchStore) -> Result<BatchRe
         rejects: computed.rejects,
         unsealed: found.unsealed,
         compute_seconds,
-        publish_seconds: clock.elapsed().as_secs_f64(),
+        publish_seconds,
+        retained,
     })
 }
 

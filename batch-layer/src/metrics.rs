@@ -1,5 +1,5 @@
 //! The batch layer's metrics: runs by outcome, their duration, the last
-//! success, and what the published runs held. Registered into the service's
+//! success, what the published runs held and what retention dropped. Registered into the service's
 //! registry at start (see `tickflow_shared::telemetry`).
 
 use crate::{BatchError, BatchReport};
@@ -9,6 +9,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
+use tickflow_shared::store::Retained;
 use std::time::Duration;
 
 /// How a scheduled run ended: the `outcome` label of `tickflow_batch_runs_total`.
@@ -62,6 +63,8 @@ pub struct BatchMetrics {
     pub bars: Counter,
     /// Rows rejected by published runs.
     pub rejects: Counter,
+    /// Rows (and TimescaleDB chunks) the retention policy dropped, by kind.
+    pub retained: Family<Vec<(&'static str, &'static str)>, Counter>,
 }
 
 impl Default for BatchMetrics {
@@ -74,6 +77,7 @@ impl Default for BatchMetrics {
             trades: Counter::default(),
             bars: Counter::default(),
             rejects: Counter::default(),
+            retained: Family::default(),
         }
     }
 }
@@ -96,17 +100,35 @@ impl BatchMetrics {
         registry.register("tickflow_batch_trades", "Trades read by published batch runs.", metrics.trades.clone());
         registry.register("tickflow_batch_bars", "Bars written by published batch runs.", metrics.bars.clone());
         registry.register("tickflow_batch_rejects", "Rows rejected by published batch runs.", metrics.rejects.clone());
+        registry.register(
+            "tickflow_batch_retention_dropped",
+            "Rows the retention policy dropped after batch runs, by kind (speed_chunks counts whole chunks).",
+            metrics.retained.clone(),
+        );
         // Every outcome is exposed from the start, at 0, so rates and alerts
         // see a series before its first run.
         for outcome in [Outcome::Published, Outcome::Unchanged, Outcome::Failed, Outcome::Skipped] {
             metrics.count(outcome, 0);
         }
+        metrics.count_retained(&Retained::default());
         metrics
     }
 
     /// Counts `n` runs with `outcome`.
     pub fn count(&self, outcome: Outcome, n: u64) {
         self.runs.get_or_create(&[("outcome", outcome.as_str())]).inc_by(n);
+    }
+
+    /// Counts what one application of the retention policy dropped.
+    pub fn count_retained(&self, retained: &Retained) {
+        for (kind, n) in [
+            ("speed_bars", retained.speed_bars),
+            ("speed_chunks", retained.speed_chunks),
+            ("late_trades", retained.late_trades),
+            ("rejects", retained.rejects),
+        ] {
+            self.retained.get_or_create(&vec![("kind", kind)]).inc_by(n);
+        }
     }
 
     /// Records a finished run that took `took`; returns its outcome.
@@ -116,6 +138,7 @@ impl BatchMetrics {
         self.run_duration.observe(took.as_secs_f64());
         if let Ok(report) = result {
             self.last_success.set(tickflow_shared::time::now_ns() as f64 / 1e9);
+            self.count_retained(&report.retained);
             if let Some(run) = &report.run {
                 self.trades.inc_by(run.trades);
                 self.bars.inc_by(run.bars);
@@ -143,5 +166,18 @@ mod tests {
         assert!(text.contains("tickflow_batch_run_duration_seconds_count 2"), "{text}");
         assert!(metrics.last_success.get() > 0.0);
         assert_eq!(metrics.trades.get(), 0);
+        assert!(text.contains(r#"tickflow_batch_retention_dropped_total{kind="rejects"} 0"#), "{text}");
+    }
+
+    #[test]
+    fn what_retention_dropped_is_counted_by_kind() {
+        let mut registry = Registry::default();
+        let metrics = BatchMetrics::register(&mut registry);
+        let retained = Retained { speed_bars: 7, speed_chunks: 2, late_trades: 3, rejects: 1 };
+        metrics.record(&Ok(BatchReport { retained, ..BatchReport::default() }), Duration::from_millis(100));
+        let text = tickflow_shared::telemetry::encode(&registry);
+        for (kind, n) in [("speed_bars", 7), ("speed_chunks", 2), ("late_trades", 3), ("rejects", 1)] {
+            assert!(text.contains(&format!("tickflow_batch_retention_dropped_total{{kind=\"{kind}\"}} {n}")), "{text}");
+        }
     }
 }

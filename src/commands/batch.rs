@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use tickflow_batch::metrics::BatchMetrics;
 use tickflow_batch::{BatchConfig, BatchError, BatchReport};
 use tickflow_shared::Interval;
+use tickflow_shared::store::{Retained, Retention};
 use tickflow_shared::time::format_rfc3339;
 
 /// Arguments of `tickflow batch`.
@@ -29,6 +30,15 @@ pub struct Args {
     /// a failed run is logged and counted, and the schedule goes on.
     #[arg(long, value_name = "SPAN")]
     every: Option<super::Span>,
+    /// Drop speed bars that start this long before the batch boundary (the batch view has served them since).
+    #[arg(long, default_value_t = super::Span(Retention::DEFAULT.speed_after_boundary))]
+    retention_speed_after_boundary: super::Span,
+    /// Drop late trades recorded this long ago (each batch run has counted them by then).
+    #[arg(long, default_value_t = super::Span(Retention::DEFAULT.late_trades))]
+    retention_late_trades: super::Span,
+    /// Drop rejected rows recorded this long ago.
+    #[arg(long, default_value_t = super::Span(Retention::DEFAULT.rejects))]
+    retention_rejects: super::Span,
     /// Serve Prometheus metrics at `http://ADDR/metrics` (and `/healthz`), like `0.0.0.0:9100` (default: off).
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<std::net::SocketAddr>,
@@ -36,7 +46,12 @@ pub struct Args {
 
 /// Runs `tickflow batch`: once, or with `--every` on a schedule.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let config = BatchConfig { archive: args.archive, intervals: args.intervals.0, workers: args.workers };
+    let retention = Retention {
+        speed_after_boundary: args.retention_speed_after_boundary.0,
+        late_trades: args.retention_late_trades.0,
+        rejects: args.retention_rejects.0,
+    };
+    let config = BatchConfig { archive: args.archive, intervals: args.intervals.0, workers: args.workers, retention };
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = BatchMetrics::register(&mut registry);
     super::serve_metrics(args.metrics_listen, registry)?;
@@ -82,6 +97,7 @@ pub fn print(report: &BatchReport, show_rejects: usize) {
     }
     let Some(run) = &report.run else {
         println!("Nothing to publish: no archive file changed since the last batch run.");
+        print_retained(&report.retained);
         return;
     };
     println!(
@@ -100,5 +116,16 @@ pub fn print(report: &BatchReport, show_rejects: usize) {
         report.compute_seconds,
         report.trades as f64 / report.compute_seconds.max(1e-9) / 1e6,
         report.publish_seconds
+    );    print_retained(&report.retained);
+}
+
+/// The summary line of what the retention policy dropped, when it dropped anything.
+fn print_retained(retained: &Retained) {
+    if *retained == Retained::default() {
+        return;
+    }
+    println!(
+        "Retention dropped {} speed bar(s) and {} whole chunk(s) of them, {} late trade(s), {} rejected row(s).",
+        retained.speed_bars, retained.speed_chunks, retained.late_trades, retained.rejects
     );
 }

@@ -30,7 +30,7 @@ use tickflow_batch::BatchConfig;
 use tickflow_ingest::simulator::Market;
 use tickflow_serve::{ApiToken, ServeConfig, Server};
 use tickflow_shared::Interval;
-use tickflow_shared::store::{self, Access, BatchStore, Store};
+use tickflow_shared::store::{self, Access, BatchStore, Retention, Store};
 use tickflow_shared::time::{day_of, format_day, format_rfc3339, now_ns};
 use tickflow_speed::TimelyConfig;
 use tickflow_speed::memory::MemoryBus;
@@ -107,7 +107,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let batch =
-        BatchConfig { archive: vec![archive_dir.clone()], intervals: args.intervals.0.clone(), workers: args.workers };
+        BatchConfig {
+            archive: vec![archive_dir.clone()],
+            intervals: args.intervals.0.clone(),
+            workers: args.workers,
+            retention: Retention::DEFAULT,
+        };
     let report = runtime.block_on(tickflow_batch::run(&batch, store.as_ref())).context("the first batch run")?;
     super::batch::print(&report, 10);
     if stop.load(Ordering::Relaxed) {

@@ -99,7 +99,7 @@ impl EventTime {
     }
 }
 
-/// A span of time as flags take it: `250ms`, `10s`, `1m`, `1h`.
+/// A span of time as flags take it: `250ms`, `10s`, `1m`, `1h`, `7d`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Span(pub std::time::Duration);
 
@@ -109,13 +109,14 @@ impl std::str::FromStr for Span {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
         let (number, unit) = text.split_at(split);
-        let bad = || format!("{text:?} is not a span of time; write a whole number and a unit: 250ms, 10s, 1m, 1h");
+        let bad = || format!("{text:?} is not a span of time; write a whole number and a unit: 250ms, 10s, 1m, 1h, 7d");
         let n: u64 = number.parse().map_err(|_| bad())?;
         let millis = match unit {
             "ms" => 1,
             "s" => 1_000,
             "m" => 60_000,
             "h" => 3_600_000,
+            "d" => 86_400_000,
             _ => return Err(bad()),
         };
         Ok(Span(std::time::Duration::from_millis(n.checked_mul(millis).ok_or_else(bad)?)))
@@ -126,7 +127,7 @@ impl std::fmt::Display for Span {
     /// In the largest unit that says it exactly, as the flag takes it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let millis = self.0.as_millis();
-        match [(3_600_000, "h"), (60_000, "m"), (1_000, "s")]
+        match [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")]
             .into_iter()
             .find(|(unit, _)| millis > 0 && millis.is_multiple_of(*unit))
         {
