@@ -9,8 +9,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
-use tickflow_shared::store::Retained;
 use std::time::Duration;
+use tickflow_shared::store::Retained;
 
 /// How a scheduled run ended: the `outcome` label of `tickflow_batch_runs_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

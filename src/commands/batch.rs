@@ -116,7 +116,8 @@ pub fn print(report: &BatchReport, show_rejects: usize) {
         report.compute_seconds,
         report.trades as f64 / report.compute_seconds.max(1e-9) / 1e6,
         report.publish_seconds
-    );    print_retained(&report.retained);
+    );
+    print_retained(&report.retained);
 }
 
 /// The summary line of what the retention policy dropped, when it dropped anything.

@@ -106,13 +106,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ),
         }
     }
-    let batch =
-        BatchConfig {
-            archive: vec![archive_dir.clone()],
-            intervals: args.intervals.0.clone(),
-            workers: args.workers,
-            retention: Retention::DEFAULT,
-        };
+    let batch = BatchConfig {
+        archive: vec![archive_dir.clone()],
+        intervals: args.intervals.0.clone(),
+        workers: args.workers,
+        retention: Retention::DEFAULT,
+    };
     let report = runtime.block_on(tickflow_batch::run(&batch, store.as_ref())).context("the first batch run")?;
     super::batch::print(&report, 10);
     if stop.load(Ordering::Relaxed) {
