@@ -19,6 +19,7 @@
 
 pub mod archive;
 pub mod metrics;
+pub mod produce;
 pub mod producer;
 pub mod quote;
 pub mod replay;

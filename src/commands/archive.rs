@@ -2,7 +2,7 @@
 
 use super::Span;
 use std::path::PathBuf;
-use tickflow_ingest::archive::{ArchiveConfig, run as archive};
+use tickflow_ingest::archive::{ArchiveConfig, RollConfig, run as archive};
 use tickflow_ingest::metrics::ArchiveMetrics;
 use tickflow_ingest::producer::ensure_topic;
 use tickflow_shared::time::format_day;
@@ -49,11 +49,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         brokers: args.brokers,
         topic: args.topic,
         group: args.group,
-        out: args.out,
-        roll_trades: args.roll_trades,
-        roll_interval: args.roll_interval.0,
-        watermark: args.event_time.watermark(),
-        allowed_lateness: args.event_time.allowed_lateness.nanos(),
+        rolls: RollConfig {
+            out: args.out,
+            roll_trades: args.roll_trades,
+            roll_interval: args.roll_interval.0,
+            watermark: args.event_time.watermark(),
+            allowed_lateness: args.event_time.allowed_lateness.nanos(),
+        },
         stop_at_end: args.stop_at_end,
     };
     let stop = super::stop_on_signal()?;
@@ -68,7 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "Archived {} trades in {} rolls to {} in {seconds:.1} s ({:.0} trades/s); {} rejected, {} late for a sealed day; sealed: {}.",
         report.trades,
         report.rolls,
-        config.out.display(),
+        config.rolls.out.display(),
         report.trades as f64 / seconds.max(1e-9),
         report.rejects,
         report.late,

@@ -43,6 +43,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tickflow_shared::codec::Reject;
 use tickflow_shared::{Symbol, Tick};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -228,6 +229,20 @@ pub struct QuoteReject {
     pub symbol: Symbol,
     /// What was wrong with the answer (token scrubbed).
     pub reason: String,
+    /// The URL asked, its token masked.
+    pub url: String,
+    /// Which of this symbol's requests it answered, from 1.
+    pub request: u64,
+    /// The answer, token scrubbed, cut to [`Reject::MAX_RAW`] bytes.
+    pub raw: String,
+}
+
+impl QuoteReject {
+    /// The reject as every source reports one: the URL asked as its
+    /// source, the symbol's request number as its position.
+    pub fn to_reject(&self) -> Reject {
+        Reject::new(&self.url, self.request, self.reason.clone(), self.raw.as_bytes())
+    }
 }
 
 /// A request that failed, and when it is tried again.
@@ -310,10 +325,12 @@ async fn poll(shared: Arc<Shared>, symbol: Symbol, mut due: Instant, events: mps
     let mut last_reject: Option<String> = None;
     let mut failing: Option<String> = None;
     let mut attempt = 0u32;
+    let mut requested = 0u64;
     loop {
         tokio::time::sleep_until(due.max(shared.paused_until())).await;
         let started = Instant::now();
         stats.requests.fetch_add(1, Ordering::Relaxed);
+        requested += 1;
         let event = match shared.fetcher.fetch(&symbol).await {
             Ok(body) => {
                 if failing.take().is_some() {
@@ -329,7 +346,14 @@ async fn poll(shared: Arc<Shared>, symbol: Symbol, mut due: Instant, events: mps
                     }
                     Err(reason) if last_reject.as_ref() != Some(&reason) => {
                         last_reject = Some(reason.clone());
-                        let reject = QuoteReject { symbol: symbol.clone(), reason: shared.fetcher.redact(&reason) };
+                        let raw = &body[..body.len().min(Reject::MAX_RAW)];
+                        let reject = QuoteReject {
+                            symbol: symbol.clone(),
+                            reason: shared.fetcher.redact(&reason),
+                            url: shared.fetcher.url(&symbol, false).into(),
+                            request: requested,
+                            raw: shared.fetcher.redact(&String::from_utf8_lossy(raw)),
+                        };
                         if stats.rejects.fetch_add(1, Ordering::Relaxed) < LOGGED_REJECTS {
                             tracing::warn!(%symbol, reason = %reject.reason, "Quote rejected.");
                         }
