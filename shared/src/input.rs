@@ -16,6 +16,12 @@ use crate::{Tick, wire};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// The topic of trades unless configured.
+pub const DEFAULT_TOPIC: &str = "ticks";
+
+/// Partitions of the topic of trades when tickflow creates it, unless configured.
+pub const DEFAULT_PARTITIONS: i32 = 6;
+
 /// One message read from a partition.
 #[derive(Clone, Debug)]
 pub struct Record {

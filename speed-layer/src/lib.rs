@@ -69,6 +69,23 @@ pub struct SpeedConfig {
     pub metrics: SpeedMetrics,
 }
 
+impl SpeedConfig {
+    /// The default `emit_interval`: 250 ms.
+    pub const fn default_emit_interval() -> Duration {
+        Duration::from_millis(250)
+    }
+
+    /// The default `epoch`: 100 ms.
+    pub const fn default_epoch() -> Duration {
+        Duration::from_millis(100)
+    }
+
+    /// The default `checkpoint`: 1 s (never shorter than an epoch).
+    pub const fn default_checkpoint() -> Duration {
+        Duration::from_secs(1)
+    }
+}
+
 /// Where the timely workers run.
 #[derive(Clone, Debug)]
 pub enum TimelyConfig {

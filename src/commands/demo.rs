@@ -45,7 +45,7 @@ pub struct Args {
     #[arg(long, default_value = "data")]
     data: PathBuf,
     /// Address the dashboard and the HTTP API listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = ServeConfig::DEFAULT_LISTEN)]
     listen: SocketAddr,
     /// Symbols to simulate, comma-separated, most active first.
     #[arg(long, value_delimiter = ',', default_value = "AAPL,MSFT,NVDA,AMZN,GOOG,META,TSLA,JPM")]
@@ -63,7 +63,7 @@ pub struct Args {
     #[arg(long, default_value = "5m")]
     batch_every: Span,
     /// The archive's open files are finished and made visible this often.
-    #[arg(long, default_value = "60s")]
+    #[arg(long, default_value_t = Span(RollConfig::default_roll_interval()))]
     roll_interval: Span,
     /// Intervals to keep, comma-separated; each must divide one day.
     #[arg(long, default_value = Interval::DEFAULTS)]
@@ -135,7 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let lateness = args.tuning.event_time().allowed_lateness;
     let rolls = RollConfig {
         out: archive_dir.clone(),
-        roll_trades: RollConfig::DEFAULT_ROLL_TRADES,
+        roll_trades: RollConfig::default_roll_trades(),
         roll_interval: args.roll_interval.0,
         watermark: args.tuning.event_time().watermark(),
         allowed_lateness: lateness.nanos(),

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use tickflow_ingest::metrics::ProduceMetrics;
 use tickflow_ingest::produce::{ProduceConfig, Source};
 use tickflow_ingest::quote::{QuoteConfig, Token};
-use tickflow_ingest::simulator::SimConfig;
+use tickflow_ingest::simulator::{DEFAULT_RATE, SimConfig};
 use tickflow_shared::Symbol;
+use tickflow_shared::input::{DEFAULT_PARTITIONS, DEFAULT_TOPIC};
 
 /// Arguments of `tickflow produce`.
 #[derive(clap::Args)]
@@ -14,14 +15,14 @@ pub struct Args {
     #[arg(long, env = "TICKFLOW_BROKERS")]
     brokers: String,
     /// Topic to produce to; created (with `--partitions`) if missing.
-    #[arg(long, default_value = "ticks")]
+    #[arg(long, default_value = DEFAULT_TOPIC)]
     topic: String,
     /// Dead-letter topic: every input that is not a trade goes there as JSON with its raw
     /// input, source position and reason (default: `<topic>.rejects`); created if missing.
     #[arg(long, value_name = "TOPIC")]
     rejects_topic: Option<String>,
     /// Partitions of the topic when it has to be created.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = DEFAULT_PARTITIONS)]
     partitions: i32,
     /// Source: the live market simulator, event time = wall clock.
     #[arg(long, conflicts_with = "replay")]
@@ -30,7 +31,7 @@ pub struct Args {
     #[arg(long)]
     symbols: Option<Symbols>,
     /// Simulator: trades per second.
-    #[arg(long, default_value_t = 1000.0)]
+    #[arg(long, default_value_t = DEFAULT_RATE)]
     rate: f64,
     /// Simulator: seed.
     #[arg(long, default_value_t = 0)]
@@ -49,10 +50,10 @@ pub struct Args {
     #[arg(long, value_name = "URL", conflicts_with_all = ["simulate", "replay"])]
     quote_api: Option<String>,
     /// Quote API: how often each symbol is polled (`500ms`, `1s`, `1m`).
-    #[arg(long, default_value = "1s")]
+    #[arg(long, default_value_t = super::Span(QuoteConfig::POLL_INTERVAL))]
     poll_interval: super::Span,
     /// Quote API: the longest one request may take before it is retried.
-    #[arg(long, default_value = "10s")]
+    #[arg(long, default_value_t = super::Span(QuoteConfig::TIMEOUT))]
     request_timeout: super::Span,
     /// Serve Prometheus metrics at `http://ADDR/metrics` (and `/healthz`), like `0.0.0.0:9100` (default: off).
     #[arg(long, value_name = "ADDR")]

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tickflow_ingest::producer::ensure_topic;
-use tickflow_ingest::simulator::{Market, SimConfig, feed};
-use tickflow_shared::input::Inputs;
+use tickflow_ingest::simulator::{DEFAULT_RATE, Market, SimConfig, feed};
 use tickflow_shared::input::memory::MemoryBus;
+use tickflow_shared::input::{DEFAULT_PARTITIONS, DEFAULT_TOPIC, Inputs};
 use tickflow_shared::store::{self, Access, SpeedStore};
 use tickflow_shared::time::format_rfc3339;
 use tickflow_shared::{Interval, IntervalPlan};
@@ -24,10 +24,10 @@ pub struct Args {
     #[arg(long, env = "TICKFLOW_BROKERS", required_unless_present = "simulate")]
     brokers: Option<String>,
     /// Topic of trades; created (with `--partitions`) if missing.
-    #[arg(long, default_value = "ticks")]
+    #[arg(long, default_value = DEFAULT_TOPIC)]
     topic: String,
     /// Partitions of the topic when it has to be created (or of the in-process bus).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = DEFAULT_PARTITIONS)]
     partitions: i32,
     /// View store URL: `sqlite://path/to/file.db` or `postgres://user@host/db`.
     #[arg(long, env = "TICKFLOW_STORE")]
@@ -59,7 +59,7 @@ pub struct Args {
     #[arg(long, default_value_t = SimConfig::default().symbols)]
     symbols: usize,
     /// Simulator: trades per second.
-    #[arg(long, default_value_t = 1000.0)]
+    #[arg(long, default_value_t = DEFAULT_RATE)]
     rate: f64,
     /// Simulator: stop after this many trades (then exit when they are processed).
     #[arg(long)]
@@ -68,7 +68,7 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<std::net::SocketAddr>,
     /// Log a status line (rate, lag, watermark, bars, late, rejects) this often.
-    #[arg(long, default_value = "5s")]
+    #[arg(long, default_value_t = Span(tickflow_speed::status::DEFAULT_EVERY))]
     status_every: Span,
 }
 
@@ -76,12 +76,12 @@ pub struct Args {
 #[derive(clap::Args)]
 pub struct Tuning {
     /// Provisional bars are written at most this often.
-    #[arg(long, default_value = "250ms")]
+    #[arg(long, default_value_t = Span(SpeedConfig::default_emit_interval()))]
     emit_interval: Span,
     #[command(flatten)]
     event_time: EventTime,
     /// Event time per timely epoch: the frontier's granularity.
-    #[arg(long, default_value = "100ms")]
+    #[arg(long, default_value_t = Span(SpeedConfig::default_epoch()))]
     epoch: Span,
 }
 
@@ -105,7 +105,7 @@ impl Tuning {
             windows: WindowsConfig { allowed_lateness: self.event_time.allowed_lateness.0 },
             emit_interval: self.emit_interval.0,
             epoch: self.epoch.0,
-            checkpoint: Duration::from_secs(1).max(self.epoch.0),
+            checkpoint: SpeedConfig::default_checkpoint().max(self.epoch.0),
             timely,
             stop_at_end,
             metrics: SpeedMetrics::default(),

@@ -79,7 +79,7 @@ mod tests {
     fn config(out: &Path) -> RollConfig {
         RollConfig {
             out: out.to_owned(),
-            roll_trades: RollConfig::DEFAULT_ROLL_TRADES,
+            roll_trades: RollConfig::default_roll_trades(),
             roll_interval: Duration::from_secs(60),
             watermark: WatermarkConfig::default(),
             allowed_lateness: 0,

@@ -53,10 +53,15 @@ pub struct RollConfig {
 }
 
 impl RollConfig {
-    /// Trades after which a roll is made durable, unless configured.
-    pub const DEFAULT_ROLL_TRADES: u64 = 1_000_000;
-    /// Time after which a roll is made durable, unless configured.
-    pub const DEFAULT_ROLL_INTERVAL: Duration = Duration::from_secs(60);
+    /// The default `roll_trades`: a million.
+    pub const fn default_roll_trades() -> u64 {
+        1_000_000
+    }
+
+    /// The default `roll_interval`: 1 min.
+    pub const fn default_roll_interval() -> Duration {
+        Duration::from_secs(60)
+    }
 }
 
 /// What the Kafka archiver reads, where it writes, and when it rolls and seals.

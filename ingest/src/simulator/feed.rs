@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use tickflow_shared::input::memory::MemoryBus;
 use tickflow_shared::time::now_ns;
 
+/// Live trades per second of the simulator unless configured.
+pub const DEFAULT_RATE: f64 = 1000.0;
+
 /// How long the feed sleeps between two batches of due trades.
 const TICK: Duration = Duration::from_millis(5);
 

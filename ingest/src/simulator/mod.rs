@@ -34,7 +34,7 @@ mod rng;
 mod write;
 
 pub use clock::{EventTimes, intensity, session_opens};
-pub use feed::{FeedError, feed};
+pub use feed::{DEFAULT_RATE, FeedError, feed};
 pub use market::Market;
 pub use write::{Format, GenerateSummary, MAX_PART_ROWS, generate};
 
