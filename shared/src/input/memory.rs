@@ -18,6 +18,26 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Partitioned logs of trades, shared by producers and readers.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use std::sync::Arc;
+/// use tickflow_shared::input::memory::MemoryBus;
+/// use tickflow_shared::input::{Inputs, Payload};
+/// use tickflow_shared::{Price, Size, Symbol, Tick};
+///
+/// let bus = MemoryBus::new(1);
+/// let tick = |ts| Tick { symbol: Symbol::new("AAPL").unwrap(), ts, price: Price(1), size: Size(1), seq: 0 };
+/// bus.publish([tick(1), tick(2)]);
+/// bus.close();
+/// let mut input = bus.open(&BTreeMap::from([(0, 0)]), Arc::new(())).unwrap();
+/// let (mut records, mut at_end) = (Vec::new(), Vec::new());
+/// input.poll(&mut records, 100, &mut at_end).unwrap();
+/// let offsets: Vec<u64> = records.iter().map(|r| r.offset).collect();
+/// assert_eq!(offsets, [0, 1]);
+/// assert!(matches!(&records[1].payload, Payload::Trade(t) if t.seq == 1), "a trade's seq is its offset");
+/// assert!(at_end == [0] && input.complete(), "read to the end of a closed bus");
+/// ```
 #[derive(Clone)]
 pub struct MemoryBus {
     logs: Arc<Vec<Mutex<Log>>>,
