@@ -13,7 +13,7 @@ use tickflow_shared::codec::Reject;
 
 /// Reads `count` messages of partition 0 of `topic` from the start (a hang
 /// guard of 5 minutes, not a timing assertion), each as a [`Reject`] with its key.
-fn dead_letters(broker: &Broker, topic: &str, count: usize) -> Vec<(String, Reject)> {
+pub(crate) fn dead_letters(broker: &Broker, topic: &str, count: usize) -> Vec<(String, Reject)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", broker.bootstrap())
         .set("group.id", "dead-letters")
