@@ -352,4 +352,10 @@ fn produce_from_the_quote_api_puts_each_new_quote_on_the_topic() {
     assert_eq!(received.keys().collect::<Vec<_>>(), ["AAPL", "MSFT"], "no trade from a c = 0 answer");
     assert_eq!(received["AAPL"], expected(5).collect::<Vec<_>>(), "every new quote once, in order, seq per symbol");
     assert_eq!(received["MSFT"], expected(5).collect::<Vec<_>>());
+    // Issue 18: the c = 0 answer is on the dead-letter topic with the URL asked (token masked) and the answer.
+    assert!(stdout.contains("1 rejected to ticks.rejects"), "{stdout}");
+    let (key, reject) = crate::produce::dead_letters(&broker, "ticks.rejects", 1).remove(0);
+    assert!(reject.source.contains("symbol=ZZZZ") && reject.reason.contains("price c is 0"), "{reject:?}");
+    assert_eq!((reject.position, &key), (1, &reject.source), "ZZZZ's first request, keyed by its URL");
+    assert!(reject.raw.starts_with(r#"{"c":0"#) && !reject.source.contains(token), "{reject:?}");
 }

@@ -26,7 +26,7 @@ const OPEN: i64 = DAY * NANOS_PER_DAY + 810 * MINUTE;
 /// an AAPL 1h bar; the speed view an AAPL bar of `DAY` (hidden by the
 /// boundary) and three AAPL minutes of the next day. Returns the bars a
 /// merged read of AAPL 1m over both days gives.
-async fn fixture(store: &dyn Store) -> Vec<ViewBar> {
+pub(crate) async fn fixture(store: &dyn Store) -> Vec<ViewBar> {
     let mut batch = Vec::new();
     for symbol in ["AAPL", "MSFT"] {
         batch.extend((0..10).map(|m| bar(symbol, "1m", OPEN + m * MINUTE, 16_741_000_000 + m)));
@@ -65,7 +65,7 @@ async fn fixture(store: &dyn Store) -> Vec<ViewBar> {
     batch_aapl.map(|bar| ViewBar { bar, view: View::Batch }).chain(speed_after).collect()
 }
 
-fn bars_body(symbol: &str, boundary: &str, bars: &[ViewBar]) -> String {
+pub(crate) fn bars_body(symbol: &str, boundary: &str, bars: &[ViewBar]) -> String {
     let mut text = String::new();
     write_json_bars(&mut text, bars);
     format!(r#"{{"symbol":"{symbol}","interval":"1m","boundary":"{boundary}","bars":{text}}}"#)
@@ -198,7 +198,8 @@ async fn serve_refuses_bad_requests_with_what_is_allowed() {
     assert_eq!(server.get(&bars(&format!("{long}&limit=100")), &[]).await.status, 200);
     refused(&server.get(&bars("symbol=A&interval=1m&from=yesterday&to=1"), &[]).await, "from", "RFC 3339");
     refused(&server.get(&bars("symbol=A&interval=1m&from=0&to=2013-10-07T13:30:00+02:00"), &[]).await, "to", "%2B");
-    refused(&server.get(&bars("symbol=A&interval=1m&from=0"), &[]).await, "to", "required");
+    // Issue 18: an open range is no longer refused; `serve_open_range` tests what it answers.
+    assert_eq!(server.get(&bars("symbol=A&interval=1m&from=0"), &[]).await.status, 200);
     for limit in ["0", "101", "ten", "-1"] {
         refused(
             &server.get(&bars(&format!("symbol=A&interval=1m&{day}&limit={limit}")), &[]).await,

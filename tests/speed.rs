@@ -20,10 +20,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tickflow_shared::input::memory::MemoryBus;
 use tickflow_shared::store::{Access, LateTrade, PartitionOffset, SpeedBar, Store};
 use tickflow_shared::watermark::WatermarkConfig;
 use tickflow_shared::{Interval, IntervalPlan, Price, Size, Symbol, Tick, wire};
-use tickflow_speed::memory::MemoryBus;
 use tickflow_speed::windows::WindowsConfig;
 use tickflow_speed::{SpeedConfig, SpeedError, SpeedReport, TimelyConfig};
 

@@ -63,8 +63,28 @@ fn symbol_hash(partial: &Partial) -> u64 {
     hasher.finish()
 }
 
+/// Why the dataflow produced no bars.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataflowError {
+    /// The timely workers could not start.
+    #[error("cannot start {workers} timely worker(s): {reason}; try fewer --workers")]
+    Start {
+        /// Workers asked for.
+        workers: usize,
+        /// Timely's description.
+        reason: String,
+    },
+    /// A timely worker panicked.
+    #[error("a timely worker panicked: {reason}; this is a bug, please report it with the log")]
+    Worker {
+        /// The panic's message.
+        reason: String,
+    },
+}
+
 /// Runs the tasks on `workers` threads and returns the bars of every interval in `plan`.
-pub fn compute(tasks: Vec<ReadTask>, plan: &IntervalPlan, workers: usize) -> Result<Computed, String> {
+pub fn compute(tasks: Vec<ReadTask>, plan: &IntervalPlan, workers: usize) -> Result<Computed, DataflowError> {
     let tasks = Arc::new(tasks);
     let next = Arc::new(AtomicUsize::new(0));
     let plan = Arc::new(plan.clone());
@@ -121,10 +141,11 @@ pub fn compute(tasks: Vec<ReadTask>, plan: &IntervalPlan, workers: usize) -> Res
         });
         while worker.step_or_park(None) {}
         std::mem::take(&mut *output.borrow_mut())
-    })?;
+    })
+    .map_err(|reason| DataflowError::Start { workers, reason })?;
     let mut computed = Computed::default();
     for result in guards.join() {
-        let out = result?;
+        let out = result.map_err(|reason| DataflowError::Worker { reason })?;
         computed.bars.push(out.bars);
         computed.rejects.extend(out.rejects);
         computed.trades += out.trades;

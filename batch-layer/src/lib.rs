@@ -52,7 +52,7 @@ pub enum BatchError {
     Unreadable(Vec<String>),
     /// The dataflow failed to start or a worker failed.
     #[error("batch dataflow failed: {0}")]
-    Dataflow(String),
+    Dataflow(#[from] dataflow::DataflowError),
     /// The view store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -172,7 +172,7 @@ fn recompute(
             }));
         }
         tasks.sort_by_key(|task| std::cmp::Reverse(task.split.bytes));
-        let computed = dataflow::compute(tasks, interval_plan, workers).map_err(BatchError::Dataflow)?;
+        let computed = dataflow::compute(tasks, interval_plan, workers)?;
         if !computed.errors.is_empty() {
             return Err(BatchError::Unreadable(computed.errors));
         }

@@ -157,7 +157,10 @@ mod tests {
     fn a_failed_run_counts_as_failed_and_is_no_success() {
         let mut registry = Registry::default();
         let metrics = BatchMetrics::register(&mut registry);
-        metrics.record(&Err(BatchError::Dataflow("worker died".into())), Duration::from_millis(300));
+        metrics.record(
+            &Err(BatchError::Dataflow(crate::dataflow::DataflowError::Worker { reason: "worker died".into() })),
+            Duration::from_millis(300),
+        );
         metrics.record(&Ok(BatchReport::default()), Duration::from_millis(100));
         let text = tickflow_shared::telemetry::encode(&registry);
         assert!(text.contains(r#"tickflow_batch_runs_total{outcome="failed"} 1"#), "{text}");

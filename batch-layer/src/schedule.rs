@@ -108,7 +108,13 @@ mod tests {
                 calls.set(calls.get() + 1);
                 let n = calls.get();
                 async move {
-                    if n == 1 { Err(BatchError::Dataflow("worker died".into())) } else { Ok(BatchReport::default()) }
+                    if n == 1 {
+                        Err(BatchError::Dataflow(crate::dataflow::DataflowError::Worker {
+                            reason: "worker died".into(),
+                        }))
+                    } else {
+                        Ok(BatchReport::default())
+                    }
                 }
             })
             .await;

@@ -1,12 +1,14 @@
-//! Where trades enter tickflow.
+//! Where trades enter tickflow, and where the master dataset is kept.
 //!
-//! Today this crate holds the [`simulator`]: a deterministic market model
-//! that writes day-partitioned CSV or Parquet data sets (`tickflow generate`)
-//! and yields the same trades as a stream for live use. It will also hold the
-//! other sources (CSV/Parquet replay, a quote API), the Kafka producer that
-//! publishes trades keyed by symbol, and the archiver that writes the master
-//! dataset from the topic. The [`quote`] source polls a Finnhub-style REST
-//! quote API, one task per symbol, and turns each new quote into a trade.
+//! The [`simulator`] is a deterministic market model that writes
+//! day-partitioned CSV or Parquet data sets (`tickflow generate`) and yields
+//! the same trades as a live stream ([`simulator::feed`] into the in-process
+//! bus). [`produce`] puts trades on the `ticks` topic from the simulator, a
+//! [`replay`] of archive files or the [`quote`] API (a Finnhub-style REST
+//! quote API, one task per symbol), through the idempotent [`producer`], and
+//! every input that is not a trade on a dead-letter topic. The [`archive`]r
+//! keeps the topic (or the in-process bus of `tickflow demo`) whole as
+//! day-partitioned Parquet and seals the days the watermark has passed.
 //!
 //! The design decision that matters: a simulation is a pure function of its
 //! configuration. The random generator is our own, each part of the model
@@ -15,10 +17,11 @@
 //! regenerate the exact same data set and the batch layer can read it like
 //! the archiver's.
 //!
-//! Start reading at [`simulator::generate`] and [`simulator::Market`].
+//! Start reading at [`simulator::generate`], [`produce::run`] and [`archive::Archiver`].
 
 pub mod archive;
 pub mod metrics;
+pub mod produce;
 pub mod producer;
 pub mod quote;
 pub mod replay;

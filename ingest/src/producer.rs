@@ -41,6 +41,9 @@ pub enum KafkaClientError {
     /// Some trades were not delivered after librdkafka's retries.
     #[error("{0} trade(s) could not be delivered to Kafka; see the log for the first errors")]
     Undelivered(u64),
+    /// Some rejects were not delivered to the dead-letter topic.
+    #[error("{0} reject(s) could not be delivered to the dead-letter topic; see the log for the first errors")]
+    UndeliveredRejects(u64),
 }
 
 /// The producer's context: counts delivery reports into the metrics, on

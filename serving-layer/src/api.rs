@@ -19,46 +19,35 @@ use warp::reply::Response;
 /// The OpenAPI 3 document of every route.
 pub(crate) const OPENAPI: &str = include_str!("openapi.json");
 
-/// `GET /api/v1/bars`: one symbol's bars of one interval over `[from, to)`,
-/// batch before the boundary and speed from it on, read in one snapshot.
+/// Bars `GET /api/v1/bars` answers when the range is open at its start and
+/// no `limit` is given (as exchange kline APIs and chart libraries expect).
+pub(crate) const DEFAULT_BARS: usize = 500;
+
+/// `GET /api/v1/bars`: one symbol's bars of one interval, batch before the
+/// boundary and speed from it on, read in one snapshot: over `[from, to)`;
+/// with `from` alone, the first `limit` from it; with `to` alone, the last
+/// `limit` before it; with neither, the newest `limit` ([`DEFAULT_BARS`]
+/// unless given).
 pub(crate) async fn bars(state: &State, params: &Params, gzip: bool) -> Result<Response, ApiError> {
     let config = &state.config;
     let symbol = params.symbol("symbol")?;
     let interval = params.interval("interval", &config.intervals, None)?;
-    let (from, to) = (params.time("from")?, params.time("to")?);
-    if from > to {
-        let message = format!(
-            "from {} is after to {}; from is the first bar start included, to the first one excluded",
-            format_rfc3339(from),
-            format_rfc3339(to)
-        );
-        return Err(ApiError::bad("from", message, Vec::new()));
-    }
+    let from = params.get("from").map(|_| params.time("from")).transpose()?;
+    let to = params.get("to").map(|_| params.time("to")).transpose()?;
     let limit = params.count("limit", config.point_limit)?;
-    let span = interval.nanos();
-    let count = (to - from + span - 1) / span;
-    if limit.is_none() && count > config.point_limit as i64 {
-        let message = format!(
-            "from..to spans {count} bars of {interval}; at most {} are served at once: narrow the range, use a \
-             coarser interval, or set limit",
-            config.point_limit
-        );
-        return Err(ApiError::bad("to", message, Vec::new()));
-    }
+    let (limit, newest) = match (from, to) {
+        (Some(from), Some(to)) => (checked_range(from, to, interval, limit, config.point_limit)?, false),
+        (Some(_), None) => (Some(limit.unwrap_or(DEFAULT_BARS.min(config.point_limit))), false),
+        (None, _) => (Some(limit.unwrap_or(DEFAULT_BARS.min(config.point_limit))), true),
+    };
     let key = Key { symbol, interval, from, to, limit };
     let generation = state.cache.generation();
     if let Some(body) = generation.and_then(|now| state.cache.get(&key, now)) {
         return Ok(body.reply(StatusCode::OK, gzip));
     }
-    let query = BarQuery {
-        interval,
-        symbol: Some(key.symbol.clone()),
-        from: Some(from),
-        to: Some(to),
-        view: ViewSelect::Merged,
-        limit,
-    };
-    let read = state.store.bars(&query).await.map_err(|e| ApiError::store(&e))?;
+    let query = BarQuery { interval, symbol: Some(key.symbol.clone()), from, to, view: ViewSelect::Merged, limit };
+    let read = if newest { state.store.newest_bars(&query).await } else { state.store.bars(&query).await };
+    let read = read.map_err(|e| ApiError::store(&e))?;
     let symbol = &key.symbol;
     let mut body = String::with_capacity(128 + read.bars.len() * 224);
     let _ = write!(body, r#"{{"symbol":"{symbol}","interval":"{interval}","boundary":"#);
@@ -72,6 +61,35 @@ pub(crate) async fn bars(state: &State, params: &Params, gzip: bool) -> Result<R
         state.cache.put(key, generation, read.boundary, body);
     }
     Ok(response)
+}
+
+/// Checks a closed range `[from, to)`: in order, and no longer than
+/// `point_limit` bars unless `limit` caps it; returns the limit.
+fn checked_range(
+    from: i64,
+    to: i64,
+    interval: tickflow_shared::Interval,
+    limit: Option<usize>,
+    point_limit: usize,
+) -> Result<Option<usize>, ApiError> {
+    if from > to {
+        let message = format!(
+            "from {} is after to {}; from is the first bar start included, to the first one excluded",
+            format_rfc3339(from),
+            format_rfc3339(to)
+        );
+        return Err(ApiError::bad("from", message, Vec::new()));
+    }
+    let span = interval.nanos();
+    let count = (to - from + span - 1) / span;
+    if limit.is_none() && count > point_limit as i64 {
+        let message = format!(
+            "from..to spans {count} bars of {interval}; at most {point_limit} are served at once: narrow the \
+             range, use a coarser interval, or set limit"
+        );
+        return Err(ApiError::bad("to", message, Vec::new()));
+    }
+    Ok(limit)
 }
 
 /// `GET /api/v1/symbols`: every symbol with bars, and the intervals served.

@@ -22,13 +22,14 @@ pub(crate) struct Generation {
     speed: i64,
 }
 
-/// A `/bars` query, as its parameters say.
+/// A `/bars` query, as its parameters say (a range open at one end or
+/// both, with the limit it is read with).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Key {
     pub symbol: Symbol,
     pub interval: Interval,
-    pub from: i64,
-    pub to: i64,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
     pub limit: Option<usize>,
 }
 
@@ -80,7 +81,7 @@ impl Cache {
 
     /// Keeps an answer read under `generation` whose snapshot had `boundary`.
     pub fn put(&self, key: Key, generation: Generation, boundary: Option<i64>, body: Arc<Body>) {
-        let speed = boundary.is_none_or(|boundary| key.to > boundary);
+        let speed = boundary.is_none_or(|boundary| key.to.is_none_or(|to| to > boundary));
         let mut entries = lock(&self.entries);
         if entries.len() >= self.capacity {
             entries.retain(|_, e| e.generation == generation);
@@ -105,8 +106,8 @@ mod tests {
         Key {
             symbol: Symbol::new("AAPL").expect("symbol"),
             interval: "1m".parse().expect("1m"),
-            from: 0,
-            to,
+            from: Some(0),
+            to: Some(to),
             limit: None,
         }
     }

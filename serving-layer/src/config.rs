@@ -37,6 +37,9 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// The address the dashboard and the API listen on unless configured.
+    pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
     /// The default most bars in one response.
     pub const fn default_point_limit() -> usize {
         20_000

@@ -24,6 +24,28 @@ pub struct TradeKey {
 /// `merge` is associative and commutative, and pushing trades one by one
 /// equals merging the summaries of any split of them, so workers may
 /// pre-aggregate in any order and still agree bit for bit.
+///
+/// ```
+/// use tickflow_shared::{BarAcc, Interval, Price, Size, Symbol};
+///
+/// let (minute, start) = ("1m".parse::<Interval>().unwrap(), 1_381_152_600_000_000_000);
+/// let price = |text| Price::parse(text).unwrap();
+/// let size = |text| Size::parse(text).unwrap();
+/// // Two workers each summarise the trades they saw, in any order...
+/// let mut first = BarAcc::default();
+/// first.push(start + 3, 0, price("167.42"), size("200"));
+/// first.push(start + 1, 0, price("167.41"), size("100"));
+/// let second = BarAcc::of(start + 2, 0, price("167.40"), size("100"));
+/// // ...and their merge is the bar of all three, whatever the order.
+/// let mut merged = second;
+/// merged.merge(&first);
+/// let bar = merged.finish(Symbol::new("SPY").unwrap(), minute, start).unwrap();
+/// assert_eq!((bar.open, bar.high, bar.low, bar.close), (price("167.41"), price("167.42"), price("167.40"), price("167.42")));
+/// assert_eq!((bar.trades, bar.vwap), (3, price("167.4125")));
+/// first.merge(&second);
+/// assert_eq!(first, merged, "merge is commutative");
+/// assert!(BarAcc::default().finish(bar.symbol, minute, start).is_none(), "no trades, no bar");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct BarAcc {
     open: TradeKey,

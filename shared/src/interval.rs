@@ -9,6 +9,22 @@ use std::str::FromStr;
 ///
 /// Because every interval divides a day, no bar straddles midnight, and a UTC
 /// day is a unit the batch layer can recompute and publish on its own.
+///
+/// ```
+/// use tickflow_shared::{Interval, IntervalPlan};
+///
+/// let five: Interval = "5m".parse().unwrap();
+/// assert_eq!((five.seconds(), five.to_string()), (300, "5m".to_owned()));
+/// // Windows are aligned to the epoch: 13:32:10 is in the bar of 13:30.
+/// let ts = 1_381_152_730_000_000_000; // 2013-10-07T13:32:10Z
+/// assert_eq!(five.start_of(ts), 1_381_152_600_000_000_000);
+/// assert!("7m".parse::<Interval>().is_err(), "7 minutes do not divide a day");
+/// // A list is a sorted set; the plan derives 1h bars from 5m ones, not from trades.
+/// let intervals = Interval::parse_list("1h,5m,1h").unwrap();
+/// assert_eq!(intervals, [five, "1h".parse().unwrap()]);
+/// let plan = IntervalPlan::new(&intervals);
+/// assert_eq!((plan.source(0), plan.source(1)), (None, Some(0)));
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Interval {
     seconds: u32,

@@ -12,6 +12,7 @@ pub mod bar;
 pub mod codec;
 pub mod fixed;
 pub mod indicators;
+pub mod input;
 pub mod interval;
 pub mod render;
 pub mod signal;

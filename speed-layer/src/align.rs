@@ -11,9 +11,9 @@
 //! not wait for each other: pausing a worker's every partition left its
 //! core idle (1m bars only: 3.6M → 2.8M trades/s per core).
 
-use crate::input::Input;
 use std::collections::BTreeSet;
 use std::time::Duration;
+use tickflow_shared::input::Input;
 use tickflow_shared::watermark::Partition;
 
 /// The partitions one worker holds back; see the [module docs](self).
@@ -60,14 +60,14 @@ impl Alignment {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::{Polled, Record};
+    use tickflow_shared::input::{InputError, Polled, Record};
 
     /// An input that only records what was paused.
     #[derive(Default)]
     struct Paused(BTreeSet<Partition>);
 
     impl Input for Paused {
-        fn poll(&mut self, _: &mut Vec<Record>, _: usize, _: &mut Vec<Partition>) -> Result<Polled, String> {
+        fn poll(&mut self, _: &mut Vec<Record>, _: usize, _: &mut Vec<Partition>) -> Result<Polled, InputError> {
             Ok(Polled::default())
         }
 

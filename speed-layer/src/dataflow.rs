@@ -99,6 +99,70 @@ pub struct Settings {
 /// offsets the open windows hold. By then every input before `c` has arrived
 /// and been applied (and perhaps some after it): every worker offers the sink
 /// a cut at `c`.
+///
+/// With the source of [`crate::source::read`], on one worker over the
+/// in-process bus (the job adds the sink, [`crate::sink::commit`]):
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use std::sync::atomic::AtomicBool;
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// use tickflow_shared::input::Inputs;
+/// use tickflow_shared::input::memory::MemoryBus;
+/// use tickflow_shared::watermark::WatermarkConfig;
+/// use tickflow_shared::{Interval, IntervalPlan, Price, Size, Symbol, Tick};
+/// use tickflow_speed::dataflow::{self, Event, Settings};
+/// use tickflow_speed::emit::EmitClock;
+/// use tickflow_speed::source::{self, Published, SourceStart};
+/// use tickflow_speed::windows::WindowsConfig;
+/// use timely::dataflow::operators::Inspect;
+///
+/// let t0 = 1_381_152_600_000_000_000; // 2013-10-07T13:30:00Z
+/// let bus = MemoryBus::new(1);
+/// let symbol = Symbol::new("AAPL").unwrap();
+/// bus.publish((0..3).map(|i| Tick {
+///     symbol: symbol.clone(),
+///     ts: t0 + i * 30_000_000_000,
+///     price: Price::parse("167.41").unwrap(),
+///     size: Size::parse("10").unwrap(),
+///     seq: 0,
+/// }));
+/// bus.close();
+/// let settings = Settings {
+///     topic: "memory".into(),
+///     epoch_ns: 100_000_000,
+///     watermark: WatermarkConfig::default(),
+///     windows: WindowsConfig::default(),
+///     plan: IntervalPlan::new(&Interval::parse_list("1m").unwrap()),
+///     partitions: vec![0],
+///     stored_watermark: None,
+///     checkpoint_every: 10,
+///     emit: EmitClock::new(Duration::from_millis(250)),
+///     stop_at_end: true,
+/// };
+/// let bars = Arc::new(Mutex::new(BTreeMap::new()));
+/// let seen = bars.clone();
+/// timely::execute_directly(move |worker| {
+///     let input = bus.open(&BTreeMap::from([(0, 0)]), Arc::new(())).unwrap();
+///     let starts = BTreeMap::from([(0, (0, 0))]);
+///     let start = SourceStart { input, starts, skip: BTreeMap::new(), trades: Default::default() };
+///     let published = Arc::new(Published::new(1));
+///     let stop = Arc::new(AtomicBool::new(false));
+///     worker.dataflow::<u64, _, _>(|scope| {
+///         let events = source::read(scope, &settings, start, published.clone(), stop);
+///         dataflow::windows(events, &settings, published).inspect(move |event| {
+///             if let Event::Flush(flush) = event {
+///                 for (bar, _) in &flush.bars {
+///                     seen.lock().unwrap().insert(bar.start - t0, bar.trades);
+///                 }
+///             }
+///         });
+///     });
+/// });
+/// // The newest state of each 1m bar: two trades in the first minute, one in the second.
+/// assert_eq!(*bars.lock().unwrap(), BTreeMap::from([(0, 2), (60_000_000_000, 1)]));
+/// ```
 pub fn windows<'s>(
     events: Stream<'s, u64, Vec<Event>>,
     settings: &Settings,

@@ -2,8 +2,6 @@
 //! partitions explicitly (no group rebalancing: the job's stored offsets,
 //! not the group's, say where to resume) and decodes the wire format.
 
-use crate::input::{Input, Inputs, Payload, Polled, Record};
-use crate::metrics::SpeedMetrics;
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
@@ -12,10 +10,10 @@ use rdkafka::message::Message;
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
-use tickflow_shared::codec::Reject;
+use tickflow_shared::input::{Input, InputError, Inputs, Payload, Polled, Positions, Record};
 use tickflow_shared::watermark::Partition;
-use tickflow_shared::wire;
 
 /// The `ticks` topic on a Kafka cluster.
 pub struct KafkaInputs {
@@ -29,7 +27,7 @@ impl KafkaInputs {
         Self { brokers: brokers.to_owned(), topic: topic.to_owned() }
     }
 
-    fn consumer(&self, metrics: &SpeedMetrics) -> Result<BaseConsumer<Context>, String> {
+    fn consumer(&self, positions: Arc<dyn Positions>) -> Result<BaseConsumer<Context>, InputError> {
         ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
             .set("group.id", "tickflow-speed")
@@ -40,14 +38,18 @@ impl KafkaInputs {
             .set("fetch.wait.max.ms", "10")
             // Per-partition lag for the metrics, from librdkafka's statistics.
             .set("statistics.interval.ms", "1000")
-            .create_with_context(Context(metrics.clone()))
-            .map_err(|e| format!("Kafka at {}: {e}", self.brokers))
+            .create_with_context(Context(positions))
+            .map_err(|e| self.broker("creating a consumer", e))
+    }
+
+    fn broker(&self, action: &str, error: KafkaError) -> InputError {
+        InputError::Broker { action: action.to_owned(), brokers: self.brokers.clone(), source: Box::new(error) }
     }
 }
 
 /// Keeps "end of partition" events, which the job asks for, out of the log,
 /// and turns librdkafka's statistics into the lag metric.
-struct Context(SpeedMetrics);
+struct Context(Arc<dyn Positions>);
 
 impl ClientContext for Context {
     fn error(&self, error: KafkaError, reason: &str) {
@@ -76,11 +78,11 @@ impl Inputs for KafkaInputs {
         &self.topic
     }
 
-    fn partitions(&self) -> Result<Vec<Partition>, String> {
+    fn partitions(&self) -> Result<Vec<Partition>, InputError> {
         let metadata = self
-            .consumer(&SpeedMetrics::default())?
+            .consumer(Arc::new(()))?
             .fetch_metadata(Some(&self.topic), Duration::from_secs(30))
-            .map_err(|e| format!("Kafka at {}: {e}", self.brokers))?;
+            .map_err(|e| self.broker("reading the topic's metadata", e))?;
         Ok(metadata
             .topics()
             .iter()
@@ -89,16 +91,20 @@ impl Inputs for KafkaInputs {
             .collect())
     }
 
-    fn open(&self, owned: &BTreeMap<Partition, u64>, metrics: &SpeedMetrics) -> Result<Box<dyn Input>, String> {
-        let consumer = self.consumer(metrics)?;
+    fn open(
+        &self,
+        owned: &BTreeMap<Partition, u64>,
+        positions: Arc<dyn Positions>,
+    ) -> Result<Box<dyn Input>, InputError> {
+        let consumer = self.consumer(positions)?;
         let mut assignment = TopicPartitionList::new();
         for (&partition, &offset) in owned {
-            let offset = i64::try_from(offset).map_err(|_| format!("offset {offset} out of range"))?;
+            let at = i64::try_from(offset).map_err(|_| InputError::Offset { partition, offset })?;
             assignment
-                .add_partition_offset(&self.topic, partition, Offset::Offset(offset))
-                .map_err(|e| format!("assigning partition {partition}: {e}"))?;
+                .add_partition_offset(&self.topic, partition, Offset::Offset(at))
+                .map_err(|e| self.broker(&format!("assigning partition {partition}"), e))?;
         }
-        consumer.assign(&assignment).map_err(|e| format!("Kafka at {}: {e}", self.brokers))?;
+        consumer.assign(&assignment).map_err(|e| self.broker("assigning the partitions", e))?;
         Ok(Box::new(KafkaInput { consumer, topic: self.topic.clone(), paused: Vec::new() }))
     }
 }
@@ -110,26 +116,14 @@ struct KafkaInput {
 }
 
 impl Input for KafkaInput {
-    fn poll(&mut self, out: &mut Vec<Record>, max: usize, at_end: &mut Vec<Partition>) -> Result<Polled, String> {
+    fn poll(&mut self, out: &mut Vec<Record>, max: usize, at_end: &mut Vec<Partition>) -> Result<Polled, InputError> {
         let mut records = 0;
         while records < max {
             match self.consumer.poll(Duration::ZERO) {
                 None => break,
                 Some(Ok(message)) => {
                     let offset = u64::try_from(message.offset()).unwrap_or_default();
-                    let value = message.payload().unwrap_or_default();
-                    let payload = match wire::decode(value) {
-                        Ok(mut decoded) => {
-                            if !decoded.has_seq {
-                                decoded.tick.seq = offset;
-                            }
-                            Payload::Trade(decoded.tick)
-                        }
-                        Err(error) => Payload::Invalid {
-                            reason: error.to_string(),
-                            raw: value[..value.len().min(Reject::MAX_RAW)].to_vec(),
-                        },
-                    };
+                    let payload = Payload::decode(message.payload().unwrap_or_default(), offset);
                     out.push(Record { partition: message.partition(), offset, payload });
                     records += 1;
                 }

@@ -2,8 +2,8 @@
 //! within milliseconds, written effectively once.
 //!
 //! A timely dataflow ([`dataflow`]) runs on every worker: a source reads the
-//! worker's partitions ([`input`]: Kafka in [`kafka`], or the in-process
-//! [`memory`] bus), turns event times into a watermark
+//! worker's partitions (`tickflow_shared::input`: Kafka in [`kafka`], or
+//! the in-process bus of `tickflow_shared::input::memory`), turns event times into a watermark
 //! (`tickflow_shared::watermark`: bounded out-of-orderness, idle partitions)
 //! and holds its timely capability at the watermark's epoch. Trades are
 //! exchanged by symbol to a window operator that keeps the open bars of
@@ -24,18 +24,16 @@ pub mod commit;
 pub mod dataflow;
 pub mod dedup;
 pub mod emit;
-pub mod input;
 pub mod kafka;
-pub mod memory;
 pub mod metrics;
 pub mod route;
 pub mod sink;
 pub mod source;
+pub mod status;
 pub mod windows;
 
 use crate::dataflow::Settings;
 use crate::emit::EmitClock;
-use crate::input::{Inputs, owned_by};
 use crate::source::{Published, SourceStart};
 use metrics::SpeedMetrics;
 use std::collections::BTreeMap;
@@ -43,6 +41,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 use tickflow_shared::IntervalPlan;
+use tickflow_shared::input::{InputError, Inputs, owned_by};
 use tickflow_shared::store::SpeedStore;
 use tickflow_shared::watermark::WatermarkConfig;
 use windows::WindowsConfig;
@@ -68,6 +67,23 @@ pub struct SpeedConfig {
     pub stop_at_end: bool,
     /// Where the job counts what it does (register it to export it).
     pub metrics: SpeedMetrics,
+}
+
+impl SpeedConfig {
+    /// The default `emit_interval`: 250 ms.
+    pub const fn default_emit_interval() -> Duration {
+        Duration::from_millis(250)
+    }
+
+    /// The default `epoch`: 100 ms.
+    pub const fn default_epoch() -> Duration {
+        Duration::from_millis(100)
+    }
+
+    /// The default `checkpoint`: 1 s (never shorter than an epoch).
+    pub const fn default_checkpoint() -> Duration {
+        Duration::from_secs(1)
+    }
 }
 
 /// Where the timely workers run.
@@ -124,15 +140,33 @@ impl TimelyConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpeedError {
-    /// The input could not be read.
-    #[error("input: {0}")]
-    Input(String),
+    /// The input could not be listed, opened or read.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The stream has no partitions to read.
+    #[error("topic {topic:?} has no partitions; create it first (tickflow produce does) or check --topic")]
+    NoPartitions {
+        /// The topic.
+        topic: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] tickflow_shared::store::StoreError),
-    /// A timely worker failed.
-    #[error("dataflow: {0}")]
-    Dataflow(String),
+    /// The runtime of the store's calls could not be built.
+    #[error("cannot start the speed job's runtime: {0}; the process may be out of threads or file descriptors")]
+    Runtime(#[source] std::io::Error),
+    /// The timely workers could not start (a cluster's hosts unreachable, a port taken).
+    #[error("cannot start the timely workers: {reason}; check --hostfile, --processes and --process")]
+    Start {
+        /// Timely's description.
+        reason: String,
+    },
+    /// A timely worker panicked.
+    #[error("a timely worker panicked: {reason}; this is a bug, please report it with the log")]
+    Worker {
+        /// The panic's message.
+        reason: String,
+    },
 }
 
 /// What a run did.
@@ -158,14 +192,11 @@ pub fn run(
     store: Arc<dyn SpeedStore>,
     stop: Arc<AtomicBool>,
 ) -> Result<SpeedReport, SpeedError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| SpeedError::Dataflow(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(SpeedError::Runtime)?;
     let topic = inputs.topic().to_owned();
-    let partitions = inputs.partitions().map_err(SpeedError::Input)?;
+    let partitions = inputs.partitions()?;
     if partitions.is_empty() {
-        return Err(SpeedError::Input(format!("topic {topic:?} has no partitions; create it first")));
+        return Err(SpeedError::NoPartitions { topic });
     }
     let (starts, skip, stored_watermark) = if inputs.durable() {
         runtime.block_on(resume_points(store.as_ref(), &topic, &partitions))?
@@ -197,7 +228,7 @@ pub fn run(
         let owned = owned_by(&partitions, index, peers);
         let mine: BTreeMap<_, _> = owned.iter().filter_map(|p| starts.get(p).map(|s| (*p, *s))).collect();
         let from = mine.iter().map(|(p, (from, _))| (*p, *from)).collect();
-        let input = match inputs.open(&from, &metrics) {
+        let input = match inputs.open(&from, Arc::new(metrics.clone())) {
             Ok(input) => input,
             Err(error) => {
                 tracing::error!(%error, "Cannot open the input.");
@@ -216,10 +247,10 @@ pub fn run(
         while worker.step_or_park(Some(emit_interval)) {}
         Ok(())
     })
-    .map_err(SpeedError::Dataflow)?;
+    .map_err(|reason| SpeedError::Start { reason })?;
     let mut failure = None;
     for result in guards.join() {
-        if let Err(error) = result.map_err(SpeedError::Dataflow).and_then(|r| r.map_err(SpeedError::Input)) {
+        if let Err(error) = result.map_err(|reason| SpeedError::Worker { reason }).and_then(|r| Ok(r?)) {
             failure.get_or_insert(error);
         }
     }

@@ -120,6 +120,13 @@ impl SpeedMetrics {
     }
 }
 
+/// The input reports each partition's lag to the metrics.
+impl tickflow_shared::input::Positions for SpeedMetrics {
+    fn set_position(&self, partition: Partition, end: u64, next: u64) {
+        SpeedMetrics::set_position(self, partition, end, next);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,13 +11,13 @@
 
 use crate::align::Alignment;
 use crate::dataflow::{Event, Settings};
-use crate::input::{Input, Payload, Record};
 use prometheus_client::metrics::counter::Counter;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 use tickflow_shared::codec::Reject;
+use tickflow_shared::input::{Input, Payload, Record};
 use tickflow_shared::watermark::{Partition, Watermarks};
 use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::operator::source;

@@ -146,6 +146,34 @@ struct Current {
 }
 
 /// The open bars of every symbol and interval; see the [module docs](self).
+///
+/// ```
+/// use tickflow_shared::{Interval, IntervalPlan, Price, Size, Symbol, Tick};
+/// use tickflow_speed::windows::{Position, Windows, WindowsConfig};
+///
+/// let (t0, minute) = (1_381_152_600_000_000_000, 60_000_000_000); // 2013-10-07T13:30:00Z
+/// let trade = |ts, price| Tick {
+///     symbol: Symbol::new("AAPL").unwrap(),
+///     ts,
+///     price: Price::parse(price).unwrap(),
+///     size: Size::parse("10").unwrap(),
+///     seq: 0,
+/// };
+/// let plan = IntervalPlan::new(&Interval::parse_list("1m,5m").unwrap());
+/// let mut windows = Windows::new(&plan, WindowsConfig::default());
+/// windows.push_tick(&trade(t0 + 5, "167.41"), Position { partition: 0, offset: 0 }).unwrap();
+/// windows.push_tick(&trade(t0 + minute + 5, "167.45"), Position { partition: 0, offset: 1 }).unwrap();
+/// // The watermark passes the end of the first minute: that bar is final, the others provisional.
+/// let mut updates = Vec::new();
+/// windows.advance(t0 + minute + 10, |update| updates.push(update));
+/// let mut seen: Vec<_> =
+///     updates.iter().map(|u| (u.bar.interval.to_string(), u.bar.start - t0, u.bar.trades, u.is_final)).collect();
+/// seen.sort();
+/// assert_eq!(seen, [("1m".into(), 0, 1, true), ("1m".into(), minute, 1, false), ("5m".into(), 0, 2, false)]);
+/// // A minute and more after the first bar closed (the allowed lateness), a trade for it is late.
+/// windows.advance(t0 + 3 * minute, |_| {});
+/// assert!(windows.push_tick(&trade(t0 + 7, "167.40"), Position { partition: 0, offset: 2 }).is_err());
+/// ```
 #[derive(Clone, Debug)]
 pub struct Windows {
     plan: IntervalPlan,

@@ -2,9 +2,10 @@
 
 use super::Span;
 use std::path::PathBuf;
-use tickflow_ingest::archive::{ArchiveConfig, run as archive};
+use tickflow_ingest::archive::{ArchiveConfig, RollConfig, run as archive};
 use tickflow_ingest::metrics::ArchiveMetrics;
 use tickflow_ingest::producer::ensure_topic;
+use tickflow_shared::input::{DEFAULT_PARTITIONS, DEFAULT_TOPIC};
 use tickflow_shared::time::format_day;
 
 /// Arguments of `tickflow archive`.
@@ -14,10 +15,10 @@ pub struct Args {
     #[arg(long, env = "TICKFLOW_BROKERS")]
     brokers: String,
     /// Topic to archive; created (with `--partitions`) if missing, so the archiver may start first.
-    #[arg(long, default_value = "ticks")]
+    #[arg(long, default_value = DEFAULT_TOPIC)]
     topic: String,
     /// Partitions of the topic when it has to be created.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = DEFAULT_PARTITIONS)]
     partitions: i32,
     /// Consumer group; its committed offsets say what is archived.
     #[arg(long, default_value = "tickflow-archiver")]
@@ -26,10 +27,10 @@ pub struct Args {
     #[arg(long)]
     out: PathBuf,
     /// Finish the open files and commit after this many trades...
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = RollConfig::default_roll_trades())]
     roll_trades: u64,
     /// ...or after this long, whichever comes first.
-    #[arg(long, default_value = "60s")]
+    #[arg(long, default_value_t = Span(RollConfig::default_roll_interval()))]
     roll_interval: Span,
     #[command(flatten)]
     event_time: super::EventTime,
@@ -49,11 +50,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         brokers: args.brokers,
         topic: args.topic,
         group: args.group,
-        out: args.out,
-        roll_trades: args.roll_trades,
-        roll_interval: args.roll_interval.0,
-        watermark: args.event_time.watermark(),
-        allowed_lateness: args.event_time.allowed_lateness.nanos(),
+        rolls: RollConfig {
+            out: args.out,
+            roll_trades: args.roll_trades,
+            roll_interval: args.roll_interval.0,
+            watermark: args.event_time.watermark(),
+            allowed_lateness: args.event_time.allowed_lateness.nanos(),
+        },
         stop_at_end: args.stop_at_end,
     };
     let stop = super::stop_on_signal()?;
@@ -68,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "Archived {} trades in {} rolls to {} in {seconds:.1} s ({:.0} trades/s); {} rejected, {} late for a sealed day; sealed: {}.",
         report.trades,
         report.rolls,
-        config.out.display(),
+        config.rolls.out.display(),
         report.trades as f64 / seconds.max(1e-9),
         report.rejects,
         report.late,

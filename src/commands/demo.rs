@@ -2,7 +2,8 @@
 //!
 //! The market simulator feeds an in-process bus instead of Kafka; the speed
 //! layer keeps bars from it in SQLite under `--data`; the same trades are
-//! archived as day-partitioned Parquet ([`archive`]); the batch layer
+//! archived as day-partitioned Parquet by the archiver of `tickflow archive`
+//! (`tickflow_ingest::archive::bus`); the batch layer
 //! recomputes the sealed days of that archive at start and every
 //! `--batch-every`; the serving layer answers on `--listen`. A first start
 //! writes an hour of simulated history (the end of the weekday before) into
@@ -13,11 +14,10 @@
 //! when another part fails): the simulator closes the bus, the archiver makes
 //! its last roll durable, the speed layer commits, the server drains.
 
-mod archive;
 mod history;
 
 use super::Span;
-use super::speed::{Tuning, feed};
+use super::speed::Tuning;
 use anyhow::Context;
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
@@ -27,13 +27,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tickflow_batch::BatchConfig;
-use tickflow_ingest::simulator::Market;
+use tickflow_ingest::archive::{self, RollConfig};
+use tickflow_ingest::metrics::ArchiveMetrics;
+use tickflow_ingest::simulator::{Market, feed};
 use tickflow_serve::{ApiToken, ServeConfig, Server};
 use tickflow_shared::Interval;
+use tickflow_shared::input::memory::MemoryBus;
 use tickflow_shared::store::{self, Access, BatchStore, Retention, Store};
 use tickflow_shared::time::{day_of, format_day, format_rfc3339, now_ns};
 use tickflow_speed::TimelyConfig;
-use tickflow_speed::memory::MemoryBus;
 use tickflow_speed::metrics::SpeedMetrics;
 
 /// Arguments of `tickflow demo`.
@@ -43,7 +45,7 @@ pub struct Args {
     #[arg(long, default_value = "data")]
     data: PathBuf,
     /// Address the dashboard and the HTTP API listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = ServeConfig::DEFAULT_LISTEN)]
     listen: SocketAddr,
     /// Symbols to simulate, comma-separated, most active first.
     #[arg(long, value_delimiter = ',', default_value = "AAPL,MSFT,NVDA,AMZN,GOOG,META,TSLA,JPM")]
@@ -61,7 +63,7 @@ pub struct Args {
     #[arg(long, default_value = "5m")]
     batch_every: Span,
     /// The archive's open files are finished and made visible this often.
-    #[arg(long, default_value = "60s")]
+    #[arg(long, default_value_t = Span(RollConfig::default_roll_interval()))]
     roll_interval: Span,
     /// Intervals to keep, comma-separated; each must divide one day.
     #[arg(long, default_value = Interval::DEFAULTS)]
@@ -130,19 +132,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let server = ServeConfig { intervals: args.intervals.0.clone(), api_token, ..ServeConfig::default() }
         .build(store.clone(), &mut registry)?;
     speed.metrics = SpeedMetrics::register(&mut registry);
+    let archive_metrics = ArchiveMetrics::register(&mut registry);
     // Read by the speed layer and the archiver: each sees every trade.
     let bus = MemoryBus::with_readers(args.partitions, 2);
     let simulator = feed(bus.clone(), market, args.rate, u64::MAX, stop.clone())?;
     let lateness = args.tuning.event_time().allowed_lateness;
-    let settings = archive::ArchiveSettings {
+    let rolls = RollConfig {
         out: archive_dir.clone(),
+        roll_trades: RollConfig::default_roll_trades(),
         roll_interval: args.roll_interval.0,
         watermark: args.tuning.event_time().watermark(),
         allowed_lateness: lateness.nanos(),
     };
     let archiver = service("archiver", &stop, {
         let bus = bus.clone();
-        move || archive::run(&bus, &settings)
+        move || Ok(archive::bus::run(&bus, &rolls, &archive_metrics)?)
     })?;
     let speed_layer = service("speed", &stop, {
         let (store, stop) = (store.clone(), stop.clone());
@@ -167,9 +171,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let speed = join(speed_layer)?;
     let runs = join(batches)?;
     println!(
-        "Stopped: archived {} trades in {} rolls; the speed layer wrote {} commits (watermark {}); {runs} scheduled batch run(s) published.",
+        "Stopped: archived {} trades in {} rolls ({} late for a sealed day); the speed layer wrote {} commits (watermark {}); {runs} scheduled batch run(s) published.",
         archived.trades,
         archived.rolls,
+        archived.late,
         speed.commits,
         speed.watermark.map_or_else(|| "none".to_owned(), format_rfc3339)
     );

@@ -74,28 +74,27 @@ pub fn serve_metrics(
     Ok(())
 }
 
+use tickflow_shared::watermark::WatermarkConfig;
+
 /// The flags of event time, for every command that follows the watermark.
 #[derive(clap::Args)]
 pub struct EventTime {
     /// The watermark trails the newest trade of a partition by this much.
-    #[arg(long, default_value = "2s")]
+    #[arg(long, default_value_t = Span(WatermarkConfig::default_max_out_of_orderness()))]
     max_out_of_orderness: Span,
     /// A partition silent this long stops holding the watermark back.
-    #[arg(long, default_value = "10s")]
+    #[arg(long, default_value_t = Span(WatermarkConfig::default_idle_timeout()))]
     idle_timeout: Span,
     /// A trade this late after its bar closed still updates it (later ones go to the late table);
     /// an archive day is sealed once the watermark is this far past its end.
-    #[arg(long, default_value = "1m")]
+    #[arg(long, default_value_t = Span(tickflow_speed::windows::WindowsConfig::default_allowed_lateness()))]
     pub allowed_lateness: Span,
 }
 
 impl EventTime {
     /// The watermark's parameters.
-    pub fn watermark(&self) -> tickflow_shared::watermark::WatermarkConfig {
-        tickflow_shared::watermark::WatermarkConfig {
-            max_out_of_orderness: self.max_out_of_orderness.0,
-            idle_timeout: self.idle_timeout.0,
-        }
+    pub fn watermark(&self) -> WatermarkConfig {
+        WatermarkConfig { max_out_of_orderness: self.max_out_of_orderness.0, idle_timeout: self.idle_timeout.0 }
     }
 }
 

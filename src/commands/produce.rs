@@ -1,18 +1,12 @@
 //! `tickflow produce`: put trades on the `ticks` topic.
 
-use anyhow::Context;
-use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 use tickflow_ingest::metrics::ProduceMetrics;
-use tickflow_ingest::producer::{Prepared, Sequencer, TickProducer, ensure_topic};
-use tickflow_ingest::quote::{QuoteConfig, QuoteEvent, Token};
-use tickflow_ingest::replay::{Chunk, Pacer, Replay};
-use tickflow_ingest::simulator::{Market, SimConfig};
+use tickflow_ingest::produce::{ProduceConfig, Source};
+use tickflow_ingest::quote::{QuoteConfig, Token};
+use tickflow_ingest::simulator::{DEFAULT_RATE, SimConfig};
 use tickflow_shared::Symbol;
-use tickflow_shared::codec::Reject;
-use tickflow_shared::time::now_ns;
+use tickflow_shared::input::{DEFAULT_PARTITIONS, DEFAULT_TOPIC};
 
 /// Arguments of `tickflow produce`.
 #[derive(clap::Args)]
@@ -21,10 +15,14 @@ pub struct Args {
     #[arg(long, env = "TICKFLOW_BROKERS")]
     brokers: String,
     /// Topic to produce to; created (with `--partitions`) if missing.
-    #[arg(long, default_value = "ticks")]
+    #[arg(long, default_value = DEFAULT_TOPIC)]
     topic: String,
+    /// Dead-letter topic: every input that is not a trade goes there as JSON with its raw
+    /// input, source position and reason (default: `<topic>.rejects`); created if missing.
+    #[arg(long, value_name = "TOPIC")]
+    rejects_topic: Option<String>,
     /// Partitions of the topic when it has to be created.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = DEFAULT_PARTITIONS)]
     partitions: i32,
     /// Source: the live market simulator, event time = wall clock.
     #[arg(long, conflicts_with = "replay")]
@@ -33,7 +31,7 @@ pub struct Args {
     #[arg(long)]
     symbols: Option<Symbols>,
     /// Simulator: trades per second.
-    #[arg(long, default_value_t = 1000.0)]
+    #[arg(long, default_value_t = DEFAULT_RATE)]
     rate: f64,
     /// Simulator: seed.
     #[arg(long, default_value_t = 0)]
@@ -52,10 +50,10 @@ pub struct Args {
     #[arg(long, value_name = "URL", conflicts_with_all = ["simulate", "replay"])]
     quote_api: Option<String>,
     /// Quote API: how often each symbol is polled (`500ms`, `1s`, `1m`).
-    #[arg(long, default_value = "1s")]
+    #[arg(long, default_value_t = super::Span(QuoteConfig::POLL_INTERVAL))]
     poll_interval: super::Span,
     /// Quote API: the longest one request may take before it is retried.
-    #[arg(long, default_value = "10s")]
+    #[arg(long, default_value_t = super::Span(QuoteConfig::TIMEOUT))]
     request_timeout: super::Span,
     /// Serve Prometheus metrics at `http://ADDR/metrics` (and `/healthz`), like `0.0.0.0:9100` (default: off).
     #[arg(long, value_name = "ADDR")]
@@ -85,108 +83,57 @@ impl std::str::FromStr for Symbols {
 
 /// Runs `tickflow produce`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let config = config(&args)?;
+    let stop = super::stop_on_signal()?;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = ProduceMetrics::register(&mut registry);
+    super::serve_metrics(args.metrics_listen, registry)?;
+    let report = tickflow_ingest::produce::run(&config, metrics, &stop)?;
+    if let Some([requests, repeated, rejects, failures]) = report.quotes {
+        println!(
+            "Quote API: {requests} requests, {repeated} repeated quotes skipped, {rejects} rejected, {failures} failed."
+        );
+    }
+    let seconds = report.elapsed.as_secs_f64();
+    println!(
+        "Produced {} trades to {} in {seconds:.1} s ({:.0} trades/s); all delivered; {} rejected to {}.",
+        report.sent,
+        config.topic,
+        report.sent as f64 / seconds.max(1e-9),
+        report.rejected,
+        report.rejects_topic
+    );
+    Ok(())
+}
+
+/// What to produce, from the flags.
+fn config(args: &Args) -> anyhow::Result<ProduceConfig> {
     anyhow::ensure!(
         args.simulate || !args.replay.is_empty() || args.quote_api.is_some(),
         "choose a source: --simulate [--symbols S --rate R], --replay PATH... [--speed X] \
          or --quote-api URL --symbols AAPL,MSFT [--poll-interval 1s]"
     );
     anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
-    let sim_symbols = match &args.symbols {
-        None => SimConfig::default().symbols,
-        Some(Symbols::Count(count)) => *count,
-        Some(Symbols::List(_)) if args.simulate => anyhow::bail!("--simulate takes a number of symbols: --symbols 500"),
-        Some(Symbols::List(_)) => 0,
+    let source = if let Some(url) = &args.quote_api {
+        Source::Quotes(quote_config(url, args)?)
+    } else if args.simulate {
+        let symbols = match &args.symbols {
+            None => SimConfig::default().symbols,
+            Some(Symbols::Count(count)) => *count,
+            Some(Symbols::List(_)) => anyhow::bail!("--simulate takes a number of symbols: --symbols 500"),
+        };
+        Source::Simulate { market: SimConfig { symbols, seed: args.seed, ..SimConfig::default() }, rate: args.rate }
+    } else {
+        Source::Replay { paths: args.replay.clone(), speed: args.speed }
     };
-    let quotes = args.quote_api.as_deref().map(|url| quote_config(url, &args)).transpose()?;
-    // The replay starts reading and the producer connects (and gets its
-    // producer id) while the topic is made sure of: none waits for another.
-    let replay = (!args.replay.is_empty()).then(|| start_replay(&args.replay)).transpose()?;
-    let stop = super::stop_on_signal()?;
-    let mut registry = prometheus_client::registry::Registry::default();
-    let metrics = ProduceMetrics::register(&mut registry);
-    metrics.target_rate.set(if args.simulate { args.rate } else { 0.0 });
-    super::serve_metrics(args.metrics_listen, registry)?;
-    let mut producer = TickProducer::with_metrics(&args.brokers, &args.topic, metrics.clone())?;
-    super::runtime()?.block_on(ensure_topic(&args.brokers, &args.topic, args.partitions))?;
-    let mut progress = Progress::new();
-    let limit = args.ticks.unwrap_or(u64::MAX);
-    if args.simulate {
-        let config = SimConfig { symbols: sim_symbols, seed: args.seed, ..SimConfig::default() };
-        let mut market = Market::new(&config)?;
-        let started = Instant::now();
-        while producer.sent() < limit && !stop.load(Ordering::Relaxed) {
-            let due = ((started.elapsed().as_secs_f64() * args.rate) as u64).min(limit);
-            while producer.sent() < due {
-                producer.send(&mut market.next_trade(now_ns()))?;
-            }
-            progress.show(&producer);
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    } else if let Some(config) = quotes {
-        produce_quotes(config, &mut producer, &stop, &mut progress, limit)?;
-    } else if let Some(replay) = replay {
-        send_replay(replay, args.speed, &mut producer, &stop, &mut progress, limit)?;
-    }
-    producer.flush()?;
-    let seconds = progress.started.elapsed().as_secs_f64();
-    println!(
-        "Produced {} trades to {} in {seconds:.1} s ({:.0} trades/s); all delivered.",
-        producer.sent(),
-        args.topic,
-        producer.sent() as f64 / seconds.max(1e-9)
-    );
-    Ok(())
-}
-
-/// The replay's chunks: prepared trades and the rows rejected meanwhile.
-type PreparedReplay = Replay<(Prepared, Vec<Reject>)>;
-
-/// Starts reading the replay files. Reading, ordering, `seq` and encoding run
-/// on the replay's thread; the caller's only paces and sends.
-fn start_replay(paths: &[PathBuf]) -> anyhow::Result<PreparedReplay> {
-    let mut sequencer = Sequencer::default();
-    let replay = Replay::start(paths, move |mut chunk: Chunk| {
-        let prepared = sequencer.prepare(&mut chunk.ticks);
-        (prepared, chunk.rejects)
-    });
-    replay.context("reading the replay files")
-}
-
-/// Sends the replay's trades, paced at `speed`, until `limit` trades, the
-/// end of the files, Ctrl-C or SIGTERM; rejected rows are counted and the
-/// first ten shown.
-fn send_replay(
-    replay: PreparedReplay,
-    speed: f64,
-    producer: &mut TickProducer,
-    stop: &std::sync::atomic::AtomicBool,
-    progress: &mut Progress,
-    limit: u64,
-) -> anyhow::Result<()> {
-    let mut pacer = Pacer::new(speed);
-    let mut rejected = 0u64;
-    'replay: for chunk in replay {
-        let (batch, rejects) = chunk.context("reading the replay files")?;
-        for reject in rejects {
-            rejected += 1;
-            producer.metrics().rejects.inc();
-            if rejected <= 10 {
-                eprintln!("rejected {reject}");
-            }
-        }
-        for i in 0..batch.len() {
-            if producer.sent() >= limit || stop.load(Ordering::Relaxed) {
-                break 'replay;
-            }
-            pacer.wait(batch.get(i).0);
-            producer.send_prepared(&batch, i)?;
-            progress.show(producer);
-        }
-    }
-    if rejected > 10 {
-        eprintln!("... and {} more rejected rows", rejected - 10);
-    }
-    Ok(())
+    Ok(ProduceConfig {
+        brokers: args.brokers.clone(),
+        topic: args.topic.clone(),
+        partitions: args.partitions,
+        rejects_topic: args.rejects_topic.clone(),
+        source,
+        limit: args.ticks,
+    })
 }
 
 /// The quote source's configuration from the flags and the environment.
@@ -205,67 +152,4 @@ fn quote_config(url: &str, args: &Args) -> anyhow::Result<QuoteConfig> {
     config.poll_interval = args.poll_interval.0;
     config.timeout = args.request_timeout.0;
     Ok(config)
-}
-
-/// Polls the quote API until `limit` trades, Ctrl-C or SIGTERM; rejects and
-/// failed requests are logged and counted by the source, which retries.
-fn produce_quotes(
-    config: QuoteConfig,
-    producer: &mut TickProducer,
-    stop: &std::sync::atomic::AtomicBool,
-    progress: &mut Progress,
-    limit: u64,
-) -> anyhow::Result<()> {
-    let runtime = super::runtime()?;
-    let stats = runtime.block_on(async {
-        let mut source = config.build()?;
-        while producer.sent() < limit && !stop.load(Ordering::Relaxed) {
-            match tokio::time::timeout(Duration::from_millis(100), source.next()).await {
-                Ok(Some(QuoteEvent::Trade(mut tick))) => producer.send(&mut tick)?,
-                Ok(Some(QuoteEvent::Reject(_))) => {
-                    producer.metrics().rejects.inc();
-                }
-                Ok(Some(QuoteEvent::Failed(_))) | Err(_) => {}
-                Ok(None) => break,
-            }
-            progress.show(producer);
-        }
-        let stats = source.stats();
-        anyhow::Ok(
-            [&stats.requests, &stats.repeated, &stats.rejects, &stats.failures].map(|n| n.load(Ordering::Relaxed)),
-        )
-    })?;
-    let [requests, repeated, rejects, failures] = stats;
-    println!(
-        "Quote API: {requests} requests, {repeated} repeated quotes skipped, {rejects} rejected, {failures} failed."
-    );
-    Ok(())
-}
-
-/// A progress line on a terminal every few seconds.
-struct Progress {
-    started: Instant,
-    last: Instant,
-    terminal: bool,
-}
-
-impl Progress {
-    fn new() -> Self {
-        Self { started: Instant::now(), last: Instant::now(), terminal: std::io::stderr().is_terminal() }
-    }
-
-    fn show(&mut self, producer: &TickProducer) {
-        if !self.terminal || self.last.elapsed() < Duration::from_secs(3) {
-            return;
-        }
-        self.last = Instant::now();
-        let metrics = producer.metrics();
-        eprintln!(
-            "produced {} trades ({:.0}/s), delivered {}, failed {}",
-            producer.sent(),
-            producer.sent() as f64 / self.started.elapsed().as_secs_f64(),
-            metrics.delivered.get(),
-            metrics.delivery_errors.get()
-        );
-    }
 }

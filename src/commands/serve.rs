@@ -13,7 +13,7 @@ pub struct Args {
     #[arg(long, env = "TICKFLOW_STORE")]
     store: String,
     /// Address to listen on (port 0 picks a free one; the log says which).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = ServeConfig::DEFAULT_LISTEN)]
     listen: SocketAddr,
     /// Intervals served, comma-separated; each must divide one day.
     #[arg(long, default_value = tickflow_shared::Interval::DEFAULTS)]
@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long, default_value_t = ServeConfig::default_point_limit())]
     point_limit: usize,
     /// How often the live stream (and the /bars cache) reads the store's changes.
-    #[arg(long, default_value = "200ms")]
+    #[arg(long, default_value_t = super::Span(ServeConfig::default_poll_interval()))]
     poll_interval: super::Span,
     /// /bars answers kept while the store has not changed under them; 0 reads every query afresh.
     #[arg(long, default_value_t = ServeConfig::default_cache_entries())]

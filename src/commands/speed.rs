@@ -4,16 +4,15 @@ use super::{EventTime, Span};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tickflow_ingest::producer::ensure_topic;
-use tickflow_ingest::simulator::{Market, SimConfig};
+use tickflow_ingest::simulator::{DEFAULT_RATE, Market, SimConfig, feed};
+use tickflow_shared::input::memory::MemoryBus;
+use tickflow_shared::input::{DEFAULT_PARTITIONS, DEFAULT_TOPIC, Inputs};
 use tickflow_shared::store::{self, Access, SpeedStore};
-use tickflow_shared::time::{format_rfc3339, now_ns};
+use tickflow_shared::time::format_rfc3339;
 use tickflow_shared::{Interval, IntervalPlan};
-use tickflow_speed::input::Inputs;
 use tickflow_speed::kafka::KafkaInputs;
-use tickflow_speed::memory::MemoryBus;
 use tickflow_speed::metrics::SpeedMetrics;
 use tickflow_speed::windows::WindowsConfig;
 use tickflow_speed::{SpeedConfig, SpeedReport, TimelyConfig};
@@ -25,10 +24,10 @@ pub struct Args {
     #[arg(long, env = "TICKFLOW_BROKERS", required_unless_present = "simulate")]
     brokers: Option<String>,
     /// Topic of trades; created (with `--partitions`) if missing.
-    #[arg(long, default_value = "ticks")]
+    #[arg(long, default_value = DEFAULT_TOPIC)]
     topic: String,
     /// Partitions of the topic when it has to be created (or of the in-process bus).
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = DEFAULT_PARTITIONS)]
     partitions: i32,
     /// View store URL: `sqlite://path/to/file.db` or `postgres://user@host/db`.
     #[arg(long, env = "TICKFLOW_STORE")]
@@ -60,7 +59,7 @@ pub struct Args {
     #[arg(long, default_value_t = SimConfig::default().symbols)]
     symbols: usize,
     /// Simulator: trades per second.
-    #[arg(long, default_value_t = 1000.0)]
+    #[arg(long, default_value_t = DEFAULT_RATE)]
     rate: f64,
     /// Simulator: stop after this many trades (then exit when they are processed).
     #[arg(long)]
@@ -69,7 +68,7 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<std::net::SocketAddr>,
     /// Log a status line (rate, lag, watermark, bars, late, rejects) this often.
-    #[arg(long, default_value = "5s")]
+    #[arg(long, default_value_t = Span(tickflow_speed::status::DEFAULT_EVERY))]
     status_every: Span,
 }
 
@@ -77,12 +76,12 @@ pub struct Args {
 #[derive(clap::Args)]
 pub struct Tuning {
     /// Provisional bars are written at most this often.
-    #[arg(long, default_value = "250ms")]
+    #[arg(long, default_value_t = Span(SpeedConfig::default_emit_interval()))]
     emit_interval: Span,
     #[command(flatten)]
     event_time: EventTime,
     /// Event time per timely epoch: the frontier's granularity.
-    #[arg(long, default_value = "100ms")]
+    #[arg(long, default_value_t = Span(SpeedConfig::default_epoch()))]
     epoch: Span,
 }
 
@@ -106,7 +105,7 @@ impl Tuning {
             windows: WindowsConfig { allowed_lateness: self.event_time.allowed_lateness.0 },
             emit_interval: self.emit_interval.0,
             epoch: self.epoch.0,
-            checkpoint: Duration::from_secs(1).max(self.epoch.0),
+            checkpoint: SpeedConfig::default_checkpoint().max(self.epoch.0),
             timely,
             stop_at_end,
             metrics: SpeedMetrics::default(),
@@ -136,7 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let started = Instant::now();
-    status(config.metrics.clone(), args.status_every.0, stop.clone());
+    tickflow_speed::status::spawn(config.metrics.clone(), args.status_every.0, stop.clone());
     let report = tickflow_speed::run(&config, inputs, store, stop)?;
     drop(runtime);
     print(&report, started.elapsed());
@@ -161,59 +160,6 @@ fn config(args: &Args) -> anyhow::Result<SpeedConfig> {
         (None, _) => anyhow::bail!("--processes needs --hostfile with one host:port per process"),
     };
     args.tuning.config(&args.intervals.0, timely, args.stop_at_end || (args.simulate && args.ticks.is_some()))
-}
-
-/// Feeds `bus` from `market` at `rate` trades/s on a thread, each trade
-/// stamped with the wall clock, until `limit` trades are sent or `stop` is
-/// set; then closes the bus.
-pub fn feed(
-    bus: MemoryBus,
-    mut market: Market,
-    rate: f64,
-    limit: u64,
-    stop: Arc<AtomicBool>,
-) -> anyhow::Result<std::thread::JoinHandle<()>> {
-    anyhow::ensure!(rate.is_finite() && rate > 0.0, "--rate must be a positive number of trades per second");
-    Ok(std::thread::Builder::new().name("simulator".into()).spawn(move || {
-        let started = Instant::now();
-        let mut sent = 0u64;
-        while sent < limit && !stop.load(Ordering::Relaxed) {
-            let due = ((started.elapsed().as_secs_f64() * rate) as u64).min(limit);
-            let now = now_ns();
-            bus.publish((sent..due).map(|_| market.next_trade(now)));
-            sent = due;
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        bus.close();
-    })?)
-}
-
-/// Logs one status line every `every` until `stop`, from the job's metrics.
-fn status(metrics: SpeedMetrics, every: Duration, stop: Arc<AtomicBool>) {
-    if every.is_zero() {
-        return;
-    }
-    std::thread::spawn(move || {
-        let mut last = (Instant::now(), metrics.trades.get());
-        while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(every);
-            let (now, trades) = (Instant::now(), metrics.trades.get());
-            let rate = (trades - last.1) as f64 / now.duration_since(last.0).as_secs_f64().max(1e-9);
-            last = (now, trades);
-            let watermark = metrics.watermark.get();
-            let watermark = (watermark > 0.0).then(|| format_rfc3339((watermark * 1e9) as i64));
-            tracing::info!(
-                trades_per_s = rate.round(),
-                lag = metrics.total_lag(),
-                watermark = watermark.as_deref().unwrap_or("none"),
-                delay_s = format!("{:.1}", metrics.watermark_delay.get()),
-                bars = metrics.bars.get(),
-                late = metrics.late.get(),
-                rejects = metrics.rejects.get(),
-                "Speed status."
-            );
-        }
-    });
 }
 
 fn print(report: &SpeedReport, elapsed: Duration) {

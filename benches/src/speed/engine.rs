@@ -14,11 +14,11 @@ use rustc_hash::FxHashMap;
 use serde_json::json;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tickflow_ingest::simulator::{SimConfig, Trades};
+use tickflow_shared::input::memory::MemoryBus;
 use tickflow_shared::store::{Progress, SpeedCommit, SpeedStore, StoreError};
 use tickflow_shared::{Interval, IntervalPlan, Symbol};
-use tickflow_speed::memory::MemoryBus;
 use tickflow_speed::metrics::SpeedMetrics;
 use tickflow_speed::windows::WindowsConfig;
 use tickflow_speed::{SpeedConfig, TimelyConfig};
@@ -52,9 +52,9 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         plan: IntervalPlan::new(&intervals),
         watermark: Default::default(),
         windows: WindowsConfig::default(),
-        emit_interval: Duration::from_millis(250),
-        epoch: Duration::from_millis(100),
-        checkpoint: Duration::from_secs(1),
+        emit_interval: SpeedConfig::default_emit_interval(),
+        epoch: SpeedConfig::default_epoch(),
+        checkpoint: SpeedConfig::default_checkpoint(),
         timely: TimelyConfig::Process { workers: args.workers },
         stop_at_end: true,
         metrics: SpeedMetrics::default(),

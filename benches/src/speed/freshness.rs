@@ -47,7 +47,7 @@ pub struct Args {
     #[arg(long, default_value_t = 5)]
     poll_ms: u64,
     /// The speed job's `--emit-interval`.
-    #[arg(long, default_value = "250ms")]
+    #[arg(long, default_value_t = format!("{}ms", tickflow_speed::SpeedConfig::default_emit_interval().as_millis()))]
     emit_interval: String,
     /// A PostgreSQL or SQLite store URL; default: a throwaway PostgreSQL cluster.
     #[arg(long)]

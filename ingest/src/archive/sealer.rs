@@ -3,9 +3,9 @@
 //! gets its `_SEALED` marker, the batch layer's signal that it may publish it.
 //!
 //! The watermark is the speed layer's ([`Watermarks`]), so both layers agree
-//! on when a day is over. Whoever writes the archive (the Kafka archiver, the
-//! demo's in-process one) reports the days a roll wrote and the event times it
-//! made durable, then asks the sealer to seal what the watermark has passed.
+//! on when a day is over. The archiver reports the days a roll wrote and the
+//! event times it made durable, then asks the sealer to seal what the
+//! watermark has passed.
 
 use super::ArchiveError;
 use super::files;

@@ -3,7 +3,7 @@
 //!
 //! For each symbol the source requests `GET {url}/quote?symbol=S&token=T`
 //! every poll interval and reads the answer (`{"c":167.41,...,"t":1381132800}`)
-//! as a [`Tick`]: price `c` parsed exactly from the number's text (never
+//! as a [`Tick`](tickflow_shared::Tick): price `c` parsed exactly from the number's text (never
 //! through a float), event time `t` in seconds, size `v` when the answer has
 //! one and [`DEFAULT_SIZE`] (1) when not (Finnhub's quotes carry no size, so a
 //! bar's volume then counts quotes). A quote already produced (same `t` and
@@ -30,9 +30,11 @@
 //!
 //! Start reading at [`QuoteConfig::build`] and [`QuoteSource::next`].
 
+mod event;
 mod http;
 mod parse;
 
+pub use event::{QuoteEvent, QuoteReject, QuoteStats, RequestFailure};
 pub use http::Failure;
 pub use parse::DEFAULT_SIZE;
 
@@ -43,7 +45,8 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tickflow_shared::{Symbol, Tick};
+use tickflow_shared::Symbol;
+use tickflow_shared::codec::Reject;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -209,56 +212,6 @@ pub enum QuoteError {
     NoRuntime,
 }
 
-/// What one poll brought that the caller may want to see.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum QuoteEvent {
-    /// A new quote as a trade; `seq` is 0 (the producer numbers trades).
-    Trade(Tick),
-    /// An answer that is not a valid quote; counted, never produced.
-    Reject(QuoteReject),
-    /// A request that brought no answer; the source retries it.
-    Failed(RequestFailure),
-}
-
-/// An answer that is not a valid quote, and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("quote of {symbol}: {reason}")]
-pub struct QuoteReject {
-    /// The symbol polled.
-    pub symbol: Symbol,
-    /// What was wrong with the answer (token scrubbed).
-    pub reason: String,
-}
-
-/// A request that failed, and when it is tried again.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("quote of {symbol} from {url}: {failure}; retrying in {retry_in:.1?}")]
-pub struct RequestFailure {
-    /// The symbol polled.
-    pub symbol: Symbol,
-    /// The request URL with the token shown as `***`.
-    pub url: String,
-    /// What went wrong.
-    pub failure: Failure,
-    /// The wait before this symbol's next request.
-    pub retry_in: Duration,
-}
-
-/// Counters of the source, shared with its tasks.
-#[derive(Debug, Default)]
-pub struct QuoteStats {
-    /// Requests sent.
-    pub requests: AtomicU64,
-    /// Quotes that became trades.
-    pub trades: AtomicU64,
-    /// Answers that repeated a quote (or reject) already seen, or were older.
-    pub repeated: AtomicU64,
-    /// Answers that were not valid quotes.
-    pub rejects: AtomicU64,
-    /// Requests that failed (connection, timeout, non-2xx status).
-    pub failures: AtomicU64,
-}
-
 /// The running source: its tasks stop when it is dropped.
 pub struct QuoteSource {
     events: mpsc::Receiver<QuoteEvent>,
@@ -310,10 +263,12 @@ async fn poll(shared: Arc<Shared>, symbol: Symbol, mut due: Instant, events: mps
     let mut last_reject: Option<String> = None;
     let mut failing: Option<String> = None;
     let mut attempt = 0u32;
+    let mut requested = 0u64;
     loop {
         tokio::time::sleep_until(due.max(shared.paused_until())).await;
         let started = Instant::now();
         stats.requests.fetch_add(1, Ordering::Relaxed);
+        requested += 1;
         let event = match shared.fetcher.fetch(&symbol).await {
             Ok(body) => {
                 if failing.take().is_some() {
@@ -329,7 +284,14 @@ async fn poll(shared: Arc<Shared>, symbol: Symbol, mut due: Instant, events: mps
                     }
                     Err(reason) if last_reject.as_ref() != Some(&reason) => {
                         last_reject = Some(reason.clone());
-                        let reject = QuoteReject { symbol: symbol.clone(), reason: shared.fetcher.redact(&reason) };
+                        let raw = &body[..body.len().min(Reject::MAX_RAW)];
+                        let reject = QuoteReject {
+                            symbol: symbol.clone(),
+                            reason: shared.fetcher.redact(&reason),
+                            url: shared.fetcher.url(&symbol, false).into(),
+                            request: requested,
+                            raw: shared.fetcher.redact(&String::from_utf8_lossy(raw)),
+                        };
                         if stats.rejects.fetch_add(1, Ordering::Relaxed) < LOGGED_REJECTS {
                             tracing::warn!(%symbol, reason = %reject.reason, "Quote rejected.");
                         }

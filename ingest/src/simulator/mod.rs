@@ -28,11 +28,13 @@
 //! promise of the language.
 
 mod clock;
+mod feed;
 mod market;
 mod rng;
 mod write;
 
 pub use clock::{EventTimes, intensity, session_opens};
+pub use feed::{DEFAULT_RATE, FeedError, feed};
 pub use market::Market;
 pub use write::{Format, GenerateSummary, MAX_PART_ROWS, generate};
 

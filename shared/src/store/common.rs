@@ -45,11 +45,14 @@ pub(crate) enum Bound {
 
 /// The SQL and values of one snapshot read over `parts`: one `SELECT` per
 /// part, whose columns and table `select(view)` gives (it ends in `WHERE`),
-/// united and ordered by `(symbol, start)`. `placeholder(n)` is the engine's
-/// name for the n-th value (`$n`, `?n`).
+/// united and ordered by `(symbol, start)`, or by `(symbol, start)`
+/// descending when `newest` (so that the limit keeps the last bars; the
+/// caller reverses the rows). `placeholder(n)` is the engine's name for the
+/// n-th value (`$n`, `?n`).
 pub(crate) fn bars_sql(
     query: &BarQuery,
     parts: &[Part],
+    newest: bool,
     select: impl Fn(View) -> String,
     placeholder: impl Fn(usize) -> String,
 ) -> (String, Vec<Bound>) {
@@ -76,7 +79,7 @@ pub(crate) fn bars_sql(
         selects.push(sql);
     }
     let mut sql = selects.join(" UNION ALL ");
-    sql.push_str(" ORDER BY symbol, start");
+    sql.push_str(if newest { " ORDER BY symbol DESC, start DESC" } else { " ORDER BY symbol, start" });
     if let Some(limit) = query.limit {
         let count = Bound::Count(i64::try_from(limit).unwrap_or(i64::MAX));
         sql.push_str(&format!(" LIMIT {}", push(&mut values, count)));

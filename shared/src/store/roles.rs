@@ -88,6 +88,18 @@ pub trait ReadStore: Progress {
     /// Reads bars and the boundary in one snapshot.
     async fn bars(&self, query: &BarQuery) -> Result<Bars, StoreError>;
 
+    /// Like [`bars`](Self::bars), but a `limit` keeps the *last* bars of the
+    /// range instead of the first: for one symbol, the newest `limit` bars
+    /// before `to` (a chart's initial view), still oldest first. By default
+    /// the whole range is read and cut; the engines ask only for what they keep.
+    async fn newest_bars(&self, query: &BarQuery) -> Result<Bars, StoreError> {
+        let mut read = self.bars(&BarQuery { limit: None, ..query.clone() }).await?;
+        if let Some(limit) = query.limit {
+            read.bars.drain(..read.bars.len().saturating_sub(limit));
+        }
+        Ok(read)
+    }
+
     /// The newest bar of each of `symbols` in each of `intervals` by the
     /// merge rule (contract 6), and the boundary, in one snapshot; ordered by
     /// `(symbol, interval)`, pairs without a bar left out.

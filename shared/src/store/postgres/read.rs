@@ -19,7 +19,11 @@ use tokio_postgres::{Client, IsolationLevel, Row, Transaction};
 #[async_trait::async_trait]
 impl ReadStore for PostgresStore {
     async fn bars(&self, query: &BarQuery) -> Result<Bars, StoreError> {
-        bars(&mut *self.reader().await?, query).await
+        bars(&mut *self.reader().await?, query, false).await
+    }
+
+    async fn newest_bars(&self, query: &BarQuery) -> Result<Bars, StoreError> {
+        bars(&mut *self.reader().await?, query, true).await
     }
 
     async fn latest(&self, symbols: &[Symbol], intervals: &[Interval]) -> Result<Bars, StoreError> {
@@ -90,17 +94,21 @@ async fn batch_days(client: &mut Client, from: i64, to: i64) -> Result<Vec<Batch
     Ok(with_files(days, files))
 }
 
-async fn bars(reader: &mut Reader, query: &BarQuery) -> Result<Bars, StoreError> {
+/// The bars of `query` in one snapshot; with `newest`, its limit keeps the last ones.
+async fn bars(reader: &mut Reader, query: &BarQuery, newest: bool) -> Result<Bars, StoreError> {
     let Reader { client, statements } = reader;
     let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
     let row = tx.query_opt(&prepared(statements, &tx, BOUNDARY).await?, &[]).await?;
     let boundary = row.map(|r| r.try_get::<_, Option<PgTime>>(0)).transpose()?.flatten().map(|t| t.0);
-    let (sql, values) = bars_sql(query, &parts(query, boundary));
+    let (sql, values) = bars_sql(query, &parts(query, boundary), newest);
     let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| &**v as &(dyn ToSql + Sync)).collect();
     let rows = tx.query(&prepared(statements, &tx, &sql).await?, &params).await?;
     tx.commit().await?;
     let mut last = None;
-    let bars = rows.iter().map(|row| view_bar(row, &mut last)).collect::<Result<Vec<_>, StoreError>>()?;
+    let mut bars = rows.iter().map(|row| view_bar(row, &mut last)).collect::<Result<Vec<_>, StoreError>>()?;
+    if newest {
+        bars.reverse();
+    }
     Ok(Bars { boundary, bars })
 }
 
@@ -150,8 +158,8 @@ pub(super) fn select(view: View) -> String {
 type Param = Box<dyn ToSql + Sync + Send>;
 
 /// The SQL and parameters of one snapshot read, in PostgreSQL's dialect.
-fn bars_sql(query: &BarQuery, parts: &[Part]) -> (String, Vec<Param>) {
-    let (sql, values) = common::bars_sql(query, parts, select, |n| format!("${n}"));
+fn bars_sql(query: &BarQuery, parts: &[Part], newest: bool) -> (String, Vec<Param>) {
+    let (sql, values) = common::bars_sql(query, parts, newest, select, |n| format!("${n}"));
     let values = values
         .into_iter()
         .map(|value| -> Param {

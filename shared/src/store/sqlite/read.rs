@@ -18,7 +18,12 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 impl ReadStore for SqliteStore {
     async fn bars(&self, query: &BarQuery) -> Result<Bars, StoreError> {
         let query = query.clone();
-        self.read(move |conn| bars(conn, &query)).await
+        self.read(move |conn| bars(conn, &query, false)).await
+    }
+
+    async fn newest_bars(&self, query: &BarQuery) -> Result<Bars, StoreError> {
+        let query = query.clone();
+        self.read(move |conn| bars(conn, &query, true)).await
     }
 
     async fn latest(&self, symbols: &[Symbol], intervals: &[Interval]) -> Result<Bars, StoreError> {
@@ -92,10 +97,11 @@ fn batch_days(conn: &mut Connection, from: i64, to: i64) -> Result<Vec<BatchDay>
     Ok(days)
 }
 
-fn bars(conn: &mut Connection, query: &BarQuery) -> Result<Bars, StoreError> {
+/// The bars of `query` in one snapshot; with `newest`, its limit keeps the last ones.
+fn bars(conn: &mut Connection, query: &BarQuery, newest: bool) -> Result<Bars, StoreError> {
     let tx = conn.transaction()?;
     let boundary = boundary(&tx)?;
-    let (sql, values) = bars_sql(query, &parts(query, boundary));
+    let (sql, values) = bars_sql(query, &parts(query, boundary), newest);
     let mut stmt = tx.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(values))?;
     let mut bars = Vec::new();
@@ -106,6 +112,9 @@ fn bars(conn: &mut Connection, query: &BarQuery) -> Result<Bars, StoreError> {
     drop(rows);
     drop(stmt);
     tx.commit()?;
+    if newest {
+        bars.reverse();
+    }
     Ok(Bars { boundary, bars })
 }
 
@@ -149,8 +158,8 @@ pub(super) fn view_bar(row: &rusqlite::Row<'_>, last: &mut Option<(String, Inter
 }
 
 /// The SQL and parameters of one snapshot read, in SQLite's dialect.
-fn bars_sql(query: &BarQuery, parts: &[Part]) -> (String, Vec<Value>) {
-    let (sql, values) = common::bars_sql(query, parts, select, |n| format!("?{n}"));
+fn bars_sql(query: &BarQuery, parts: &[Part], newest: bool) -> (String, Vec<Value>) {
+    let (sql, values) = common::bars_sql(query, parts, newest, select, |n| format!("?{n}"));
     let values = values
         .into_iter()
         .map(|value| match value {

@@ -1,6 +1,6 @@
 //! The in-process bus: partitioned logs in memory standing in for Kafka when
 //! tickflow runs embedded (`tickflow speed --simulate`, `tickflow demo`, the
-//! engine benchmark). Offsets are positions in a log; nothing survives the
+//! engine benchmark), read by the speed layer and the archiver alike. Offsets are positions in a log; nothing survives the
 //! process, so stored offsets are ignored.
 //!
 //! A log forgets the trades every reader has read, so a bus that runs for
@@ -9,16 +9,35 @@
 //! ([`MemoryBus::with_readers`]): the demo's archiver and speed layer both
 //! see every trade, whichever opens first.
 
-use crate::input::{Input, Inputs, Payload, Polled, Record};
-use crate::metrics::SpeedMetrics;
+use crate::Tick;
+use crate::input::{Input, InputError, Inputs, Payload, Polled, Positions, Record};
+use crate::watermark::Partition;
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use tickflow_shared::Tick;
-use tickflow_shared::watermark::Partition;
 
 /// Partitioned logs of trades, shared by producers and readers.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use std::sync::Arc;
+/// use tickflow_shared::input::memory::MemoryBus;
+/// use tickflow_shared::input::{Inputs, Payload};
+/// use tickflow_shared::{Price, Size, Symbol, Tick};
+///
+/// let bus = MemoryBus::new(1);
+/// let tick = |ts| Tick { symbol: Symbol::new("AAPL").unwrap(), ts, price: Price(1), size: Size(1), seq: 0 };
+/// bus.publish([tick(1), tick(2)]);
+/// bus.close();
+/// let mut input = bus.open(&BTreeMap::from([(0, 0)]), Arc::new(())).unwrap();
+/// let (mut records, mut at_end) = (Vec::new(), Vec::new());
+/// input.poll(&mut records, 100, &mut at_end).unwrap();
+/// let offsets: Vec<u64> = records.iter().map(|r| r.offset).collect();
+/// assert_eq!(offsets, [0, 1]);
+/// assert!(matches!(&records[1].payload, Payload::Trade(t) if t.seq == 1), "a trade's seq is its offset");
+/// assert!(at_end == [0] && input.complete(), "read to the end of a closed bus");
+/// ```
 #[derive(Clone)]
 pub struct MemoryBus {
     logs: Arc<Vec<Mutex<Log>>>,
@@ -117,26 +136,28 @@ impl Inputs for MemoryBus {
         "memory"
     }
 
-    fn partitions(&self) -> Result<Vec<Partition>, String> {
+    fn partitions(&self) -> Result<Vec<Partition>, InputError> {
         Ok((0..self.logs.len() as Partition).collect())
     }
 
-    fn open(&self, owned: &BTreeMap<Partition, u64>, metrics: &SpeedMetrics) -> Result<Box<dyn Input>, String> {
+    fn open(
+        &self,
+        owned: &BTreeMap<Partition, u64>,
+        positions: Arc<dyn Positions>,
+    ) -> Result<Box<dyn Input>, InputError> {
         let mut cursors = Vec::with_capacity(owned.len());
         for (&partition, &from) in owned {
-            let log =
-                self.logs.get(partition as usize).ok_or_else(|| format!("the bus has no partition {partition}"))?;
+            let log = self.logs.get(partition as usize).ok_or_else(|| InputError::NoPartition {
+                stream: self.topic().to_owned(),
+                partition,
+                partitions: self.logs.len(),
+            })?;
             let mut log = lock(log);
             let from = from.max(log.base);
             log.readers.push(from);
             cursors.push(Cursor { partition, slot: log.readers.len() - 1, next: from, paused: false });
         }
-        Ok(Box::new(MemoryInput {
-            logs: self.logs.clone(),
-            cursors,
-            closed: self.closed.clone(),
-            metrics: metrics.clone(),
-        }))
+        Ok(Box::new(MemoryInput { logs: self.logs.clone(), cursors, closed: self.closed.clone(), positions }))
     }
 
     fn durable(&self) -> bool {
@@ -162,11 +183,11 @@ struct MemoryInput {
     logs: Arc<Vec<Mutex<Log>>>,
     cursors: Vec<Cursor>,
     closed: Arc<AtomicBool>,
-    metrics: SpeedMetrics,
+    positions: Arc<dyn Positions>,
 }
 
 impl Input for MemoryInput {
-    fn poll(&mut self, out: &mut Vec<Record>, max: usize, at_end: &mut Vec<Partition>) -> Result<Polled, String> {
+    fn poll(&mut self, out: &mut Vec<Record>, max: usize, at_end: &mut Vec<Partition>) -> Result<Polled, InputError> {
         let mut records = 0;
         let partitions = self.cursors.iter().filter(|c| !c.paused).count();
         for (i, cursor) in self.cursors.iter_mut().filter(|c| !c.paused).enumerate() {
@@ -185,7 +206,7 @@ impl Input for MemoryInput {
             }));
             cursor.next = from + take;
             records += take as usize;
-            self.metrics.set_position(partition, log.end(), cursor.next);
+            self.positions.set_position(partition, log.end(), cursor.next);
             if cursor.next == log.end() {
                 at_end.push(partition);
             }
@@ -226,7 +247,7 @@ impl Drop for MemoryInput {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tickflow_shared::{Price, Size, Symbol};
+    use crate::{Price, Size, Symbol};
 
     fn trades(n: usize) -> Vec<Tick> {
         let symbol = Symbol::new("AAPL").expect("symbol");
@@ -243,12 +264,11 @@ mod tests {
     fn every_reader_sees_every_trade_and_the_bus_forgets_what_all_have_read() {
         let bus = MemoryBus::with_readers(1, 2);
         bus.publish(trades(3));
-        let metrics = SpeedMetrics::default();
         let from_start = BTreeMap::from([(0, 0)]);
-        let mut first = bus.open(&from_start, &metrics).expect("open");
+        let mut first = bus.open(&from_start, Arc::new(())).expect("open");
         assert_eq!(read(&mut first), [0, 1, 2]);
         assert_eq!(bus.held(), 3, "the second reader has not opened yet");
-        let mut second = bus.open(&from_start, &metrics).expect("open");
+        let mut second = bus.open(&from_start, Arc::new(())).expect("open");
         bus.publish(trades(2));
         assert_eq!(read(&mut second), [0, 1, 2, 3, 4], "opened late, it still reads from the start");
         assert_eq!(bus.held(), 2, "offsets 3 and 4: the first reader has not read them");
@@ -271,7 +291,7 @@ mod tests {
             size: Size(1),
             seq: 0,
         }));
-        let mut input = bus.open(&BTreeMap::from([(0, 0), (1, 0)]), &SpeedMetrics::default()).expect("open");
+        let mut input = bus.open(&BTreeMap::from([(0, 0), (1, 0)]), Arc::new(())).expect("open");
         let (mut out, mut at_end) = (Vec::new(), Vec::new());
         input.poll(&mut out, 10, &mut at_end).expect("poll");
         let per_partition = |p| out.iter().filter(|r| r.partition == p).count();
