@@ -9,7 +9,8 @@
 //! result is published in one transaction that replaces whole days and moves
 //! the batch boundary (DESIGN.md, contract 5). [`schedule::every`] runs
 //! the job on a schedule (`tickflow batch --every 1h`), counting every run
-//! in [`metrics`].
+//! in [`metrics`]. [`features`] exports point-in-time features of the
+//! published bars for machine learning (`tickflow features`).
 //!
 //! Why no differential dataflow here: a day's bars are a pure function of the
 //! day's files, so a day-level manifest diff already makes a rerun with no
@@ -18,6 +19,7 @@
 
 pub mod aggregate;
 pub mod dataflow;
+pub mod features;
 pub mod inputs;
 pub mod merge;
 pub mod metrics;
