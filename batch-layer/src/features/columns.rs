@@ -69,8 +69,11 @@ pub struct Columns {
     /// The features of [`FEATURES`], the first [`FEATURE_COLUMNS`] in order.
     pub features: [Vec<Option<f64>>; FEATURE_COLUMNS],
     /// Per horizon: `fwd_ret_h` and `fwd_end_h`.
-    pub labels: Vec<(Vec<Option<f64>>, Vec<Option<i64>>)>,
+    pub labels: Vec<Label>,
 }
+
+/// The label columns of one horizon: `fwd_ret_h` and `fwd_end_h` (ms UTC).
+pub type Label = (Vec<Option<f64>>, Vec<Option<i64>>);
 
 impl Columns {
     /// The number of rows.

@@ -10,6 +10,9 @@ use tickflow_shared::Symbol;
 use tickflow_shared::store::ReadStore;
 use tickflow_shared::time::parse_timestamp;
 
+/// The quarters of one recorded export: its parameters and each data file with its manifest.
+type Groups = BTreeMap<String, (FeatureConfig, Vec<(PathBuf, Manifest)>)>;
+
 /// What a verification found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -29,7 +32,7 @@ impl VerifyReport {
 /// Checks every quarter exported under `out` against its manifest and the store.
 pub async fn verify(out: &Path, store: &dyn ReadStore) -> Result<VerifyReport, FeatureError> {
     let mut report = VerifyReport::default();
-    let mut groups: BTreeMap<String, (FeatureConfig, Vec<(PathBuf, Manifest)>)> = BTreeMap::new();
+    let mut groups = Groups::new();
     for path in manifests(out)? {
         let manifest =
             Manifest::read(&path)?.ok_or_else(|| FeatureError::io(&path, std::io::ErrorKind::NotFound.into()))?;
@@ -58,7 +61,7 @@ pub async fn verify(out: &Path, store: &dyn ReadStore) -> Result<VerifyReport, F
 }
 
 async fn recompute_all(
-    groups: &BTreeMap<String, (FeatureConfig, Vec<(PathBuf, Manifest)>)>,
+    groups: &Groups,
     store: &dyn ReadStore,
     scratch: &Path,
     report: &mut VerifyReport,
