@@ -27,6 +27,8 @@ pub mod file;
 pub mod manifest;
 pub mod quarter;
 mod source;
+#[cfg(test)]
+mod tests;
 pub mod verify;
 
 use file::{QuarterFile, Written, sha256_of};
