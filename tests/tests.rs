@@ -11,6 +11,8 @@ mod demo;
 mod deploy;
 mod deploy_dashboard;
 mod deploy_stack;
+mod features;
+mod features_naive;
 mod kafka;
 mod quote;
 mod readers;
