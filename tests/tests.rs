@@ -12,6 +12,7 @@ mod deploy;
 mod deploy_dashboard;
 mod deploy_stack;
 mod features;
+mod features_deploy;
 mod features_naive;
 mod kafka;
 mod quote;
