@@ -7,7 +7,9 @@
 //! runs. A failed run is logged at ERROR and counted, and the schedule goes
 //! on: the next run retries whatever failed, because nothing of a failed run
 //! was published. Shutdown is checked between runs; a run in flight is
-//! finished first, so a stop never leaves half a publish behind.
+//! finished first, so a stop never leaves half a publish behind. The
+//! scheduler itself, [`on_slots`], knows nothing of batch runs:
+//! `tickflow features --every` runs on it too.
 
 use crate::metrics::{BatchMetrics, Outcome};
 use crate::{BatchError, BatchReport};

@@ -70,14 +70,14 @@ impl QuarterFile {
             std::fs::create_dir_all(dir).map_err(|e| FeatureError::io(dir, e))?;
         }
         let file = File::create(&temp).map_err(|e| FeatureError::io(&temp, e))?;
-        let level = ZstdLevel::try_new(3).map_err(|e| FeatureError::parquet(&temp, e))?;
+        let level = ZstdLevel::try_new(3).map_err(|e| FeatureError::encode(&temp, e))?;
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(Self::ROW_GROUP_ROWS))
             .build();
         let schema = schema(horizons);
         let writer =
-            ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| FeatureError::parquet(&temp, e))?;
+            ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| FeatureError::encode(&temp, e))?;
         let nulls = vec![0; schema.fields().len()];
         Ok(Self { writer, schema, temp, rows: 0, nulls })
     }
@@ -110,13 +110,13 @@ impl QuarterFile {
         }
         self.rows += r.len() as u64;
         let batch =
-            RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| FeatureError::arrow(&self.temp, e))?;
-        self.writer.write(&batch).map_err(|e| FeatureError::parquet(&self.temp, e))
+            RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| FeatureError::encode(&self.temp, e))?;
+        self.writer.write(&batch).map_err(|e| FeatureError::encode(&self.temp, e))
     }
 
     /// Closes and syncs the file; returns its temporary path, rows and nulls per column.
     pub fn finish(self) -> Result<Written, FeatureError> {
-        let file = self.writer.into_inner().map_err(|e| FeatureError::parquet(&self.temp, e))?;
+        let file = self.writer.into_inner().map_err(|e| FeatureError::encode(&self.temp, e))?;
         file.sync_all().map_err(|e| FeatureError::io(&self.temp, e))?;
         Ok(Written { temp: self.temp, rows: self.rows, nulls: self.nulls })
     }

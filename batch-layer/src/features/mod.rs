@@ -38,7 +38,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tickflow_shared::store::{ReadStore, StoreError};
 use tickflow_shared::time::format_rfc3339;
-use tickflow_shared::{Interval, Symbol};
+use tickflow_shared::{Bar, Interval, Symbol};
 
 pub use verify::{VerifyReport, verify};
 
@@ -94,12 +94,8 @@ impl FeatureError {
         Self::Io { path: path.display().to_string(), source }
     }
 
-    fn parquet(path: &Path, error: impl std::fmt::Display) -> Self {
+    fn encode(path: &Path, error: impl std::fmt::Display) -> Self {
         Self::Encode { path: path.display().to_string(), problem: error.to_string() }
-    }
-
-    fn arrow(path: &Path, error: impl std::fmt::Display) -> Self {
-        Self::parquet(path, error)
     }
 }
 
@@ -182,37 +178,36 @@ pub(crate) struct Computed {
 }
 
 /// Recomputes every quarter of `config` into temporary files under `out`.
+///
+/// Two stages overlap: this task reads one symbol's bars from the store
+/// while a writer thread computes and encodes the previous symbol's rows.
 pub(crate) async fn compute(
     config: &FeatureConfig,
     store: &dyn ReadStore,
     out: &Path,
 ) -> Result<Computed, FeatureError> {
     let snapshot = source::Snapshot::take(config, store).await?;
-    let mut files: BTreeMap<Quarter, QuarterFile> = BTreeMap::new();
+    let (sender, receiver) = tokio::sync::mpsc::channel::<(Symbol, Vec<Bar>)>(2);
+    let writer = {
+        let (horizons, interval, out) = (config.horizons.clone(), config.interval, out.to_owned());
+        std::thread::spawn(move || write_series(receiver, &horizons, interval, &out))
+    };
     let mut bars = 0;
-    let result = async {
+    let read = async {
         for symbol in &snapshot.symbols {
             let series = snapshot.bars(store, symbol).await?;
             bars += series.len() as u64;
-            let columns = columns::compute(&series, &config.horizons);
-            let mut at = 0;
-            while at < series.len() {
-                let quarter = Quarter::of(series[at].start);
-                let end = at + series[at..].partition_point(|b| b.start < quarter.end());
-                let file = match files.entry(quarter) {
-                    std::collections::btree_map::Entry::Occupied(file) => file.into_mut(),
-                    std::collections::btree_map::Entry::Vacant(slot) => {
-                        let temp = quarter.dir(out, config.interval).join(format!(".{DATA_FILE}.tmp"));
-                        slot.insert(QuarterFile::create(temp, &config.horizons)?)
-                    }
-                };
-                file.append(symbol.as_str(), &columns, at..end)?;
-                at = end;
+            if sender.send((symbol.clone(), series)).await.is_err() {
+                break;
             }
         }
         snapshot.check_unmoved(store).await
     }
     .await;
+    drop(sender);
+    let (files, written) =
+        writer.join().map_err(|_| FeatureError::encode(out, "the feature writer thread panicked"))?;
+    let result = read.and(written);
     let mut quarters = BTreeMap::new();
     for (quarter, file) in files {
         let written = file.finish()?;
@@ -225,6 +220,41 @@ pub(crate) async fn compute(
     }
     result?;
     Ok(Computed { quarters, to: snapshot.to, bars })
+}
+
+/// The writer stage: each symbol's rows computed and appended to the files
+/// of the quarters they fall in. Returns the files opened, and the first
+/// error, after which it stops taking series.
+fn write_series(
+    mut receiver: tokio::sync::mpsc::Receiver<(Symbol, Vec<Bar>)>,
+    horizons: &[u32],
+    interval: Interval,
+    out: &Path,
+) -> (BTreeMap<Quarter, QuarterFile>, Result<(), FeatureError>) {
+    let mut files: BTreeMap<Quarter, QuarterFile> = BTreeMap::new();
+    while let Some((symbol, series)) = receiver.blocking_recv() {
+        let columns = columns::compute(&series, horizons);
+        let mut at = 0;
+        while at < series.len() {
+            let quarter = Quarter::of(series[at].start);
+            let end = at + series[at..].partition_point(|b| b.start < quarter.end());
+            let file = match files.entry(quarter) {
+                std::collections::btree_map::Entry::Occupied(file) => file.into_mut(),
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    let temp = quarter.dir(out, interval).join(format!(".{DATA_FILE}.tmp"));
+                    match QuarterFile::create(temp, horizons) {
+                        Ok(file) => slot.insert(file),
+                        Err(error) => return (files, Err(error)),
+                    }
+                }
+            };
+            if let Err(error) = file.append(symbol.as_str(), &columns, at..end) {
+                return (files, Err(error));
+            }
+            at = end;
+        }
+    }
+    (files, Ok(()))
 }
 
 /// The manifest of a quarter just computed.
