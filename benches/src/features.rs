@@ -94,8 +94,11 @@ fn prepare(args: &Args) -> Result<PathBuf, BenchError> {
     let per_symbol = args.bars / args.symbols;
     let (symbols, seed) = (args.symbols, args.seed);
     write_parquet(&dir.join("bars.parquet"), symbols, per_symbol, seed)?;
-    let last = FIRST + per_symbol as i64 * 60_000_000_000;
-    let days = (FIRST / NANOS_PER_DAY..=(last - 1) / NANOS_PER_DAY).map(|day| DaySummary { day, trades: 0 }).collect();
+    let mut trades = std::collections::BTreeMap::<i64, u64>::new();
+    for bar in (0..symbols).flat_map(|s| series(s, per_symbol, seed)) {
+        *trades.entry(bar.start / NANOS_PER_DAY).or_default() += bar.trades;
+    }
+    let days = trades.into_iter().map(|(day, trades)| DaySummary { day, trades }).collect();
     let publish = BatchPublish {
         started_at: 0,
         days,
