@@ -62,6 +62,8 @@ enum Command {
     Speed(commands::speed::Args),
     /// Recompute exact bars from archive files and publish them as a batch run.
     Batch(commands::batch::Args),
+    /// Export point-in-time features of the published batch bars as Parquet per quarter, or verify an export.
+    Features(commands::features::Args),
     /// Answer HTTP queries over the merged view, push live bars, serve metrics.
     Serve(commands::serve::Args),
     /// Print bars from a view store as CSV or JSON.
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Archive(args) => commands::archive::run(args),
         Command::Speed(args) => commands::speed::run(args),
         Command::Batch(args) => commands::batch::run(args),
+        Command::Features(args) => commands::features::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Bars(args) => commands::bars::run(args),
         Command::Migrate(args) => commands::migrate::run(args),

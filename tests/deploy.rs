@@ -152,6 +152,11 @@ fn k8s_holds_the_workloads_the_deployment_needs() {
     assert_eq!(find(&manifests, "HorizontalPodAutoscaler", "serve")["spec"]["scaleTargetRef"]["name"], "serve");
     let cron = find(&manifests, "CronJob", "batch");
     assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
+    let features = find(&manifests, "CronJob", "features");
+    assert_eq!(features["spec"]["schedule"], "0 6 1 1,4,7,10 *", "the first day of each quarter");
+    assert_eq!(features["spec"]["concurrencyPolicy"], "Forbid");
+    let pod = &features["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    assert_eq!(strings(&pod["containers"][0]["args"]), ["features", "--verify", "/var/lib/tickflow/features"]);
     for name in ["producer", "archiver"] {
         find(&manifests, "Deployment", name);
     }
@@ -169,7 +174,7 @@ fn k8s_holds_the_workloads_the_deployment_needs() {
         });
         opening.flat_map(|p| strings(&p["spec"]["podSelector"]["matchExpressions"][0]["values"])).collect()
     };
-    assert_eq!(to_port(5432), ["speed", "batch", "serve"]);
+    assert_eq!(to_port(5432), ["speed", "batch", "serve", "features"]);
     assert_eq!(to_port(9092), ["producer", "archiver", "speed"]);
     find(&manifests, "NetworkPolicy", "default-deny");
 }

@@ -11,7 +11,8 @@
 //! the job on a schedule (`tickflow batch --every 1h`), counting every run
 //! in [`metrics`]. After every run the store's retention policy drops what
 //! is old enough (superseded speed bars, late trades, rejects; DESIGN.md,
-//! Storage).
+//! Storage). [`features`] exports point-in-time features of the published
+//! bars for machine learning (`tickflow features`).
 //!
 //! Why no differential dataflow here: a day's bars are a pure function of the
 //! day's files, so a day-level manifest diff already makes a rerun with no
@@ -20,6 +21,7 @@
 
 pub mod aggregate;
 pub mod dataflow;
+pub mod features;
 pub mod inputs;
 pub mod merge;
 pub mod metrics;

@@ -7,7 +7,9 @@
 //! runs. A failed run is logged at ERROR and counted, and the schedule goes
 //! on: the next run retries whatever failed, because nothing of a failed run
 //! was published. Shutdown is checked between runs; a run in flight is
-//! finished first, so a stop never leaves half a publish behind.
+//! finished first, so a stop never leaves half a publish behind. The
+//! scheduler itself, [`on_slots`], knows nothing of batch runs:
+//! `tickflow features --every` runs on it too.
 
 use crate::metrics::{BatchMetrics, Outcome};
 use crate::{BatchError, BatchReport};
@@ -17,33 +19,18 @@ use tokio::time::Instant;
 
 /// Runs `job` now and then every `period` until `shutdown` resolves; returns
 /// the number of runs made. Every run is logged and recorded in `metrics`.
-pub async fn every<F, Fut>(
-    period: Duration,
-    metrics: &BatchMetrics,
-    shutdown: impl Future<Output = ()>,
-    mut job: F,
-) -> u64
+pub async fn every<F, Fut>(period: Duration, metrics: &BatchMetrics, shutdown: impl Future<Output = ()>, job: F) -> u64
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<BatchReport, BatchError>>,
 {
-    let mut shutdown = std::pin::pin!(shutdown);
     let period = period.max(Duration::from_millis(1));
-    let mut slot = Instant::now();
-    let mut runs = 0;
-    loop {
-        let started = Instant::now();
-        let result = job().await;
-        let took = started.elapsed();
-        runs += 1;
-        log(metrics.record(&result, took), &result, took);
-        slot += period;
-        let mut skipped = 0;
-        while slot <= Instant::now() {
-            slot += period;
-            skipped += 1;
-        }
-        if skipped > 0 {
+    let runs = on_slots(
+        |slot| slot + period,
+        shutdown,
+        job,
+        |result, took| log(metrics.record(&result, took), &result, took),
+        |skipped, took| {
             metrics.count(Outcome::Skipped, skipped);
             tracing::warn!(
                 skipped,
@@ -51,6 +38,49 @@ where
                 period_seconds = period.as_secs_f64(),
                 "Skipped scheduled batch runs: the previous run was still in flight."
             );
+        },
+    )
+    .await;
+    tracing::info!(runs, "Batch schedule stopped.");
+    runs
+}
+
+/// The scheduler under [`every`], for any job (the feature export uses it
+/// too): runs `job` now, then at each slot `next` gives after the previous
+/// slot, until `shutdown` resolves; returns the number of runs made.
+///
+/// Runs never overlap: slots that pass while a run is in flight are skipped
+/// and reported to `skipped` with the run's duration. `done` gets every
+/// run's result and duration; a failed run is just a result, so the schedule
+/// goes on.
+pub async fn on_slots<T, F, Fut>(
+    mut next: impl FnMut(Instant) -> Instant,
+    shutdown: impl Future<Output = ()>,
+    mut job: F,
+    mut done: impl FnMut(T, Duration),
+    mut skipped: impl FnMut(u64, Duration),
+) -> u64
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = T>,
+{
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut slot = Instant::now();
+    let mut runs = 0;
+    loop {
+        let started = Instant::now();
+        let result = job().await;
+        let took = started.elapsed();
+        runs += 1;
+        done(result, took);
+        slot = next(slot);
+        let mut missed = 0;
+        while slot <= Instant::now() {
+            slot = next(slot);
+            missed += 1;
+        }
+        if missed > 0 {
+            skipped(missed, took);
         }
         tokio::select! {
             biased;
@@ -58,7 +88,6 @@ where
             () = tokio::time::sleep_until(slot) => {}
         }
     }
-    tracing::info!(runs, "Batch schedule stopped.");
     runs
 }
 

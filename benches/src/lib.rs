@@ -10,6 +10,7 @@
 mod archive;
 mod batch;
 pub mod child;
+mod features;
 pub mod postgres;
 mod produce;
 mod report;
@@ -33,6 +34,8 @@ enum Scenario {
     Archive(archive::Args),
     /// Batch layer end to end: read archive files, compute bars, publish to SQLite.
     Batch(batch::Args),
+    /// The feature export on 1-minute bars, against the same features in Polars.
+    Features(features::Args),
     /// The Kafka producer replaying archive files, against the raw rdkafka client.
     Produce(produce::Args),
     /// `tickflow serve` answering /api/v1/bars from PostgreSQL under 64 connections.
@@ -100,6 +103,7 @@ pub fn run(args: BenchArgs) -> Result<(), BenchError> {
     let figures = match args.scenario {
         Scenario::Archive(args) => archive::run(args)?,
         Scenario::Batch(args) => batch::run(args)?,
+        Scenario::Features(args) => features::run(args)?,
         Scenario::Produce(args) => produce::run(args)?,
         Scenario::Serve(args) => serve::run(args)?,
         Scenario::Speed(args) => speed::run(args)?,

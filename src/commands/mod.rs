@@ -4,6 +4,7 @@ pub mod archive;
 pub mod bars;
 pub mod batch;
 pub mod demo;
+pub mod features;
 pub mod generate;
 pub mod migrate;
 pub mod produce;
