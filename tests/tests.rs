@@ -16,6 +16,7 @@ mod quote;
 mod readers;
 mod reference;
 mod serve;
+mod serve_signals;
 mod serve_stream;
 mod speed;
 mod speed_crash;

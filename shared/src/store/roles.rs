@@ -10,8 +10,8 @@
 //! nothing (the habit of ripgrep's `Sink`).
 
 use super::{BarQuery, Bars, BatchDay, BatchPublish, BatchRun, FileManifest, Retained, Retention, StoreError};
-use super::{LateTrade, PartitionOffset, SpeedChanges, SpeedCommit, SpeedStatus, StoreStats};
 use super::{BotCursor, Position, SignalChanges, SignalCommit, SignalQuery};
+use super::{LateTrade, PartitionOffset, SpeedChanges, SpeedCommit, SpeedStatus, StoreStats};
 use crate::codec::Reject;
 use crate::interval::Interval;
 use crate::signal::{Fill, Signal};

@@ -131,4 +131,3 @@ CREATE TABLE bot_status (
 );
 INSERT INTO bot_status (id, signal_seq) VALUES (1, 0);
 "#;
-

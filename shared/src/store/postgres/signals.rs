@@ -53,7 +53,8 @@ impl SignalStore for PostgresStore {
 
     async fn fills(&self, query: &SignalQuery) -> Result<Vec<Fill>, StoreError> {
         let (conditions, values) = query_sql(query, "time", |n| format!("${n}"));
-        let sql = format!("SELECT strategy, symbol, time, side, price, quantity, fee FROM bot_fills WHERE {conditions}");
+        let sql =
+            format!("SELECT strategy, symbol, time, side, price, quantity, fee FROM bot_fills WHERE {conditions}");
         let rows = read(&self.reader().await?.client, &sql, values).await?;
         rows.iter()
             .map(|row| {
