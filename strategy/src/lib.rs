@@ -52,8 +52,9 @@
 //! ```
 //!
 //! Start with [`Strategy`], then [`ledger`]; the backtest over many symbols
-//! is `tickflow backtest`, built on these two.
+//! is [`backtest`].
 
+pub mod backtest;
 pub mod builtin;
 pub mod ledger;
 mod params;
@@ -118,4 +119,15 @@ pub enum StrategyError {
     /// A `name=value` pair without `=`.
     #[error("parameter {0:?} is not name=value; write it like fast=10")]
     Syntax(String),
+    /// Bars a backtest cannot run on (out of order, of another interval).
+    #[error("backtest input: {0}")]
+    Bars(String),
+    /// Writing a backtest's files failed.
+    #[error("cannot write {path}: {message}")]
+    Write {
+        /// The file.
+        path: String,
+        /// What the system said.
+        message: String,
+    },
 }
