@@ -64,6 +64,8 @@ enum Command {
     Batch(commands::batch::Args),
     /// Answer HTTP queries over the merged view, push live bars, serve metrics.
     Serve(commands::serve::Args),
+    /// Run a trading strategy live on final bars; signals (and paper fills) go to the store, effectively once.
+    Bot(commands::bot::Args),
     /// Print bars from a view store as CSV or JSON.
     Bars(commands::bars::Args),
     /// Bring a store's schema up to date (TimescaleDB hypertables where available) and report its state.
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         Command::Speed(args) => commands::speed::run(args),
         Command::Batch(args) => commands::batch::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Bot(args) => commands::bot::run(args),
         Command::Bars(args) => commands::bars::run(args),
         Command::Migrate(args) => commands::migrate::run(args),
         Command::Bench(args) => tickflow_bench::run(args).map_err(anyhow::Error::from),

@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod bars;
 pub mod batch;
+pub mod bot;
 pub mod demo;
 pub mod generate;
 pub mod migrate;

@@ -52,11 +52,12 @@
 //! ```
 //!
 //! Start with [`Strategy`], then [`ledger`]; the backtest over many symbols
-//! is [`backtest`].
+//! is [`backtest`], the live runner of `tickflow bot` is [`live`].
 
 pub mod backtest;
 pub mod builtin;
 pub mod ledger;
+pub mod live;
 mod params;
 
 pub use builtin::{RULES, STRATEGIES, Spec, by_name};
