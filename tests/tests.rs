@@ -5,6 +5,7 @@ mod support;
 mod archive;
 mod batch;
 mod batch_every;
+mod bot;
 mod config;
 mod dashboard;
 mod demo;
