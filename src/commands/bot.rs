@@ -118,3 +118,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::Ok(())
     })
 }
+
+/// The bot `tickflow demo` runs: `sma-cross` with its default parameters on
+/// 1m bars of every symbol, paper trading 100 shares, its metrics in `registry`.
+pub fn demo(store: Arc<dyn store::Store>, registry: &mut prometheus_client::registry::Registry) -> anyhow::Result<Bot> {
+    let config = Config {
+        spec: Spec::new("sma-cross", &Params::new())?,
+        interval: Interval::from_seconds(60).ok_or_else(|| anyhow::anyhow!("1m is an interval"))?,
+        symbols: None,
+        from: None,
+        paper: true,
+        quantity: Size::parse("100")?,
+        costs: Costs::default(),
+        poll: std::time::Duration::from_millis(500),
+        output: None,
+    };
+    Ok(Bot::new(store, config, Metrics::register(registry))?)
+}
+
+/// Resolves once `stop` is set (checked every 100 ms).
+pub async fn until(stop: Arc<std::sync::atomic::AtomicBool>) {
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
