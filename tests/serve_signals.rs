@@ -134,7 +134,7 @@ async fn signals_and_indicators(store: Arc<dyn Store>) {
     let later = server.get("/api/v1/signals?symbol=AAPL&from=2013-10-07T13:35:00Z&to=2013-10-07T14:00:00Z", &[]).await;
     assert_eq!(later.json()["signals"], Value::Array(vec![json(&sell)]), "from is inclusive, to exclusive");
     for (query, parameter) in [
-        (format!("symbol=AAPL&from=2013-10-07T14:30:00Z&to=2013-10-07T13:30:00Z"), "from"),
+        ("symbol=AAPL&from=2013-10-07T14:30:00Z&to=2013-10-07T13:30:00Z".to_owned(), "from"),
         (range.to_owned(), "symbol"),
         (format!("symbol=AAPL&{range}&strategy="), "strategy"),
     ] {
@@ -188,6 +188,9 @@ async fn signals_and_indicators(store: Arc<dyn Store>) {
     server.stop().await;
 }
 
+/// An indicator's values after one bar, by field name.
+type Values = Vec<(&'static str, f64)>;
+
 /// `/api/v1/indicators` of AAPL 1m with `query`.
 async fn indicator(server: &Server, query: &str) -> Value {
     let reply = server.get(&format!("/api/v1/indicators?symbol=AAPL&interval=1m&{query}"), &[]).await;
@@ -197,15 +200,9 @@ async fn indicator(server: &Server, query: &str) -> Value {
 
 /// The answer's points are the bars from `from` on, each with the values
 /// `reference` gives after feeding every bar from the first, within `tolerance` relative.
-fn check(
-    bars: &[Bar],
-    from: i64,
-    answer: &Value,
-    mut reference: impl FnMut(&Bar) -> Option<Vec<(&'static str, f64)>>,
-    tolerance: f64,
-) {
+fn check(bars: &[Bar], from: i64, answer: &Value, mut reference: impl FnMut(&Bar) -> Option<Values>, tolerance: f64) {
     let points = answer["points"].as_array().expect("points");
-    let expected: Vec<(i64, Option<Vec<(&str, f64)>>)> =
+    let expected: Vec<(i64, Option<Values>)> =
         bars.iter().map(|b| (b.start, reference(b))).filter(|(start, _)| *start >= from).collect();
     assert_eq!(points.len(), expected.len(), "{answer}");
     for (point, (start, values)) in points.iter().zip(expected) {
