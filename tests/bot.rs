@@ -32,7 +32,7 @@ const PARAMS: [&str; 2] = ["fast=5", "slow=20"];
 
 /// Three days of 1m bars of every symbol: a random walk, every seventh
 /// minute without trades. Ordered by `(symbol, start)`.
-fn history() -> Vec<Bar> {
+pub(crate) fn history() -> Vec<Bar> {
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut bars = Vec::new();
     for symbol in SYMBOLS {
@@ -68,7 +68,7 @@ fn history() -> Vec<Bar> {
     bars
 }
 
-fn day_of(bar: &Bar) -> i64 {
+pub(crate) fn day_of(bar: &Bar) -> i64 {
     bar.start.div_euclid(NANOS_PER_DAY) - DAY
 }
 
@@ -87,7 +87,7 @@ fn backtest(bars: &[Bar]) -> (Vec<Signal>, Vec<Fill>) {
     (outcome.signals, outcome.fills)
 }
 
-async fn publish(store: &dyn Store, day: i64, bars: &[Bar]) {
+pub(crate) async fn publish(store: &dyn Store, day: i64, bars: &[Bar]) {
     let bars: Vec<Bar> = bars.iter().filter(|b| day_of(b) == day).cloned().collect();
     let publish = BatchPublish {
         started_at: 1,
@@ -119,16 +119,13 @@ async fn speed_day(store: &dyn Store, day: i64, bars: &[Bar], pause: Duration) {
     }
 }
 
-/// Starts `tickflow bot` on `url`, paper trading, polling fast.
-fn bot(url: &str, metrics: Option<u16>) -> Running {
+/// Starts `tickflow bot` on `url`, paper trading, polling fast, with `extra` flags.
+pub(crate) fn bot(url: &str, extra: &[&str]) -> Running {
     let mut args = vec!["bot", "--store", url, "--strategy", "sma-cross", "--paper", "--poll-interval", "20ms"];
     for param in PARAMS {
         args.extend(["--param", param]);
     }
-    let listen = metrics.map(|port| format!("127.0.0.1:{port}"));
-    if let Some(listen) = &listen {
-        args.extend(["--metrics-listen", listen]);
-    }
+    args.extend(extra);
     let child = Command::new(env!("CARGO_BIN_EXE_tickflow"))
         .args(&args)
         .env("TICKFLOW_LOG", "warn")
@@ -140,7 +137,7 @@ fn bot(url: &str, metrics: Option<u16>) -> Running {
 }
 
 /// Waits until the bot's cursor of every symbol is at that symbol's last bar.
-async fn caught_up(store: &dyn Store, bars: &[Bar], bot: &mut Running) {
+pub(crate) async fn caught_up(store: &dyn Store, bars: &[Bar], bot: &mut Running) {
     let last: Vec<(Symbol, i64)> = SYMBOLS
         .iter()
         .map(|s| {
@@ -163,7 +160,7 @@ async fn caught_up(store: &dyn Store, bars: &[Bar], bot: &mut Running) {
 }
 
 /// The store's signals and fills, ordered as the backtest orders them.
-async fn stored(store: &dyn Store) -> (Vec<Signal>, Vec<Fill>) {
+pub(crate) async fn stored(store: &dyn Store) -> (Vec<Signal>, Vec<Fill>) {
     let mut signals = store.signals(&SignalQuery::default()).await.expect("signals");
     signals.sort_by(|a, b| (&a.symbol, a.start).cmp(&(&b.symbol, b.start)));
     let mut fills = store.fills(&SignalQuery::default()).await.expect("fills");
@@ -174,7 +171,7 @@ async fn stored(store: &dyn Store) -> (Vec<Signal>, Vec<Fill>) {
     (signals, fills)
 }
 
-fn open(dir: &tempfile::TempDir) -> (String, Arc<dyn Store>) {
+pub(crate) fn open(dir: &tempfile::TempDir) -> (String, Arc<dyn Store>) {
     let path = dir.path().join("views.db");
     let store = SqliteStore::open(&path, Access::Write).expect("store");
     (format!("sqlite://{}", path.display()), Arc::new(store))
@@ -188,7 +185,8 @@ async fn bot_live_gives_the_backtests_signals_and_counts_revisions() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (url, store) = open(&dir);
     let port = free_port();
-    let mut running = bot(&url, Some(port));
+    let listen = format!("127.0.0.1:{port}");
+    let mut running = bot(&url, &["--metrics-listen", &listen]);
     publish(&*store, 0, &bars).await;
     speed_day(&*store, 1, &bars, Duration::from_millis(5)).await;
     let two_days: Vec<Bar> = bars.iter().filter(|b| day_of(b) <= 1).cloned().collect();
@@ -229,7 +227,7 @@ async fn a_bot_killed_at_random_moments_ends_with_the_same_signals() {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos() as u64 | 1;
     let mut kills = 0;
     while kills < 3 || !feeder.is_finished() {
-        let mut running = bot(&url, None);
+        let mut running = bot(&url, &[]);
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
@@ -239,7 +237,7 @@ async fn a_bot_killed_at_random_moments_ends_with_the_same_signals() {
         kills += 1;
     }
     feeder.await.expect("feeder");
-    let mut running = bot(&url, None);
+    let mut running = bot(&url, &[]);
     caught_up(&*store, &bars, &mut running).await;
     assert_eq!(stored(&*store).await, expected, "after {kills} kills the signals and fills are the backtest's");
 }

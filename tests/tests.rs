@@ -6,6 +6,7 @@ mod archive;
 mod batch;
 mod batch_every;
 mod bot;
+mod bot_kafka;
 mod config;
 mod dashboard;
 mod demo;

@@ -10,9 +10,14 @@
 //! delivery and before its mark sends those signals again when it restarts,
 //! and a consumer drops a repeat by its key `(strategy, symbol, interval,
 //! start)` or its `seq`, which never changes. No signal is ever missing.
+//! A topic that does not exist is created through the admin API, with
+//! [`PARTITIONS`] partitions.
 
 use super::{LiveError, Output};
 use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::Duration;
 use tickflow_shared::render::write_json_signal;
@@ -20,6 +25,9 @@ use tickflow_shared::store::SignalStore;
 
 /// Signals read and sent per round.
 const PAGE: usize = 1_000;
+
+/// Partitions of a signals topic the bot creates.
+pub const PARTITIONS: i32 = 6;
 
 /// How long a delivery may take before the bot gives up and starts over.
 const DELIVERY: Duration = Duration::from_secs(30);
@@ -59,7 +67,10 @@ impl Outbox {
     pub async fn publish(&mut self, store: &dyn SignalStore) -> Result<u64, LiveError> {
         let mut mark = match self.mark {
             Some(mark) => mark,
-            None => store.published(&self.strategy, &self.topic).await?,
+            None => {
+                self.ensure_topic().await?;
+                store.published(&self.strategy, &self.topic).await?
+            }
         };
         let mut sent = 0;
         loop {
@@ -96,6 +107,28 @@ impl Outbox {
         }
         self.mark = Some(mark);
         Ok(sent)
+    }
+
+    /// Creates the topic unless it exists.
+    async fn ensure_topic(&self) -> Result<(), LiveError> {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()
+            .map_err(|e| self.error(format!("no admin client: {e}")))?;
+        let topic = NewTopic::new(&self.topic, PARTITIONS, TopicReplication::Fixed(1));
+        let results = admin
+            .create_topics(&[topic], &AdminOptions::new())
+            .await
+            .map_err(|e| self.error(format!("cannot create the topic {}: {e}", self.topic)))?;
+        // Dropping the client joins its polling thread: not on the runtime's.
+        std::thread::spawn(move || drop(admin));
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code)) => return Err(self.error(format!("cannot create the topic {}: {code}", self.topic))),
+            }
+        }
+        Ok(())
     }
 
     fn error(&self, message: String) -> LiveError {
