@@ -1,6 +1,7 @@
 //! One module per subcommand: its arguments and how it runs.
 
 pub mod archive;
+pub mod backtest;
 pub mod bars;
 pub mod batch;
 pub mod bot;

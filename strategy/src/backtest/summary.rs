@@ -69,7 +69,7 @@ impl Summary {
         Summary {
             trades: outcome.trades.len(),
             total_pnl: final_equity - capital,
-            total_return: growth - 1.0,
+            total_return: (final_equity - capital) as f64 / capital as f64,
             cagr: (span > 0.0 && growth > 0.0).then(|| growth.powf(1.0 / span) - 1.0),
             sharpe,
             sortino,
