@@ -22,9 +22,10 @@ pub struct Args {
     /// The strategy: sma-cross, ema-cross, rsi, macd or bollinger (rules below).
     #[arg(long)]
     strategy: String,
-    /// A strategy parameter, name=value (repeat the flag for more), like fast=10.
+    /// A strategy parameter, NAME=VALUE (like fast=10); repeat for more. The `[strategy]` table of the
+    /// config file gives `name` (as --strategy) and parameters; a flag overrides a table key.
     #[arg(long = "param", value_name = "NAME=VALUE")]
-    params: Vec<String>,
+    param: Vec<String>,
     /// Only these symbols, comma-separated (default: every symbol in the store).
     #[arg(long, value_delimiter = ',')]
     symbols: Option<Vec<String>>,
@@ -60,7 +61,7 @@ pub struct Args {
 
 /// Checks the flags and builds the bot's configuration.
 fn config(args: &Args) -> anyhow::Result<Config> {
-    let params = Params::parse(&args.params)?;
+    let params = Params::parse(&args.param)?;
     let spec = Spec::new(&args.strategy, &params)?;
     let symbols = match &args.symbols {
         Some(names) => Some(
