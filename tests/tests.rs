@@ -7,6 +7,7 @@ mod batch;
 mod batch_every;
 mod bot;
 mod bot_kafka;
+mod bot_speed;
 mod config;
 mod dashboard;
 mod demo;
