@@ -41,16 +41,19 @@ pub struct Position {
     pub entry_price: Price,
     /// The last close seen: unrealised PnL is `quantity × (last_price − entry_price)`.
     pub last_price: Price,
-    /// Realised PnL after fees, in 10^-8 of the quote currency.
+    /// Profit of the closed round trips after both their fees, in 10^-8 of
+    /// the quote currency.
     pub realized_pnl: i64,
-    /// Fees paid, in 10^-8 of the quote currency.
+    /// Every fee paid, the open position's entry fee included, in 10^-8 of
+    /// the quote currency.
     pub fees: i64,
     /// Start of the bar this state is as of (ns).
     pub time: i64,
 }
 
 impl Position {
-    /// Unrealised PnL at the last close, in 10^-8 of the quote currency,
+    /// Unrealised PnL at the last close before fees (the open position's
+    /// entry fee is in [`Position::fees`]), in 10^-8 of the quote currency,
     /// rounded half away from zero.
     pub fn unrealized_pnl(&self) -> i64 {
         let moved = i128::from(self.last_price.0) - i128::from(self.entry_price.0);
