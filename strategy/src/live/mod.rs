@@ -174,8 +174,14 @@ impl Bot {
         let config = &self.config;
         let warm_to = cursor.or(config.from.map(|from| from - 1));
         let book = config.paper.then(|| Book::new(symbol.clone(), config.spec.name(), config.quantity, config.costs));
-        let mut series =
-            Series { strategy: config.spec.build(), book, cursor: None, pending: BTreeMap::new(), moved: false };
+        let mut series = Series {
+            strategy: config.spec.build(),
+            book,
+            cursor: None,
+            pending: BTreeMap::new(),
+            moved: false,
+            batch_until: None,
+        };
         if let Some(last) = warm_to {
             let query = BarQuery {
                 interval: config.interval,
@@ -249,7 +255,9 @@ impl Bot {
         let mut commit = SignalCommit::new(self.name(), interval);
         let mut fed = 0;
         for (symbol, series) in &mut self.series {
+            let unread = series.batch_until.is_none_or(|read| boundary.is_some_and(|b| b > read));
             if let Some(boundary) = boundary
+                && unread
                 && series.is_new(boundary - 1)
             {
                 let query = BarQuery {
@@ -264,6 +272,9 @@ impl Bot {
                     series.feed(&row.bar, &mut commit);
                     fed += 1;
                 }
+                series.batch_until = Some(boundary);
+            }
+            if let Some(boundary) = boundary {
                 // Before the boundary the batch view's bars are the final ones.
                 series.pending = series.pending.split_off(&boundary);
             }

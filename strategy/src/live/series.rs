@@ -18,6 +18,8 @@ pub(super) struct Series {
     pub pending: BTreeMap<i64, Bar>,
     /// Whether bars were fed since the last commit.
     pub moved: bool,
+    /// The batch view was read up to this boundary (ns).
+    pub batch_until: Option<i64>,
 }
 
 impl Series {
