@@ -179,11 +179,23 @@ pub(crate) fn open(dir: &tempfile::TempDir) -> (String, Arc<dyn Store>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bot_live_gives_the_backtests_signals_and_counts_revisions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (url, store) = open(&dir);
+    live_equals_backtest(&url, store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_live_gives_the_backtests_signals_on_postgres() {
+    let url = crate::support::postgres::database();
+    let store = tickflow_shared::store::PostgresStore::open(&url, Access::Write).await.expect("connect");
+    live_equals_backtest(&url, Arc::new(store)).await;
+}
+
+async fn live_equals_backtest(url: &str, store: Arc<dyn Store>) {
     let bars = history();
     let (signals, fills) = backtest(&bars);
     assert!(signals.len() >= 12 && fills.len() >= 12, "a history with crosses: {} signals", signals.len());
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (url, store) = open(&dir);
+    let url = url.to_owned();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut running = bot(&url, &["--metrics-listen", &listen]);
