@@ -33,7 +33,10 @@
 //! and a test holds the table against the OpenAPI document (`openapi.json`,
 //! served at `/api/v1/openapi.json`). Start reading at `routes.rs`, then
 //! `api.rs` (the query routes) and `stream.rs` (the one change poller behind
-//! every `/stream` client).
+//! every `/stream` client). The signal bot's records are served from a
+//! [`SignalStore`] given with [`Server::with_signals`] (`signals.rs`, and
+//! `signal` events on the stream); `indicators.rs` computes indicators on
+//! the merged bars with the shared indicator code.
 
 mod api;
 mod cache;
