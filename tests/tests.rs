@@ -3,6 +3,7 @@
 mod support;
 
 mod archive;
+mod backtest;
 mod batch;
 mod batch_every;
 mod bot;

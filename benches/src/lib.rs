@@ -8,6 +8,7 @@
 //! Benchmarks print figures; they never assert on time.
 
 mod archive;
+pub mod backtest;
 mod batch;
 pub mod child;
 pub mod postgres;
@@ -31,6 +32,8 @@ pub struct BenchArgs {
 enum Scenario {
     /// The archiver writing a topic to Parquet, against the raw rdkafka consumer.
     Archive(archive::Args),
+    /// `sma-cross` over 500 symbols × 20,000 1m bars: from memory, from a SQLite store, beside NumPy.
+    Backtest(backtest::Args),
     /// Batch layer end to end: read archive files, compute bars, publish to SQLite.
     Batch(batch::Args),
     /// The Kafka producer replaying archive files, against the raw rdkafka client.
@@ -99,6 +102,7 @@ pub fn free_port() -> std::io::Result<u16> {
 pub fn run(args: BenchArgs) -> Result<(), BenchError> {
     let figures = match args.scenario {
         Scenario::Archive(args) => archive::run(args)?,
+        Scenario::Backtest(args) => backtest::run(args)?,
         Scenario::Batch(args) => batch::run(args)?,
         Scenario::Produce(args) => produce::run(args)?,
         Scenario::Serve(args) => serve::run(args)?,

@@ -16,7 +16,8 @@ use tickflow_strategy::{Params, Spec};
 pub struct Args {
     /// Read the merged bars (batch before the boundary, final speed bars after) from this store:
     /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
-    #[arg(long, env = "TICKFLOW_STORE", required_unless_present = "archive", conflicts_with = "archive")]
+    /// (`--archive` wins over a store set in the environment or the config file.)
+    #[arg(long, env = "TICKFLOW_STORE")]
     store: Option<String>,
     /// Or compute the bars from these archive files or directories in process, with the batch
     /// layer's code (day-partitioned directories: sealed days only); no store is needed.
@@ -84,7 +85,18 @@ fn price(text: &str) -> Result<Price, String> {
 }
 
 /// Runs `tickflow backtest`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(mut args: Args) -> anyhow::Result<()> {
+    if !args.archive.is_empty() {
+        // A store from the environment or the config file yields to --archive;
+        // one on the command line beside it is a contradiction.
+        let typed = std::env::args().any(|a| a == "--store" || a.starts_with("--store="));
+        anyhow::ensure!(!typed, "give either --store URL or --archive PATH..., not both");
+        args.store = None;
+    }
+    anyhow::ensure!(
+        args.store.is_some() || !args.archive.is_empty(),
+        "no bars to read: give --store URL (a view store) or --archive PATH... (trade files)"
+    );
     if let (Some(from), Some(to)) = (args.from, args.to) {
         anyhow::ensure!(from < to, "--from must be before --to");
     }
@@ -110,6 +122,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let progress = |done: u64| {
         let seconds = started.elapsed().as_secs_f64();
+        if seconds < 0.5 {
+            return; // a short run needs no progress line
+        }
         eprintln!(
             "backtest: {done}/{total} bars ({:.0}%), {:.1} M bars/s",
             done as f64 * 100.0 / total as f64,
