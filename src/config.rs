@@ -30,6 +30,9 @@ use std::path::PathBuf;
 pub const CONFIG_ENV: &str = "TICKFLOW_CONFIG";
 /// The section whose keys apply to every subcommand that has the argument.
 pub const GLOBAL: &str = "global";
+/// The strategy's table: `name` is `--strategy`, every other key a
+/// `--param key=value` of the subcommands that run a strategy.
+pub const STRATEGY: &str = "strategy";
 const CONFIG_ARG: &str = "config";
 
 /// Gives every long argument of every subcommand a `TICKFLOW_<NAME>`
@@ -116,25 +119,51 @@ pub fn apply(command: &Command, args: Vec<OsString>, text: &str, file: &str) -> 
     let given =
         |arg: &Arg| passed(arg, &args[position + 1..]) || arg.get_env().is_some_and(|e| std::env::var_os(e).is_some());
     let user: Vec<&Arg> = sub.get_arguments().filter(|arg| given(arg)).collect();
-    let chosen = chosen(sub, &settings)
-        .into_iter()
-        .filter(|(arg, _)| !user.iter().any(|u| u.get_id() == arg.get_id() || conflict(sub, arg, u)));
+    let other_strategy = other_strategy(&settings, &args[position + 1..]);
+    let chosen = chosen(sub, &settings).into_iter().filter(|(arg, setting)| {
+        if setting.section == STRATEGY && arg.get_id() == "param" {
+            // The table's parameters come before the user's --param flags,
+            // and a later value of a name wins, so flags override them one by one.
+            return !other_strategy;
+        }
+        !user.iter().any(|u| u.get_id() == arg.get_id() || conflict(sub, arg, u))
+    });
     let (inserted, origins) = tokens(chosen.collect());
     let mut out = args;
     out.splice(position + 1..position + 1, inserted);
     Ok(Prepared { args: out, file: None, origins })
 }
 
+/// Whether the user names a strategy (`--strategy` or `TICKFLOW_STRATEGY`)
+/// other than the `[strategy]` table's `name`: then the table's parameters
+/// belong to another strategy and are left out.
+fn other_strategy(settings: &[Setting], args: &[OsString]) -> bool {
+    let Some(name) = settings.iter().find(|s| s.section == STRATEGY && s.id == "strategy") else {
+        return false;
+    };
+    let mut tokens = args.iter().map(|a| a.to_string_lossy()).take_while(|a| a != "--");
+    let mut given = None;
+    while let Some(token) = tokens.next() {
+        if token == "--strategy" {
+            given = tokens.next().map(|t| t.into_owned());
+        } else if let Some(value) = token.strip_prefix("--strategy=") {
+            given = Some(value.to_owned());
+        }
+    }
+    let given = given.or_else(|| std::env::var("TICKFLOW_STRATEGY").ok().filter(|v| !v.is_empty()));
+    given.is_some_and(|given| name.values.first() != Some(&given))
+}
+
 /// The settings for `sub` with their arguments: its own section's, then
-/// those of `[global]` that it has and that its own section does not
-/// override or exclude.
+/// those of `[global]` and `[strategy]` that it has and that its own section
+/// does not override or exclude.
 fn chosen<'a>(sub: &'a Command, settings: &'a [Setting]) -> Vec<(&'a Arg, &'a Setting)> {
     let arg = |s: &Setting| sub.get_arguments().find(|a| a.get_id() == s.id.as_str());
     let own: Vec<(&Arg, &Setting)> =
         settings.iter().filter(|s| s.section == sub.get_name()).filter_map(|s| Some((arg(s)?, s))).collect();
     let global = settings
         .iter()
-        .filter(|s| s.section == GLOBAL)
+        .filter(|s| s.section == GLOBAL || s.section == STRATEGY)
         .filter_map(|s| Some((arg(s)?, s)))
         .filter(|(a, _)| !own.iter().any(|(o, _)| o.get_id() == a.get_id() || conflict(sub, a, o)));
     let global: Vec<_> = global.collect();
@@ -198,13 +227,17 @@ struct Setting {
 fn validate(command: &Command, table: &toml::Table, file: &str) -> anyhow::Result<Vec<Setting>> {
     let mut settings = Vec::new();
     for (section, body) in table {
+        if section == STRATEGY {
+            settings.extend(strategy_table(body, file)?);
+            continue;
+        }
         let subs: Vec<&Command> = if section == GLOBAL {
             command.get_subcommands().collect()
         } else {
             let sub = command.find_subcommand(section).with_context(|| {
                 let known: Vec<&str> = command.get_subcommands().map(Command::get_name).collect();
                 format!(
-                    "config file {file}: unknown section [{section}]; sections are [{GLOBAL}] and [{}]",
+                    "config file {file}: unknown section [{section}]; sections are [{GLOBAL}], [{STRATEGY}] and [{}]",
                     known.join("], [")
                 )
             })?;
@@ -252,6 +285,23 @@ fn flatten(body: &toml::Table) -> Vec<(String, toml::Value)> {
             value => vec![(key.clone(), value.clone())],
         })
         .collect()
+}
+
+/// The `[strategy]` table: `name = "sma-cross"` and the strategy's
+/// parameters (`fast = 10`), checked when the strategy is built.
+fn strategy_table(body: &toml::Value, file: &str) -> anyhow::Result<Vec<Setting>> {
+    let toml::Value::Table(body) = body else {
+        anyhow::bail!("config file {file}: {STRATEGY} must be a section ([{STRATEGY}]), not a value");
+    };
+    let mut settings = Vec::new();
+    for (key, value) in body {
+        let value = scalar(value).map_err(|why| anyhow::anyhow!("config file {file}: [{STRATEGY}] {key}: {why}"))?;
+        let (id, values) =
+            if key == "name" { ("strategy", vec![value]) } else { ("param", vec![format!("{key}={value}")]) };
+        let (section, key, id) = (STRATEGY.to_owned(), key.clone(), id.to_owned());
+        settings.push(Setting { section, key, id, values, flag: false });
+    }
+    Ok(settings)
 }
 
 /// The command-line values of a TOML value for `arg`, and whether it is a

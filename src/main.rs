@@ -66,10 +66,14 @@ enum Command {
     Features(commands::features::Args),
     /// Answer HTTP queries over the merged view, push live bars, serve metrics.
     Serve(commands::serve::Args),
+    /// Run a trading strategy live on final bars; signals (and paper fills) go to the store, effectively once.
+    Bot(commands::bot::Args),
     /// Print bars from a view store as CSV or JSON.
     Bars(commands::bars::Args),
     /// Bring a store's schema up to date (TimescaleDB hypertables where available) and report its state.
     Migrate(commands::migrate::Args),
+    /// Run a strategy over history with the paper ledger; write signals, fills, trades, equity and a report.
+    Backtest(commands::backtest::Args),
     /// Run a benchmark scenario and print its figures.
     Bench(tickflow_bench::BenchArgs),
 }
@@ -96,8 +100,10 @@ fn main() -> ExitCode {
         Command::Batch(args) => commands::batch::run(args),
         Command::Features(args) => commands::features::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Bot(args) => commands::bot::run(args),
         Command::Bars(args) => commands::bars::run(args),
         Command::Migrate(args) => commands::migrate::run(args),
+        Command::Backtest(args) => commands::backtest::run(args),
         Command::Bench(args) => tickflow_bench::run(args).map_err(anyhow::Error::from),
     };
     match result {

@@ -1,7 +1,9 @@
 //! The dashboard in a real headless Chromium against a running demo that
 //! needs an API token: the page takes the token from its URL, draws candles
-//! of both views, applies live updates from the event stream and logs no
-//! error. It leaves a screenshot at `target/dashboard.png`.
+//! of both views, applies live updates from the event stream, draws the
+//! demo bot's signal markers, the indicator overlay picked in its URL and
+//! the paper account, and logs no error. It leaves a screenshot at
+//! `target/dashboard.png`.
 
 use crate::support::browser::{Driver, Session};
 use crate::support::demo::Demo;
@@ -45,7 +47,7 @@ async fn dashboard_draws_both_views_and_live_updates() {
     let driver = Driver::start().await;
     let session = driver.session().await;
     session.window(1440, 900).await;
-    session.navigate(&demo.url(&format!("/?token={TOKEN}&symbol=AAPL&interval=1m"))).await;
+    session.navigate(&demo.url(&format!("/?token={TOKEN}&symbol=AAPL&interval=1m&overlay=bollinger"))).await;
     let drawn = wait_for(&session, "candles of both views", |d| {
         count(d, "candles") > 0 && d["views"].as_str() == Some("batch,speed")
     })
@@ -53,6 +55,14 @@ async fn dashboard_draws_both_views_and_live_updates() {
     let updates = count(&drawn, "updates");
     let live = wait_for(&session, "live update", |d| count(d, "updates") > updates).await;
     assert!(count(&live, "candles") > 0);
+    // The demo's sma-cross bot signals on AAPL's history (the simulated market is seeded).
+    let signalled =
+        wait_for(&session, "signal markers and the overlay", |d| count(d, "markers") > 0 && count(d, "overlay") > 0)
+            .await;
+    assert!(count(&signalled, "markers") <= count(&signalled, "signals"), "{signalled}");
+    let account = session.execute("return document.getElementById('account').textContent;").await;
+    let account = account.as_str().unwrap_or_default();
+    assert!(account.contains("sma-cross") && account.contains("PnL"), "the paper account: {account:?}");
     // Trades per second, from the 1-second bars of every symbol.
     let rate = wait_for(&session, "trade rate", |d| d["rate"].as_str().is_some()).await;
     let rate: f64 = rate["rate"].as_str().and_then(|r| r.parse().ok()).expect("a rate");

@@ -3,8 +3,12 @@
 mod support;
 
 mod archive;
+mod backtest;
 mod batch;
 mod batch_every;
+mod bot;
+mod bot_kafka;
+mod bot_speed;
 mod config;
 mod dashboard;
 mod demo;
@@ -21,6 +25,7 @@ mod readers;
 mod reference;
 mod serve;
 mod serve_open_range;
+mod serve_signals;
 mod serve_stream;
 mod speed;
 mod speed_crash;

@@ -149,6 +149,36 @@ pub async fn run(config: &BatchConfig, store: &dyn BatchStore) -> Result<BatchRe
     })
 }
 
+/// Bars computed in process from archive files, without a store.
+#[derive(Clone, Debug, Default)]
+pub struct ComputedBars {
+    /// The bars, ordered by `(symbol, start)`.
+    pub bars: Vec<tickflow_shared::Bar>,
+    /// Valid trades read.
+    pub trades: u64,
+    /// The rejected rows.
+    pub rejects: Vec<Reject>,
+    /// Partition directories skipped because they are not sealed yet.
+    pub unsealed: Vec<PathBuf>,
+}
+
+/// The exact bars of `interval` from the files under `archive`, computed as
+/// a batch run computes them (the same discovery, sealed days only, the
+/// same dataflow) but kept in memory instead of published: what
+/// `tickflow backtest --archive` reads, equal to the batch view a
+/// `tickflow batch` of the same files publishes.
+pub fn compute_bars(archive: &[PathBuf], interval: Interval, workers: usize) -> Result<ComputedBars, BatchError> {
+    let found = inputs::discover(archive)?;
+    let interval_plan = IntervalPlan::new(&[interval]);
+    let Some((_, computed)) = recompute(&found, &[], &interval_plan, workers)? else {
+        return Ok(ComputedBars { unsealed: found.unsealed, ..ComputedBars::default() });
+    };
+    let bars = merge::in_order(computed.bars)
+        .filter_map(|(symbol, _, start, acc)| acc.finish(symbol, interval, start))
+        .collect();
+    Ok(ComputedBars { bars, trades: computed.trades, rejects: computed.rejects, unsealed: found.unsealed })
+}
+
 /// Plans and computes passes until no day first seen while reading is held by
 /// a file the pass left out; `None` when nothing changed.
 fn recompute(

@@ -8,6 +8,7 @@
 //! Benchmarks print figures; they never assert on time.
 
 mod archive;
+pub mod backtest;
 mod batch;
 pub mod child;
 mod features;
@@ -32,6 +33,8 @@ pub struct BenchArgs {
 enum Scenario {
     /// The archiver writing a topic to Parquet, against the raw rdkafka consumer.
     Archive(archive::Args),
+    /// `sma-cross` over 500 symbols × 20,000 1m bars: from memory, from a SQLite store, beside NumPy.
+    Backtest(backtest::Args),
     /// Batch layer end to end: read archive files, compute bars, publish to SQLite.
     Batch(batch::Args),
     /// The feature export on 1-minute bars, against the same features in Polars.
@@ -102,6 +105,7 @@ pub fn free_port() -> std::io::Result<u16> {
 pub fn run(args: BenchArgs) -> Result<(), BenchError> {
     let figures = match args.scenario {
         Scenario::Archive(args) => archive::run(args)?,
+        Scenario::Backtest(args) => backtest::run(args)?,
         Scenario::Batch(args) => batch::run(args)?,
         Scenario::Features(args) => features::run(args)?,
         Scenario::Produce(args) => produce::run(args)?,

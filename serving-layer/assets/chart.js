@@ -1,6 +1,8 @@
 // The candlestick chart: candles and volume on a canvas, one slot per bar
 // (gaps in time are not drawn), the batch/speed boundary as a line with the
-// batch side shaded, price and time axes, a crosshair and the last price.
+// batch side shaded, price and time axes, a crosshair and the last price;
+// an indicator overlay (lines over the candles) and the bot's buy and sell
+// markers (a triangle below or above the deciding bar).
 // It only draws what it is given; dashboard.js owns the data.
 "use strict";
 
@@ -23,7 +25,10 @@ const Chart = (() => {
     speed: "#f0b90b",
     shade: "rgba(139, 156, 255, 0.055)",
     cross: "#5b6878",
+    buy: "#2ebd85",
+    sell: "#f6465d",
   };
+  const OVERLAY_COLORS = ["#4aa3ff", "#b48cff", "#4aa3ff"];
 
   // 1, 2 or 5 times a power of ten, about `span / count`.
   function niceStep(span, count) {
@@ -96,7 +101,7 @@ const Chart = (() => {
     ctx.font = FONT;
     const L = layout(model, width, height);
     const visible = model.bars.slice(L.first, L.end);
-    if (visible.length === 0) return { layout: L, drawn: 0 };
+    if (visible.length === 0) return { layout: L, drawn: 0, markers: 0 };
 
     let low = Infinity;
     let high = -Infinity;
@@ -105,6 +110,16 @@ const Chart = (() => {
       low = Math.min(low, b.low);
       high = Math.max(high, b.high);
       maxVolume = Math.max(maxVolume, b.volume);
+    }
+    const lines = (model.overlay || []).filter((line) => line.values);
+    for (const line of lines) {
+      for (const b of visible) {
+        const v = line.values.get(b.t);
+        if (Number.isFinite(v)) {
+          low = Math.min(low, v);
+          high = Math.max(high, v);
+        }
+      }
     }
     if (high === low) {
       high += 0.5;
@@ -218,6 +233,49 @@ const Chart = (() => {
       ctx.fillRect(cx - Math.floor(body / 2), top, body, Math.max(1, bottom - top));
     }
 
+    // The indicator overlay: one line per series, broken where it has no value.
+    lines.forEach((line, n) => {
+      ctx.strokeStyle = line.color || OVERLAY_COLORS[n % OVERLAY_COLORS.length];
+      ctx.lineWidth = 1.5;
+      ctx.setLineDash(line.dashed ? [5, 4] : []);
+      ctx.beginPath();
+      let drawing = false;
+      for (let i = L.first; i < L.end; i++) {
+        const v = line.values.get(model.bars[i].t);
+        if (!Number.isFinite(v)) {
+          drawing = false;
+          continue;
+        }
+        if (drawing) ctx.lineTo(L.x(i), y(v));
+        else ctx.moveTo(L.x(i), y(v));
+        drawing = true;
+      }
+      ctx.stroke();
+    });
+    ctx.setLineDash([]);
+    ctx.lineWidth = 1;
+
+    // Signal markers: a buy below its bar's low, a sell above its high.
+    let markers = 0;
+    for (const signal of model.signals || []) {
+      const i = firstAtOrAfter(model.bars, signal.t);
+      if (i < L.first || i >= L.end || model.bars[i].t !== signal.t) continue;
+      const b = model.bars[i];
+      const cx = L.x(i);
+      const size = Math.max(4, Math.min(7, L.slot * 0.45));
+      const buy = signal.side === "buy";
+      const tip = buy ? y(b.low) + 4 : y(b.high) - 4;
+      const base = buy ? tip + size * 1.6 : tip - size * 1.6;
+      ctx.fillStyle = buy ? COLORS.buy : COLORS.sell;
+      ctx.beginPath();
+      ctx.moveTo(cx, tip);
+      ctx.lineTo(cx - size, base);
+      ctx.lineTo(cx + size, base);
+      ctx.closePath();
+      ctx.fill();
+      markers += 1;
+    }
+
     // The boundary and the view labels.
     ctx.font = "600 10px Inter, system-ui, sans-serif";
     ctx.textBaseline = "middle";
@@ -267,7 +325,7 @@ const Chart = (() => {
         tag(ctx, priceText(price, step), L.plotW, crisp(py), "#33404f", COLORS.text);
       }
     }
-    return { layout: L, drawn: visible.length };
+    return { layout: L, drawn: visible.length, markers };
   }
 
   function label(ctx, text, x, y, color, align) {

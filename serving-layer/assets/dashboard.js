@@ -1,8 +1,10 @@
 // The tickflow dashboard: bars of one symbol and interval from /api/v1/bars,
 // kept live from /api/v1/stream, and the layers' status from /api/v1/status.
 // With an API token in the page's own URL (?token=…) every request carries it.
-// Progress is exposed for tests on document.body.dataset: candles (drawn),
-// updates (live bars applied), views (the views among the loaded bars).
+// The bot's signals, the indicator overlay and the paper account come from
+// signals.js. Progress is exposed for tests on document.body.dataset: candles
+// (drawn), updates (live bars applied), views (the views among the loaded
+// bars), signals (loaded), markers (drawn), overlay (points of the overlay).
 "use strict";
 
 (() => {
@@ -27,6 +29,9 @@
     updates: 0,
     generation: 0,
     stream: null,
+    signals: [],
+    overlay: query.get("overlay") || "none",
+    lines: [],
   };
 
   const intervalMs = (label) => {
@@ -97,6 +102,43 @@
     body.dataset.views = [...new Set(bars.map((b) => b.view))].sort().join(",");
     message(bars.length ? "" : `No ${state.interval} bars of ${state.symbol} yet.`);
     render();
+    loadSignals().catch(showError);
+    loadOverlay().catch(showError);
+  }
+
+  // The bot's signals and paper positions over the loaded bars.
+  async function loadSignals() {
+    const generation = state.generation;
+    const { signals, positions } = await Signals.load(api, state.symbol, state.bars, intervalMs(state.interval));
+    if (generation !== state.generation) return;
+    state.signals = signals.filter((s) => s.interval === state.interval);
+    body.dataset.signals = state.signals.length;
+    Signals.account($("account"), positions);
+    render();
+  }
+
+  // The overlay picked, over the loaded bars.
+  async function loadOverlay() {
+    const generation = state.generation;
+    const lines = await Signals.overlay(api, state.overlay, state.symbol, state.interval, state.bars, intervalMs(state.interval));
+    if (generation !== state.generation) return;
+    state.lines = lines;
+    body.dataset.overlay = lines.reduce((n, line) => n + line.values.size, 0);
+    render();
+  }
+
+  // A `signal` event of the stream: a new signal; the paper account moved too.
+  function onSignal(event) {
+    try {
+      const signal = Signals.parse(JSON.parse(event.data));
+      if (signal.symbol !== state.symbol || signal.interval !== state.interval) return;
+      state.signals.push(signal);
+      body.dataset.signals = state.signals.length;
+      render();
+      loadSignals().catch(showError);
+    } catch (error) {
+      console.warn("unreadable signal event", event.data, error);
+    }
   }
 
   // A live bar: replaces the bar with its start, or is appended when newer.
@@ -144,6 +186,7 @@
       live.textContent = "reconnecting";
     };
     source.addEventListener("bar", onBar);
+    source.addEventListener("signal", onSignal);
     state.stream = source;
   }
 
@@ -174,9 +217,19 @@
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
-      const model = { bars: state.bars, boundary: state.boundary, offset: state.offset, slot: slot(), hover: state.hover, intervalMs: intervalMs(state.interval) };
-      const { layout, drawn } = Chart.draw(canvas, model);
+      const model = {
+        bars: state.bars,
+        boundary: state.boundary,
+        offset: state.offset,
+        slot: slot(),
+        hover: state.hover,
+        intervalMs: intervalMs(state.interval),
+        signals: state.signals,
+        overlay: state.lines,
+      };
+      const { layout, drawn, markers } = Chart.draw(canvas, model);
       body.dataset.candles = drawn;
+      body.dataset.markers = markers;
       quote();
       showTooltip(layout);
     });
@@ -229,6 +282,7 @@
     const url = new URL(location.href);
     url.searchParams.set("symbol", state.symbol);
     url.searchParams.set("interval", state.interval);
+    url.searchParams.set("overlay", state.overlay);
     history.replaceState(null, "", url);
   }
 
@@ -236,6 +290,8 @@
     setUrl();
     for (const b of $("intervals").children) b.setAttribute("aria-pressed", String(b.textContent === state.interval));
     state.bars = [];
+    state.signals = [];
+    state.lines = [];
     render();
     loadBars().catch(showError);
     connect();
@@ -291,6 +347,17 @@
     body.dataset.candles = 0;
     body.dataset.updates = 0;
     body.dataset.views = "";
+    body.dataset.signals = 0;
+    body.dataset.markers = 0;
+    body.dataset.overlay = 0;
+    const picker = $("overlay");
+    if (!(state.overlay in Signals.OVERLAYS)) state.overlay = "none";
+    picker.value = state.overlay;
+    picker.addEventListener("change", () => {
+      state.overlay = picker.value;
+      setUrl();
+      loadOverlay().catch(showError);
+    });
     let found = await catalog();
     while (!found.symbols.length) {
       if ($("message").hidden) message("No symbols yet: waiting for the first trades.");

@@ -5,7 +5,9 @@
 //! canvas, `status.js` fills the status panel from `/api/v1/status`,
 //! `dashboard.js` takes the symbols and intervals from
 //! `/api/v1/symbols`, loads bars from `/api/v1/bars` and keeps them live
-//! from `/api/v1/stream`.
+//! from `/api/v1/stream`; `signals.js` adds the bot's markers, the
+//! indicator overlay and the paper account (`/api/v1/signals`,
+//! `/api/v1/indicators`, `signal` events).
 //! The page holds no data of its own, so it is served without the API
 //! token; it takes the token from its own `?token=` and sends it with every
 //! API request (a bearer header, or `token=` for the event stream).
@@ -18,6 +20,7 @@ const STYLE: &str = include_str!("../assets/dashboard.css");
 const CHART: &str = include_str!("../assets/chart.js");
 const STATUS: &str = include_str!("../assets/status.js");
 const SCRIPT: &str = include_str!("../assets/dashboard.js");
+const SIGNALS: &str = include_str!("../assets/signals.js");
 
 /// `GET /` (the page) and `GET /assets/{name}` (its stylesheet and scripts).
 pub fn routes() -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
@@ -28,6 +31,7 @@ pub fn routes() -> impl Filter<Extract = (impl warp::Reply,), Error = warp::Reje
             "chart.js" => Ok(asset(CHART, "text/javascript; charset=utf-8")),
             "status.js" => Ok(asset(STATUS, "text/javascript; charset=utf-8")),
             "dashboard.js" => Ok(asset(SCRIPT, "text/javascript; charset=utf-8")),
+            "signals.js" => Ok(asset(SIGNALS, "text/javascript; charset=utf-8")),
             _ => Err(warp::reject::not_found()),
         }
     });
@@ -51,7 +55,13 @@ mod tests {
         assert_eq!(page.status(), 200);
         assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
         let html = std::str::from_utf8(page.body()).expect("utf-8");
-        for script in ["/assets/chart.js", "/assets/status.js", "/assets/dashboard.js", "/assets/dashboard.css"] {
+        for script in [
+            "/assets/chart.js",
+            "/assets/status.js",
+            "/assets/signals.js",
+            "/assets/dashboard.js",
+            "/assets/dashboard.css",
+        ] {
             assert!(html.contains(script), "the page links {script}");
             let reply = warp::test::request().path(script).reply(&filter).await;
             assert_eq!(reply.status(), 200, "{script}");

@@ -33,7 +33,10 @@
 //! and a test holds the table against the OpenAPI document (`openapi.json`,
 //! served at `/api/v1/openapi.json`). Start reading at `routes.rs`, then
 //! `api.rs` (the query routes) and `stream.rs` (the one change poller behind
-//! every `/stream` client).
+//! every `/stream` client). The signal bot's records are served from a
+//! [`SignalStore`] given with [`Server::with_signals`] (`signals.rs`, and
+//! `signal` events on the stream); `indicators.rs` computes indicators on
+//! the merged bars with the shared indicator code.
 
 mod api;
 mod cache;
@@ -41,9 +44,11 @@ mod config;
 pub mod dashboard;
 mod encoding;
 mod error;
+mod indicators;
 mod metrics;
 mod params;
 mod routes;
+mod signals;
 mod stream;
 
 pub use config::{ApiToken, ServeConfig};
@@ -52,13 +57,15 @@ pub use error::ServeError;
 use prometheus_client::registry::Registry;
 use std::future::Future;
 use std::sync::Arc;
-use tickflow_shared::store::ReadStore;
+use tickflow_shared::store::{ReadStore, SignalChanges, SignalCommit, SignalStore, StoreError};
 use tokio::sync::watch;
 
 /// What every request handler shares.
 pub(crate) struct State {
     config: ServeConfig,
     store: Arc<dyn ReadStore>,
+    /// The signal bot's records; none until [`Server::with_signals`].
+    signals: Arc<dyn SignalStore>,
     metrics: metrics::Metrics,
     hub: stream::Hub,
     cache: cache::Cache,
@@ -81,7 +88,9 @@ impl ServeConfig {
         let hub = stream::Hub::new(&self.intervals, self.stream_buffer);
         let metrics = metrics::Metrics::register(registry);
         let cache = cache::Cache::new(self.cache_entries);
-        Ok(Server { state: Arc::new(State { config: self, store, metrics, hub, cache, shutdown }), stop })
+        let signals: Arc<dyn SignalStore> = Arc::new(NoSignals);
+        let state = State { config: self, store, signals, metrics, hub, cache, shutdown };
+        Ok(Server { state: Arc::new(state), stop })
     }
 
     /// Checks the configuration, as [`build`](Self::build) does: a command
@@ -97,6 +106,36 @@ impl ServeConfig {
             return Err(ServeError::Config("the poll and keep-alive intervals must be positive".into()));
         }
         Ok(())
+    }
+}
+
+impl Server {
+    /// Serves the signal bot's records from `signals` too (`/api/v1/signals`,
+    /// `signal` events on `/api/v1/stream`); without it there are none.
+    /// Usually the same store as the bars':
+    /// `config.build(store.clone(), &mut registry)?.with_signals(store)`.
+    pub fn with_signals(mut self, signals: Arc<dyn SignalStore>) -> Self {
+        // Only the server holds its state until `run`.
+        if let Some(state) = Arc::get_mut(&mut self.state) {
+            state.signals = signals;
+        }
+        self
+    }
+}
+
+/// A signal store with nothing in it, for a server given none.
+struct NoSignals;
+
+impl tickflow_shared::store::Progress for NoSignals {}
+
+#[async_trait::async_trait]
+impl SignalStore for NoSignals {
+    async fn commit_signals(&self, _: &SignalCommit) -> Result<(), StoreError> {
+        Err(StoreError::Stopped("signal store (the server only reads)".into()))
+    }
+
+    async fn signal_changes(&self, _: Option<&str>, since: i64, _: usize) -> Result<SignalChanges, StoreError> {
+        Ok(SignalChanges { signals: Vec::new(), head: since, next: since })
     }
 }
 

@@ -8,6 +8,13 @@
 //! resumes (`Last-Event-ID` or `?since=`, the change number of the last
 //! event it saw) or falls behind the broadcast first catches up from the
 //! store on its own, then follows the broadcast again, skipping what it sent.
+//!
+//! The same poller reads the signal bot's new signals
+//! ([`SignalStore::signal_changes`](tickflow_shared::store::SignalStore)) while
+//! anybody listens, and each subscriber sends those of its interval and
+//! symbols as `signal` events. They carry their own number in `seq` but no
+//! event id (ids are bar change numbers, which a client resumes from); a
+//! client that reconnects reads the signals it missed from `/api/v1/signals`.
 
 use crate::State;
 use crate::error::ApiError;
@@ -16,8 +23,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
-use tickflow_shared::render::write_json_fields;
-use tickflow_shared::store::{ReadStore, SpeedChange, View, ViewBar};
+use tickflow_shared::render::{write_json_fields, write_json_signal};
+use tickflow_shared::store::{ReadStore, SignalChange, SpeedChange, View, ViewBar};
 use tickflow_shared::{Interval, Symbol};
 use tokio::sync::{Mutex, broadcast, mpsc, watch};
 use warp::Reply;
@@ -48,9 +55,17 @@ struct Feed {
     position: Mutex<Option<i64>>,
 }
 
-/// The feeds of every interval served, and the poller's state.
+/// New signals, rendered, with their interval and symbol.
+struct SignalPage {
+    signals: Vec<(Interval, Rendered)>,
+}
+
+/// The feeds of every interval served, the signal feed, and the poller's state.
 pub(crate) struct Hub {
     feeds: Vec<Feed>,
+    signals: broadcast::Sender<Arc<SignalPage>>,
+    /// Where the poller reads signals from next; `None` while nobody listens.
+    signal_position: Mutex<Option<i64>>,
 }
 
 impl Hub {
@@ -60,7 +75,7 @@ impl Hub {
             .iter()
             .map(|&interval| Feed { interval, pages: broadcast::channel(buffer.max(1)).0, position: Mutex::new(None) })
             .collect();
-        Self { feeds }
+        Self { feeds, signals: broadcast::channel(buffer.max(1)).0, signal_position: Mutex::new(None) }
     }
 }
 
@@ -106,7 +121,49 @@ pub(crate) async fn poll(state: Arc<State>) {
                 }
             }
         }
+        poll_signals(&state).await;
     }
+}
+
+/// Reads the signals stored since the last poll and broadcasts them, while
+/// anybody listens.
+async fn poll_signals(state: &State) {
+    let hub = &state.hub;
+    let mut position = hub.signal_position.lock().await;
+    let Some(mut since) = *position else { return };
+    if hub.signals.receiver_count() == 0 {
+        *position = None;
+        return;
+    }
+    loop {
+        let changes = match state.signals.signal_changes(None, since, PAGE).await {
+            Ok(changes) => changes,
+            Err(error) => {
+                tracing::warn!(%error, "The stream poller cannot read new signals.");
+                return;
+            }
+        };
+        let done = changes.signals.len() < PAGE;
+        since = changes.next;
+        *position = Some(since);
+        if !changes.signals.is_empty() {
+            let signals = changes.signals.iter().map(render_signal).collect();
+            // Nobody listening any more is not an error: the next round forgets the position.
+            let _ = hub.signals.send(Arc::new(SignalPage { signals }));
+        }
+        if done {
+            return;
+        }
+    }
+}
+
+fn render_signal(change: &SignalChange) -> (Interval, Rendered) {
+    let signal = &change.signal;
+    let mut data = String::with_capacity(256);
+    write_json_signal(&mut data, signal);
+    data.pop();
+    data.push_str(&format!(r#","seq":{}}}"#, change.seq));
+    (signal.interval, Rendered { seq: change.seq, symbol: signal.symbol.clone(), data })
 }
 
 fn render(change: &SpeedChange) -> Rendered {
@@ -144,6 +201,14 @@ pub(crate) async fn subscribe(
         *position = Some(head);
         (feed.pages.subscribe(), head)
     };
+    let signals = {
+        let mut position = state.hub.signal_position.lock().await;
+        if position.is_none() {
+            let head = state.signals.signal_changes(None, 0, 0).await.map_err(|e| ApiError::store(&e))?.head;
+            *position = Some(head);
+        }
+        state.hub.signals.subscribe()
+    };
     let ready = serde_json::json!({
         "interval": interval.to_string(),
         "symbols": symbols.as_ref().map(|s| s.iter().map(Symbol::as_str).collect::<Vec<_>>()),
@@ -156,6 +221,7 @@ pub(crate) async fn subscribe(
         interval,
         symbols,
         pages,
+        signals,
         sent: since.map_or(position, |s| s.min(position)),
         target: position,
         pending: VecDeque::from([Event::default().event("ready").data(ready.to_string())]),
@@ -187,6 +253,7 @@ struct Subscriber {
     interval: Interval,
     symbols: Option<Vec<Symbol>>,
     pages: broadcast::Receiver<Arc<Page>>,
+    signals: broadcast::Receiver<Arc<SignalPage>>,
     /// Every change up to this number has been sent (or did not match).
     sent: i64,
     /// Catch up from the store until `sent` reaches this.
@@ -263,6 +330,20 @@ impl Subscriber {
                         self.sent = self.sent.max(page.next);
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => self.target = i64::MAX,
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                page = self.signals.recv() => match page {
+                    Ok(page) => {
+                        for (interval, signal) in &page.signals {
+                            if *interval == self.interval && self.wants(&signal.symbol) {
+                                self.events.inc();
+                                self.pending.push_back(Event::default().event("signal").data(signal.data.clone()));
+                            }
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "A stream client fell behind the signals; it reads them from /signals.");
+                    }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
             }

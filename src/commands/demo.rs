@@ -5,7 +5,8 @@
 //! archived as day-partitioned Parquet by the archiver of `tickflow archive`
 //! (`tickflow_ingest::archive::bus`); the batch layer
 //! recomputes the sealed days of that archive at start and every
-//! `--batch-every`; the serving layer answers on `--listen`. A first start
+//! `--batch-every`; a `sma-cross` bot trades 1m bars on paper and the
+//! dashboard shows its signals; the serving layer answers on `--listen`. A first start
 //! writes an hour of simulated history (the end of the weekday before) into
 //! the archive ([`history`]), so the chart shows batch bars before the
 //! boundary and speed bars after it at once.
@@ -130,7 +131,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let token_hint = if api_token.is_some() { "?token=$TICKFLOW_API_TOKEN" } else { "" };
     let mut registry = Registry::default();
     let server = ServeConfig { intervals: args.intervals.0.clone(), api_token, ..ServeConfig::default() }
-        .build(store.clone(), &mut registry)?;
+        .build(store.clone(), &mut registry)?
+        .with_signals(store.clone());
+    let bot = runtime.spawn(super::bot::demo(store.clone(), &mut registry)?.run(super::bot::until(stop.clone())));
     speed.metrics = SpeedMetrics::register(&mut registry);
     let archive_metrics = ArchiveMetrics::register(&mut registry);
     // Read by the speed layer and the archiver: each sees every trade.
@@ -161,12 +164,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("  speed     bars of {} into {store_url}", intervals.join(","));
     println!("  archive   {} (a day is sealed {lateness} after its end)", archive_dir.display());
     println!("  batch     every {} over the sealed days of the archive", args.batch_every);
+    println!("  bot       sma-cross (fast=10, slow=30) on 1m bars, paper trading 100 shares");
     println!("Dashboard at http://{address}/{token_hint} (Ctrl-C stops the demo)");
 
     let served = runtime.block_on(serve(listener, server, registry, stop.clone()));
     stop.store(true, Ordering::Relaxed);
     let _ = simulator.join();
     served?;
+    runtime.block_on(bot)??;
     let archived = join(archiver)?;
     let speed = join(speed_layer)?;
     let runs = join(batches)?;

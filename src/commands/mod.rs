@@ -1,8 +1,10 @@
 //! One module per subcommand: its arguments and how it runs.
 
 pub mod archive;
+pub mod backtest;
 pub mod bars;
 pub mod batch;
+pub mod bot;
 pub mod demo;
 pub mod features;
 pub mod generate;

@@ -46,7 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     runtime.block_on(async {
         let store = store::open(&args.store, Access::Read).await?;
         let mut registry = prometheus_client::registry::Registry::default();
-        let server = config.build(store, &mut registry)?;
+        let server = config.build(store.clone(), &mut registry)?.with_signals(store);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;

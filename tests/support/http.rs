@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tickflow_serve::ServeConfig;
-use tickflow_shared::store::ReadStore;
+use tickflow_shared::store::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -20,10 +20,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves `store` with `config` on a free loopback port.
-    pub async fn start(store: Arc<dyn ReadStore>, config: ServeConfig) -> Self {
+    /// Serves `store` (its bars and its signals) with `config` on a free loopback port.
+    pub async fn start(store: Arc<dyn Store>, config: ServeConfig) -> Self {
         let mut registry = prometheus_client::registry::Registry::default();
-        let server = config.build(store, &mut registry).expect("build the server");
+        let server = config.build(store.clone(), &mut registry).expect("build the server").with_signals(store);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
         let (stop, stopped) = tokio::sync::oneshot::channel();

@@ -14,6 +14,10 @@
 
 use super::StoreError;
 
+mod bot;
+
+use bot::{PG_7, SQLITE_7};
+
 /// One schema change.
 #[derive(Clone, Copy, Debug)]
 pub struct Migration {
@@ -39,6 +43,12 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "no speed index by interval and start", postgres: PG_4, sqlite: "" },
     Migration { version: 5, name: "log end offsets of speed partitions", postgres: PG_5, sqlite: SQLITE_5 },
     Migration { version: 6, name: "only tickflow's indexes on hypertables", postgres: PG_6, sqlite: "" },
+    Migration {
+        version: 7,
+        name: "bot signals, paper fills, positions and progress",
+        postgres: PG_7,
+        sqlite: SQLITE_7,
+    },
 ];
 
 /// The migration that makes the time tables hypertables when TimescaleDB is there.

@@ -13,7 +13,9 @@
 //! ([`BatchStore::publish_batch`]) and moves the boundary with them; readers
 //! see the boundary and both views in one snapshot ([`ReadStore::bars`]).
 //! The speed layer upserts bars together with the Kafka positions that
-//! produced them ([`SpeedStore::commit_speed`], see [`speed`]).
+//! produced them ([`SpeedStore::commit_speed`], see [`speed`]). The signal
+//! bot writes its signals, fills, positions and progress in one transaction
+//! ([`SignalStore::commit_signals`], see [`signals`]).
 //!
 //! [`open`] hands a command the store a URL names: a writer creates and
 //! migrates it, a reader ([`Access::Read`]) finds it or fails, creating
@@ -29,6 +31,7 @@ mod query;
 pub mod retention;
 pub mod roles;
 pub mod serving;
+pub mod signals;
 pub mod speed;
 mod sqlite;
 #[cfg(any(test, feature = "test-support"))]
@@ -40,8 +43,9 @@ pub use postgres::PostgresStore;
 pub use postgres::timescale::Conversion;
 pub use query::{BarQuery, Bars, View, ViewBar, ViewSelect};
 pub use retention::{Retained, Retention};
-pub use roles::{BatchStore, Progress, ReadStore, SpeedStore, Store};
+pub use roles::{BatchStore, Progress, ReadStore, SignalStore, SpeedStore, Store};
 pub use serving::{PartitionProgress, StoreStats};
+pub use signals::{BotCursor, Position, SignalChange, SignalChanges, SignalCommit, SignalQuery};
 pub use speed::{LateTrade, PartitionOffset, SpeedBar, SpeedChange, SpeedChanges, SpeedCommit, SpeedStatus};
 pub use sqlite::SqliteStore;
 

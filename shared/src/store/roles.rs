@@ -3,15 +3,18 @@
 //! A part of the system sees only the role it plays: the batch layer a
 //! [`BatchStore`], the speed layer a [`SpeedStore`], the server and the
 //! consumers a [`ReadStore`]. All of them may ask how far the layers have
-//! got ([`Progress`]). Both engines implement every role; a stand-in (the
+//! got ([`Progress`]); the signal bot writes and reads a [`SignalStore`].
+//! Both engines implement every role; a stand-in (the
 //! engine benchmark's counting store) implements only the one it plays and
 //! leaves the rest to the default methods, which act as a store that keeps
 //! nothing (the habit of ripgrep's `Sink`).
 
 use super::{BarQuery, Bars, BatchDay, BatchPublish, BatchRun, FileManifest, Retained, Retention, StoreError};
+use super::{BotCursor, Position, SignalChanges, SignalCommit, SignalQuery};
 use super::{LateTrade, PartitionOffset, SpeedChanges, SpeedCommit, SpeedStatus, StoreStats};
 use crate::codec::Reject;
 use crate::interval::Interval;
+use crate::signal::{Fill, Signal};
 use crate::tick::Symbol;
 
 /// How far each layer has got: what every role may read.
@@ -135,7 +138,72 @@ pub trait ReadStore: Progress {
     async fn batch_days(&self, from: i64, to: i64) -> Result<Vec<BatchDay>, StoreError>;
 }
 
-/// Every role at once: what an engine is, and what `tickflow demo` holds.
-pub trait Store: BatchStore + SpeedStore + ReadStore {}
+/// What the signal bot writes and resumes from, and what readers ask of
+/// its signals (DESIGN.md, contract 8; see [`super::signals`]).
+#[async_trait::async_trait]
+pub trait SignalStore: Progress {
+    /// Writes one bot step in one transaction: its signals (keeping any
+    /// already stored under the same key), fills, positions and per-symbol
+    /// progress. On error nothing of it is visible.
+    async fn commit_signals(&self, commit: &SignalCommit) -> Result<(), StoreError>;
 
-impl<T: BatchStore + SpeedStore + ReadStore + ?Sized> Store for T {}
+    /// Where the bot of `strategy` on `interval` bars got to, per symbol,
+    /// ordered by symbol; nowhere by default.
+    async fn bot_progress(&self, strategy: &str, interval: Interval) -> Result<Vec<BotCursor>, StoreError> {
+        let _ = (strategy, interval);
+        Ok(Vec::new())
+    }
+
+    /// The signals a query selects, ordered by `(start, symbol, strategy)`;
+    /// none by default.
+    async fn signals(&self, query: &SignalQuery) -> Result<Vec<Signal>, StoreError> {
+        let _ = query;
+        Ok(Vec::new())
+    }
+
+    /// The paper fills a query selects, ordered by `(time, symbol, strategy)`;
+    /// none by default.
+    async fn fills(&self, query: &SignalQuery) -> Result<Vec<Fill>, StoreError> {
+        let _ = query;
+        Ok(Vec::new())
+    }
+
+    /// The paper positions (of `strategy`, if given), ordered by strategy
+    /// and symbol; none by default.
+    async fn positions(&self, strategy: Option<&str>) -> Result<Vec<Position>, StoreError> {
+        let _ = strategy;
+        Ok(Vec::new())
+    }
+
+    /// The signals (of `strategy`, if given) numbered after `since`, oldest
+    /// first, at most `limit`, and the head of the sequence in the same
+    /// snapshot; none by default.
+    async fn signal_changes(
+        &self,
+        strategy: Option<&str>,
+        since: i64,
+        limit: usize,
+    ) -> Result<SignalChanges, StoreError> {
+        let _ = (strategy, limit);
+        Ok(SignalChanges { signals: Vec::new(), head: since, next: since })
+    }
+
+    /// The number of the last signal of `strategy` published to `topic`
+    /// (0 before any): the bot's Kafka outbox resumes after it.
+    async fn published(&self, strategy: &str, topic: &str) -> Result<i64, StoreError> {
+        let _ = (strategy, topic);
+        Ok(0)
+    }
+
+    /// Records that the signals of `strategy` up to number `seq` are on
+    /// `topic`; the mark only moves forward. Does nothing by default.
+    async fn mark_published(&self, strategy: &str, topic: &str, seq: i64) -> Result<(), StoreError> {
+        let _ = (strategy, topic, seq);
+        Ok(())
+    }
+}
+
+/// Every role at once: what an engine is, and what `tickflow demo` holds.
+pub trait Store: BatchStore + SpeedStore + ReadStore + SignalStore {}
+
+impl<T: BatchStore + SpeedStore + ReadStore + SignalStore + ?Sized> Store for T {}

@@ -13,6 +13,7 @@ mod password;
 mod read;
 mod retention;
 mod serving;
+mod signals;
 mod speed;
 mod speed_read;
 pub(crate) mod timescale;

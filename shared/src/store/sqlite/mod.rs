@@ -12,6 +12,7 @@ mod insert;
 mod read;
 mod retention;
 mod serving;
+mod signals;
 mod speed;
 mod threads;
 

@@ -6,11 +6,13 @@
 //! The scenarios: the batch view's publish, replace and manifest
 //! ([`batch`]), the merge rule at the boundary, by hand and as a property
 //! against a naive reference ([`merge`]), the speed view's commits
-//! ([`speed`]) and the serving layer's reads ([`serving`]).
+//! ([`speed`]), the serving layer's reads ([`serving`]) and the signal
+//! bot's tables ([`signals`]).
 
 mod batch;
 mod merge;
 mod serving;
+mod signals;
 mod speed;
 
 pub use batch::{
@@ -20,6 +22,7 @@ pub use batch::{
 };
 pub use merge::{merge_rule_matches_the_reference, merged_reads_batch_before_the_boundary};
 pub use serving::serving_reads;
+pub use signals::{signal, signal_commit_reads_back, signal_commit_refuses_foreign_records};
 pub use speed::{
     speed_after_upgrade, speed_changes_since, speed_commit_is_atomic, speed_commit_reads_back, speed_offsets_move,
     speed_replay_is_idempotent, speed_upsert_replaces,
@@ -61,6 +64,8 @@ macro_rules! store_scenarios {
             speed_replay_is_idempotent,
             speed_changes_since,
             serving_reads,
+            signal_commit_reads_back,
+            signal_commit_refuses_foreign_records,
         );
 
         #[test]

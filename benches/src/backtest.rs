@@ -1,0 +1,225 @@
+//! `tickflow bench backtest`: `sma-cross` over many symbols' 1m bars, from
+//! memory (in process) and end to end from a SQLite store (the real
+//! `tickflow backtest` as a child), beside a hand-vectorized NumPy loop that
+//! computes only the crossings (`benches/backtest_numpy.py`).
+
+use crate::BenchError;
+use crate::child::run_to_end;
+use crate::report::{Figures, self_peak_rss};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tickflow_shared::signal::Costs;
+use tickflow_shared::store::{self, Access, BatchPublish, DaySummary};
+use tickflow_shared::time::NANOS_PER_DAY;
+use tickflow_shared::{Bar, Interval, Price, Size, Symbol, Volume};
+use tickflow_strategy::backtest::{self, Config};
+use tickflow_strategy::{Params, Spec};
+
+/// Arguments of `tickflow bench backtest`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Symbols.
+    #[arg(long, default_value_t = 500)]
+    symbols: usize,
+    /// 1m bars per symbol.
+    #[arg(long, default_value_t = 20_000)]
+    bars: usize,
+    /// Threads of the in-memory run (default: one per core); a one-thread run is measured too.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Where the SQLite store and the NumPy input are cached between runs.
+    #[arg(long, default_value = "target/bench-data")]
+    data_dir: PathBuf,
+    /// Skip the store scenario.
+    #[arg(long)]
+    memory_only: bool,
+}
+
+const START: i64 = 1_380_000_000 * 1_000_000_000 / NANOS_PER_DAY * NANOS_PER_DAY;
+const MINUTE: i64 = 60_000_000_000;
+
+/// The bars: a deterministic random walk in cents per symbol, every minute
+/// from a day's start, ordered by `(symbol, start)`.
+pub fn bars(symbols: usize, per_symbol: usize) -> Vec<Bar> {
+    let interval = Interval::from_seconds(60).unwrap_or_else(|| unreachable!("60 s is an interval"));
+    let mut out = Vec::with_capacity(symbols * per_symbol);
+    for s in 0..symbols {
+        let symbol = Symbol::new(&format!("S{s:04}")).unwrap_or_else(|_| unreachable!("a valid symbol"));
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (s as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        let mut cents: i64 = 10_000 + (s as i64 % 50) * 100;
+        for i in 0..per_symbol {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let open = cents + (state % 3) as i64 - 1;
+            cents = (open + ((state >> 8) % 21) as i64 - 10).max(100);
+            let (open, close) = (Price(open.max(100) * 1_000_000), Price(cents * 1_000_000));
+            let start = START + i as i64 * MINUTE;
+            out.push(Bar {
+                symbol: symbol.clone(),
+                interval,
+                start,
+                open,
+                high: open.max(close),
+                low: open.min(close),
+                close,
+                volume: Volume(100 * 100_000_000),
+                vwap: close,
+                trades: 1,
+                first_ts: start,
+                last_ts: start + MINUTE - 1,
+            });
+        }
+    }
+    out
+}
+
+fn config(threads: usize) -> Config {
+    Config {
+        spec: Spec::new("sma-cross", &Params::new()).unwrap_or_else(|_| unreachable!("the defaults are valid")),
+        interval: Interval::from_seconds(60).unwrap_or_else(|| unreachable!("60 s is an interval")),
+        quantity: Size(100 * 100_000_000),
+        costs: Costs::default(),
+        capital: 100_000 * 100_000_000,
+        threads,
+    }
+}
+
+/// Generates the bars, times the in-memory runs, then the store and NumPy.
+pub fn run(args: Args) -> Result<Figures, BenchError> {
+    let workers = args.workers.unwrap_or_else(crate::cores);
+    eprintln!("Generating {} × {} bars in memory (not timed) ...", args.symbols, args.bars);
+    let bars = bars(args.symbols, args.bars);
+    let total = bars.len() as u64;
+    let mut rows = Vec::new();
+    let mut signals = 0;
+    for threads in [1, workers] {
+        let clock = std::time::Instant::now();
+        let outcome = backtest::run(&config(threads), &bars, &|_| {}).map_err(|e| BenchError::Run(e.to_string()))?;
+        let seconds = clock.elapsed().as_secs_f64();
+        signals = outcome.signals.len();
+        eprintln!(
+            "memory, {threads} thread(s): {total} bars in {seconds:.3} s = {:.1} M bars/s; {} signals, {} fills, {} round trips, equity points {}",
+            total as f64 / seconds / 1e6,
+            outcome.signals.len(),
+            outcome.fills.len(),
+            outcome.trades.len(),
+            outcome.equity.len()
+        );
+        rows.push((threads, seconds));
+    }
+    let memory_peak = self_peak_rss();
+    let numpy = numpy(&args.data_dir, &bars, args.symbols, args.bars)?;
+    if let Some((seconds, crossings)) = numpy {
+        let best = rows.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+        eprintln!(
+            "numpy crossings only, 1 thread: {:.1} M bars/s ({crossings} crossings vs {signals} long-only signals); tickflow/numpy: {:.2}× (1 thread {:.2}×)",
+            total as f64 / seconds / 1e6,
+            seconds / best,
+            seconds / rows[0].1
+        );
+    }
+    let mut params = vec![
+        ("source".into(), json!("memory")),
+        ("symbols".into(), json!(args.symbols)),
+        ("bars_per_symbol".into(), json!(args.bars)),
+        ("workers".into(), json!(workers)),
+        ("one_thread_bars_per_second".into(), json!((total as f64 / rows[0].1).round())),
+    ];
+    if let Some((seconds, _)) = numpy {
+        params.push(("numpy_bars_per_second".into(), json!((total as f64 / seconds).round())));
+    }
+    let memory = Figures {
+        scenario: "backtest".into(),
+        params,
+        items: total,
+        wall_seconds: rows[rows.len() - 1].1,
+        peak_rss_bytes: memory_peak,
+    };
+    if args.memory_only {
+        return Ok(memory);
+    }
+    memory.print();
+    let db = sqlite(&args.data_dir, bars, args.symbols, args.bars)?;
+    let out = tempfile::tempdir()?;
+    let exe = std::env::current_exe()?;
+    let mut command = Command::new(exe);
+    command.args(["backtest", "--store", &format!("sqlite://{}", db.display()), "--interval", "1m"]);
+    command.args(["--strategy", "sma-cross", "--workers", &workers.to_string(), "--out"]).arg(out.path());
+    let finished = run_to_end(&mut command)?;
+    eprint!("{}", finished.stdout);
+    Ok(Figures {
+        scenario: "backtest".into(),
+        params: vec![
+            ("source".into(), json!("sqlite")),
+            ("symbols".into(), json!(args.symbols)),
+            ("bars_per_symbol".into(), json!(args.bars)),
+            ("workers".into(), json!(workers)),
+        ],
+        items: total,
+        wall_seconds: finished.seconds,
+        peak_rss_bytes: finished.peak_rss_bytes,
+    })
+}
+
+/// The SQLite store with the bars published as a batch run, made once and cached.
+fn sqlite(data_dir: &Path, bars: Vec<Bar>, symbols: usize, per_symbol: usize) -> Result<PathBuf, BenchError> {
+    let dir = data_dir.join(format!("backtest-{symbols}x{per_symbol}"));
+    let db = dir.join("views.db");
+    let done = dir.join("_PUBLISHED");
+    if done.exists() {
+        return Ok(db);
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    eprintln!("Publishing the bars to {} (not timed) ...", db.display());
+    let first_day = START / NANOS_PER_DAY;
+    let last_day = (START + per_symbol as i64 * MINUTE - 1) / NANOS_PER_DAY;
+    let days = (first_day..=last_day).map(|day| DaySummary { day, trades: symbols as u64 }).collect();
+    let publish = BatchPublish {
+        started_at: 0,
+        days,
+        bars: Box::new(bars.into_iter()),
+        files: Vec::new(),
+        forget_files: Vec::new(),
+        rejects: Vec::new(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime
+        .block_on(async {
+            let store = store::open(&format!("sqlite://{}", db.display()), Access::Write).await?;
+            store.publish_batch(publish).await
+        })
+        .map_err(|e| BenchError::Prepare(e.to_string()))?;
+    std::fs::write(done, b"")?;
+    Ok(db)
+}
+
+/// Runs `benches/backtest_numpy.py` on the same closes: its loop's seconds
+/// and crossings, or `None` (said on stderr) without python3 and NumPy.
+fn numpy(data_dir: &Path, bars: &[Bar], symbols: usize, per_symbol: usize) -> Result<Option<(f64, u64)>, BenchError> {
+    std::fs::create_dir_all(data_dir)?;
+    let input = data_dir.join(format!("backtest-closes-{symbols}x{per_symbol}.f64"));
+    let bytes: Vec<u8> = bars.iter().flat_map(|b| b.close.to_f64().to_le_bytes()).collect();
+    std::fs::write(&input, bytes)?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("backtest_numpy.py");
+    let output =
+        Command::new("python3").arg(&script).arg(&input).args([symbols.to_string(), per_symbol.to_string()]).output();
+    let output = match output {
+        Ok(output) if output.status.success() => output,
+        Ok(output) => {
+            eprintln!("numpy loop skipped: {}", String::from_utf8_lossy(&output.stderr).trim());
+            return Ok(None);
+        }
+        Err(error) => {
+            eprintln!("numpy loop skipped: python3 cannot run ({error})");
+            return Ok(None);
+        }
+    };
+    let answer: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| BenchError::Run(format!("{}: {e}", script.display())))?;
+    Ok(answer["seconds"].as_f64().zip(answer["crossings"].as_u64()))
+}
