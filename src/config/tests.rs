@@ -118,17 +118,20 @@ struct Documented {
 
 fn documented(text: &str) -> Vec<Documented> {
     let mut out = Vec::new();
-    let (mut section, mut default) = (String::new(), None);
+    let (mut section, mut prefix, mut default) = (String::new(), String::new(), None);
     for line in text.lines() {
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            section = name.to_owned();
+            // A sub-table's keys are its flags' names after the prefix: [batch.retention] rejects.
+            let (outer, inner) = name.split_once('.').unwrap_or((name, ""));
+            section = outer.to_owned();
+            prefix = if inner.is_empty() { String::new() } else { format!("{}_", inner.replace('.', "_")) };
         } else if let Some(value) = line.strip_prefix("# Default: ") {
             default = Some(value.trim_end_matches('.').to_owned());
         } else if let Some((key, _)) = line.trim_start_matches("# ").split_once(" = ")
             && !key.is_empty()
             && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
         {
-            out.push(Documented { section: section.clone(), key: key.to_owned(), default: default.take() });
+            out.push(Documented { section: section.clone(), key: format!("{prefix}{key}"), default: default.take() });
         }
     }
     out
@@ -175,7 +178,8 @@ fn the_committed_file_documents_every_flag_of_every_service_with_its_default() {
             assert_eq!(file_default(default), expected_default(arg), "[{}] {id}: the documented default", doc.section);
         }
     }
-    for doc in &keys {
+    // The [strategy] table's keys are a strategy's parameters, checked when it is built.
+    for doc in keys.iter().filter(|d| d.section != STRATEGY) {
         let known = if doc.section == GLOBAL {
             command.get_subcommands().any(|s| s.get_arguments().any(|a| a.get_id() == doc.key.as_str()))
         } else {
