@@ -4,7 +4,7 @@
 use super::*;
 
 /// The subcommands that run as services and read the deployment's file.
-const SERVICES: [&str; 5] = ["produce", "archive", "speed", "batch", "serve"];
+const SERVICES: [&str; 6] = ["produce", "archive", "speed", "batch", "serve", "bot"];
 
 fn os(args: &[&str]) -> Vec<OsString> {
     args.iter().map(OsString::from).collect()
