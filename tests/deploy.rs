@@ -11,9 +11,9 @@ use serde_json::Value;
 use std::process::Command;
 
 /// The services the compose file must run, and the tickflow ones among them.
-const COMPOSE_SERVICES: [&str; 9] =
-    ["kafka", "timescaledb", "producer", "archiver", "speed", "batch", "serve", "prometheus", "grafana"];
-const TICKFLOW_SERVICES: [&str; 5] = ["producer", "archiver", "speed", "batch", "serve"];
+const COMPOSE_SERVICES: [&str; 10] =
+    ["kafka", "timescaledb", "producer", "archiver", "speed", "batch", "serve", "bot", "prometheus", "grafana"];
+const TICKFLOW_SERVICES: [&str; 6] = ["producer", "archiver", "speed", "batch", "serve", "bot"];
 
 fn strings(value: &Value) -> Vec<String> {
     value.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default()
@@ -53,6 +53,11 @@ fn docker_compose_accepts_the_compose_file_with_every_service() {
     // serve only reads: the one-shot migrate service creates the store first.
     assert_eq!(strings(&services["migrate"]["command"]), ["migrate"]);
     assert_eq!(services["serve"]["depends_on"]["migrate"]["condition"], "service_completed_successfully");
+    // The bot reads final bars and writes signals: the schema first, one bot, on paper.
+    assert_eq!(strings(&services["bot"]["command"]), ["bot", "--paper"]);
+    assert_eq!(services["bot"]["depends_on"]["migrate"]["condition"], "service_completed_successfully");
+    assert_eq!(services["bot"]["depends_on"]["timescaledb"]["condition"], "service_healthy");
+    assert!(services["bot"]["environment"]["TICKFLOW_STORE_PASSWORD"].is_string(), "the bot logs in to the store");
     let ports = serde_json::to_string(&services["serve"]["ports"]).expect("json");
     assert!(ports.contains("8080"), "serve publishes 8080: {ports}");
     for name in ["archiver", "batch"] {

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 const ONE_SHOT: [&str; 1] = ["migrate"];
 
 /// The tickflow services of the compose file and the port each container listens on.
-const SERVICES: [(&str, u16); 5] =
-    [("producer", 9100), ("archiver", 9100), ("speed", 9100), ("batch", 9100), ("serve", 8080)];
+const SERVICES: [(&str, u16); 6] =
+    [("producer", 9100), ("archiver", 9100), ("speed", 9100), ("batch", 9100), ("serve", 8080), ("bot", 9100)];
 
 /// The committed tickflow.toml with the compose network's names replaced by
 /// this machine's services.
@@ -175,6 +175,7 @@ fn the_compose_services_run_on_loopback_and_prometheus_sees_them_all() {
         ("batch", "tickflow_batch_runs_total"),
         ("speed", "tickflow_speed_trades_total"),
         ("serve", "tickflow_serve_requests_total"),
+        ("bot", "tickflow_bot_commits_total"),
     ];
     wait_for("each service's tickflow metrics", &mut services, || {
         let names = query(
