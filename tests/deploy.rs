@@ -165,6 +165,13 @@ fn k8s_holds_the_workloads_the_deployment_needs() {
     for name in ["producer", "archiver"] {
         find(&manifests, "Deployment", name);
     }
+    // One bot writes its progress: never two, not even during a rollout.
+    let bot = find(&manifests, "Deployment", "bot");
+    assert_eq!(bot["spec"]["replicas"], 1);
+    assert_eq!(bot["spec"]["strategy"]["type"], "Recreate");
+    let container = &bot["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(strings(&container["args"]), ["bot", "--paper"]);
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
     find(&manifests, "PersistentVolumeClaim", "tickflow-archive");
     for name in ["kafka", "timescaledb"] {
         assert_eq!(find(&manifests, "Service", name)["spec"]["type"], "ExternalName", "{name} is external");
@@ -179,7 +186,7 @@ fn k8s_holds_the_workloads_the_deployment_needs() {
         });
         opening.flat_map(|p| strings(&p["spec"]["podSelector"]["matchExpressions"][0]["values"])).collect()
     };
-    assert_eq!(to_port(5432), ["speed", "batch", "serve", "features"]);
+    assert_eq!(to_port(5432), ["speed", "batch", "serve", "features", "bot"]);
     assert_eq!(to_port(9092), ["producer", "archiver", "speed"]);
     find(&manifests, "NetworkPolicy", "default-deny");
 }
