@@ -16,6 +16,7 @@ fn metric_names() -> BTreeSet<String> {
     tickflow_ingest::metrics::ProduceMetrics::register(&mut registry);
     tickflow_ingest::metrics::ArchiveMetrics::register(&mut registry);
     tickflow_batch::metrics::BatchMetrics::register(&mut registry);
+    tickflow_strategy::live::Metrics::register(&mut registry);
     // A labelled family shows once a label set exists: one partition's lag.
     tickflow_speed::metrics::SpeedMetrics::register(&mut registry).set_position(0, 0, 0);
     let mut text = tickflow_shared::telemetry::encode(&registry);
@@ -153,7 +154,7 @@ fn the_dashboard_shows_what_the_issue_asks_for() {
     for merged in ["batch_bars", "speed_bars", "batch_boundary"] {
         assert!(text(candles).contains(merged), "candles come from the merged view: no {merged}");
     }
-    for title in ["Kafka lag", "Watermark delay", "Throughput", "Late trades", "Rejected trades"] {
+    for title in ["Kafka lag", "Watermark delay", "Throughput", "Late trades", "Rejected trades", "Bot lag"] {
         assert!(panels.iter().any(|p| p["title"] == title), "no panel {title}");
     }
     let ids: BTreeSet<u64> = panels.iter().filter_map(|p| p["id"].as_u64()).collect();
