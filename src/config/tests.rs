@@ -190,3 +190,19 @@ fn the_committed_file_documents_every_flag_of_every_service_with_its_default() {
         assert!(known, "tickflow.toml documents [{}] {}, which is no flag", doc.section, doc.key);
     }
 }
+
+#[test]
+fn the_strategy_table_becomes_strategy_and_param_flags_that_flags_override() {
+    let text = "[strategy]\nname = \"sma-cross\"\nfast = 5\n";
+    let args = load(text, &["tickflow", "backtest", "--param", "slow=20", "--out", "x"]).expect("loads");
+    let at = |token: &str| args.iter().position(|a| a == token);
+    assert!(at("--strategy=sma-cross").is_some(), "{args:?}");
+    assert!(at("--param=fast=5") < at("slow=20"), "the table's parameters come before the flags: {args:?}");
+    let other = load(text, &["tickflow", "backtest", "--strategy", "rsi", "--out", "x"]).expect("loads");
+    assert!(!other.iter().any(|a| a.starts_with("--param") || a.starts_with("--strategy=")), "{other:?}");
+    // The committed file's example builds.
+    let keys = documented(&committed());
+    let example: Vec<String> =
+        keys.iter().filter(|d| d.section == STRATEGY && d.key != "name").map(|d| d.key.clone()).collect();
+    assert_eq!(example, ["fast", "slow"]);
+}

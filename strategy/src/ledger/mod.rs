@@ -27,8 +27,16 @@ use tickflow_shared::signal::{Costs, Fill, Side};
 use tickflow_shared::{Bar, Price, Size, Symbol};
 
 /// `price × quantity` in units of 10^-8 of the quote currency.
+///
+/// A whole quantity (the usual case) is a multiplication; only a fractional
+/// one needs the `i128` division, rounded half away from zero.
+#[inline]
 pub fn notional(price: Price, quantity: i64) -> i128 {
-    div_round(i128::from(price.units()) * i128::from(quantity), i128::from(SCALE))
+    if quantity % SCALE == 0 {
+        i128::from(price.units()) * i128::from(quantity / SCALE)
+    } else {
+        div_round(i128::from(price.units()) * i128::from(quantity), i128::from(SCALE))
+    }
 }
 
 /// A closed position: one entry and its exit.

@@ -104,3 +104,12 @@ fn the_account_adds_up_over_symbols() {
     assert_eq!(t.open_positions, 1);
     assert_eq!(t, totals(account.capital(), account.books()));
 }
+
+#[test]
+fn whole_and_fractional_notionals_are_exact() {
+    let price = Price::parse("101.23456789").expect("p");
+    assert_eq!(super::notional(price, 3 * 100_000_000), units("303.70370367"));
+    // 0.5 × 101.23456789 = 50.617283945, rounded half away from zero.
+    assert_eq!(super::notional(price, 50_000_000), units("50.61728395"));
+    assert_eq!(super::notional(Price::parse("-2.5").expect("p"), 100_000_001), units("-2.50000003"));
+}
