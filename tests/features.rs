@@ -6,6 +6,7 @@
 
 use crate::features_naive::{assert_matches, features, read};
 use crate::reference::{self, Trade};
+use crate::support::process::{Service, http_get};
 use crate::support::{postgres, tickflow, tickflow_output};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -113,6 +114,46 @@ fn reruns_are_byte_identical_write_nothing_and_verify_catches_a_tampered_byte() 
     assert!(!failed.status.success(), "a tampered file fails verification");
     assert!(stderr.contains(data.to_str().expect("path")), "names the file: {stderr}");
     assert!(stderr.contains("changed after the export"), "{stderr}");
+}
+
+/// `serve --features-dir` lists each exported quarter with the manifest the
+/// export wrote beside it, lineage and all.
+#[test]
+fn serve_lists_the_exported_quarters_with_their_lineage() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = sqlite_url(dir.path());
+    batch(&store, &real_archive(), "1h,1d");
+    let out = dir.path().join("features");
+    export(&store, "1h", &out);
+    export(&store, "1d", &out);
+
+    let port = crate::support::free_port();
+    let args: Vec<String> = ["serve", "--store", &store, "--listen", &format!("127.0.0.1:{port}"), "--features-dir"]
+        .into_iter()
+        .map(String::from)
+        .chain([out.display().to_string()])
+        .collect();
+    let mut serve = Service::tickflow("serve", &args, &[]);
+    let addr = ([127, 0, 0, 1], port).into();
+    let body = loop {
+        match http_get(addr, "/api/v1/features/manifests") {
+            Some((200, body)) => break body,
+            _ => serve.assert_running(),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    serve.terminate();
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let quarters = answer["quarters"].as_array().expect("quarters");
+    let paths: Vec<&str> = quarters.iter().filter_map(|q| q["path"].as_str()).collect();
+    assert_eq!(paths, ["interval=1d/year=2013/quarter=4", "interval=1h/year=2013/quarter=4"]);
+    for quarter in quarters {
+        let file = out.join(quarter["path"].as_str().expect("path")).join("_manifest.json");
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).expect("manifest")).expect("JSON");
+        assert_eq!(quarter["manifest"], written, "{}", file.display());
+        assert!(written["lineage"].is_object() && written["file"]["sha256"].is_string(), "{written}");
+    }
 }
 
 /// Decimal text of units of 10^-8.

@@ -34,6 +34,10 @@ pub struct ServeConfig {
     /// none); a kept answer is at most one `poll_interval` older than the
     /// newest commit.
     pub cache_entries: usize,
+    /// The `--out` directory of `tickflow features`, whose quarters'
+    /// manifests `/api/v1/features/manifests` lists (none: that route
+    /// answers 503 and says so).
+    pub features_dir: Option<std::path::PathBuf>,
 }
 
 impl ServeConfig {
@@ -82,6 +86,7 @@ impl Default for ServeConfig {
             keep_alive: Self::default_keep_alive(),
             stream_buffer: Self::default_stream_buffer(),
             cache_entries: Self::default_cache_entries(),
+            features_dir: None,
         }
     }
 }

@@ -64,6 +64,11 @@ impl ApiError {
         }
     }
 
+    /// 503: what the route reads is not there or not readable; `message` says what to do.
+    pub fn unavailable(message: String) -> Self {
+        Self { status: StatusCode::SERVICE_UNAVAILABLE, message, parameter: None, allowed: Vec::new() }
+    }
+
     /// 503 (or 500 for corrupt data) when the store fails.
     pub fn store(error: &StoreError) -> Self {
         let (status, advice) = match error {

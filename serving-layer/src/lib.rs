@@ -36,7 +36,8 @@
 //! every `/stream` client). The signal bot's records are served from a
 //! [`SignalStore`] given with [`Server::with_signals`] (`signals.rs`, and
 //! `signal` events on the stream); `indicators.rs` computes indicators on
-//! the merged bars with the shared indicator code.
+//! the merged bars with the shared indicator code; `features.rs` lists the
+//! feature export's quarter manifests (`--features-dir`).
 
 mod api;
 mod cache;
@@ -44,6 +45,7 @@ mod config;
 pub mod dashboard;
 mod encoding;
 mod error;
+mod features;
 mod indicators;
 mod metrics;
 mod params;

@@ -27,6 +27,9 @@ pub struct Args {
     /// /bars answers kept while the store has not changed under them; 0 reads every query afresh.
     #[arg(long, default_value_t = ServeConfig::default_cache_entries())]
     cache_entries: usize,
+    /// The `--out` directory of `tickflow features`: /api/v1/features/manifests lists its quarters' manifests.
+    #[arg(long, value_name = "DIR")]
+    features_dir: Option<std::path::PathBuf>,
 }
 
 /// Runs `tickflow serve`.
@@ -39,6 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         api_token,
         poll_interval: args.poll_interval.0,
         cache_entries: args.cache_entries,
+        features_dir: args.features_dir,
         ..ServeConfig::default()
     };
     config.check()?;
