@@ -285,16 +285,7 @@ impl TickProducer {
     }
 
     fn send_message(&mut self, key: &[u8], value: &[u8]) -> Result<(), KafkaClientError> {
-        loop {
-            let record = BaseRecord::to(&self.topic).key(key).payload(value);
-            match self.producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    self.producer.poll(Duration::from_millis(10));
-                }
-                Err((source, _)) => return Err(KafkaClientError::Kafka { brokers: self.brokers.clone(), source }),
-            }
-        }
+        send_waiting(&self.producer, &self.topic, key, value, &self.brokers)?;
         self.sent += 1;
         self.metrics.trades.inc();
         if self.sent.is_multiple_of(1024) {
@@ -321,6 +312,27 @@ impl TickProducer {
         match self.metrics.delivery_errors.get() {
             0 => Ok(()),
             failed => Err(KafkaClientError::Undelivered(failed)),
+        }
+    }
+}
+
+/// Sends one message, polling while the producer's queue is full; any other
+/// error names the brokers.
+pub(crate) fn send_waiting<C: ProducerContext<DeliveryOpaque = ()>>(
+    producer: &BaseProducer<C>,
+    topic: &str,
+    key: &[u8],
+    value: &[u8],
+    brokers: &str,
+) -> Result<(), KafkaClientError> {
+    loop {
+        let record = BaseRecord::to(topic).key(key).payload(value);
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                producer.poll(Duration::from_millis(10));
+            }
+            Err((source, _)) => return Err(KafkaClientError::Kafka { brokers: brokers.to_owned(), source }),
         }
     }
 }

@@ -4,10 +4,9 @@
 //! delivery reports never mix with the trades'.
 
 use crate::metrics::ProduceMetrics;
-use crate::producer::{KafkaClientError, producer_config};
+use crate::producer::{KafkaClientError, producer_config, send_waiting};
 use rdkafka::ClientContext;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -58,16 +57,7 @@ impl DeadLetters {
         }
         // A Reject is strings and an integer: it always serializes.
         let value = serde_json::to_vec(reject).unwrap_or_default();
-        loop {
-            let record = BaseRecord::to(&self.topic).key(reject.source.as_bytes()).payload(&value);
-            match self.producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    self.producer.poll(Duration::from_millis(10));
-                }
-                Err((source, _)) => return Err(KafkaClientError::Kafka { brokers: self.brokers.clone(), source }),
-            }
-        }
+        send_waiting(&self.producer, &self.topic, reject.source.as_bytes(), &value, &self.brokers)?;
         self.sent += 1;
         self.metrics.rejects.inc();
         self.producer.poll(Duration::ZERO);
