@@ -26,7 +26,8 @@ fn command() -> clap::Command {
 }
 
 /// Parses the command line with the config file's settings in it; exits on an error.
-fn parse() -> Cli {
+/// The parsed command line and the subcommand's name.
+fn parse() -> (Cli, String) {
     let command = command();
     let prepared = match config::prepare(&command, std::env::args_os().collect()) {
         Ok(prepared) => prepared,
@@ -35,7 +36,9 @@ fn parse() -> Cli {
             std::process::exit(2);
         }
     };
-    let parsed = command.try_get_matches_from(&prepared.args).and_then(|m| Cli::from_arg_matches(&m));
+    let parsed = command
+        .try_get_matches_from(&prepared.args)
+        .and_then(|m| Ok((Cli::from_arg_matches(&m)?, m.subcommand_name().unwrap_or_default().to_owned())));
     match parsed {
         Ok(cli) => cli,
         Err(error) => match prepared.explain(error) {
@@ -79,18 +82,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = parse();
+    let (cli, subcommand) = parse();
     // warp logs, at ERROR, every connection a client drops mid-request (a
     // closed browser tab on /stream): that is no server error, so by default
     // its connection log is off. TICKFLOW_LOG replaces the whole default.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TICKFLOW_LOG")
-                .unwrap_or_else(|_| "info,tokio_postgres=warn,warp::server=off".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TICKFLOW_LOG")
+        .unwrap_or_else(|_| "info,tokio_postgres=warn,warp::server=off".into());
+    if let Err(error) = tickflow_shared::logging::init(filter, &subcommand) {
+        eprintln!("error: {error}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Demo(args) => commands::demo::run(args),
         Command::Generate(args) => commands::generate::run(args),

@@ -201,6 +201,15 @@ fn the_compose_services_run_on_loopback_and_prometheus_sees_them_all() {
         let status = service.terminate();
         assert!(status.success(), "exit status {status} after SIGTERM:\n{}", service.log());
     }
+    // The compose file sets TICKFLOW_LOG_FORMAT=json: every log line is an ECS object.
+    for service in services.iter().take(SERVICES.len()) {
+        let log = service.log();
+        let logged: Vec<Value> =
+            log.lines().filter(|l| l.starts_with('{')).filter_map(|l| serde_json::from_str(l).ok()).collect();
+        assert!(!logged.is_empty(), "no JSON log line:\n{log}");
+        assert!(logged.iter().all(|l| l["service.name"] == "tickflow" && l["@timestamp"].is_string()), "{log}");
+        assert!(!log.lines().any(|l| l.contains(" INFO ") || l.contains(" WARN ")), "a text log line:\n{log}");
+    }
 }
 
 /// Regression: `tickflow speed --store postgres://…` failed with "connection

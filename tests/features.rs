@@ -144,6 +144,7 @@ fn serve_lists_the_exported_quarters_with_their_lineage() {
     };
     serve.terminate();
     let answer: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(answer["configured"], true);
     let quarters = answer["quarters"].as_array().expect("quarters");
     let paths: Vec<&str> = quarters.iter().filter_map(|q| q["path"].as_str()).collect();
     assert_eq!(paths, ["interval=1d/year=2013/quarter=4", "interval=1h/year=2013/quarter=4"]);

@@ -36,7 +36,7 @@ pub struct ServeConfig {
     pub cache_entries: usize,
     /// The `--out` directory of `tickflow features`, whose quarters'
     /// manifests `/api/v1/features/manifests` lists (none: that route
-    /// answers 503 and says so).
+    /// lists no quarter and says it is not configured).
     pub features_dir: Option<std::path::PathBuf>,
 }
 

@@ -19,21 +19,19 @@ use warp::reply::Response;
 /// The file beside each quarter's data file.
 const MANIFEST: &str = "_manifest.json";
 
-/// `GET /api/v1/features/manifests`: every quarter's manifest, by path.
+/// `GET /api/v1/features/manifests`: every quarter's manifest, by path;
+/// `configured` is false (and the list empty) without `--features-dir`.
 pub(crate) async fn manifests(state: &State, gzip: bool) -> Result<Response, ApiError> {
     let Some(dir) = state.config.features_dir.clone() else {
-        return Err(ApiError::unavailable(
-            "this server has no feature export to list: start it with --features-dir DIR, the --out of \
-             tickflow features"
-                .into(),
-        ));
+        // No export configured: an empty list that says so, not an error.
+        return Ok(Body::new(r#"{"configured":false,"quarters":[]}"#).reply(StatusCode::OK, gzip));
     };
     let found = tokio::task::spawn_blocking(move || read_all(&dir))
         .await
         .map_err(|e| ApiError::unavailable(format!("reading the feature manifests stopped: {e}")))??;
     let quarters: Vec<serde_json::Value> =
         found.into_iter().map(|(path, manifest)| serde_json::json!({ "path": path, "manifest": manifest })).collect();
-    let body = serde_json::json!({ "quarters": quarters }).to_string();
+    let body = serde_json::json!({ "configured": true, "quarters": quarters }).to_string();
     Ok(Body::new(body).reply(StatusCode::OK, gzip))
 }
 
