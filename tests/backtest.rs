@@ -5,7 +5,7 @@
 use crate::support::browser::Driver;
 use crate::support::{bar_rows, shared_data, tickflow, tickflow_output};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const FILES: [&str; 6] = ["signals.csv", "fills.csv", "trades.csv", "equity.csv", "summary.json", "report.html"];
 
@@ -125,12 +125,6 @@ fn bad_strategies_and_sources_fail_with_what_to_do() {
     assert!(help.contains("slow*sum_fast > fast*sum_slow"), "the rules are in --help:\n{help}");
 }
 
-fn screenshot_path() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from);
-    target.join("backtest-report.png")
-}
-
 #[tokio::test]
 async fn the_report_opens_in_a_browser_with_its_charts_and_tables() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -164,7 +158,7 @@ async fn the_report_opens_in_a_browser_with_its_charts_and_tables() {
     assert_eq!(page["resources"], 0, "self-contained: nothing loaded: {page}");
     let png = session.screenshot().await;
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    let path = screenshot_path();
+    let path = crate::support::browser::screenshot_path("backtest-report.png");
     std::fs::create_dir_all(path.parent().expect("target")).expect("target dir");
     std::fs::write(&path, png).expect("screenshot written");
     let errors: Vec<_> = session.console().await.into_iter().filter(|(level, _)| level == "SEVERE").collect();

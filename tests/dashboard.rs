@@ -8,7 +8,6 @@
 use crate::support::browser::{Driver, Session};
 use crate::support::demo::Demo;
 use serde_json::Value;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "dashboard-test-token";
@@ -28,12 +27,6 @@ async fn wait_for(session: &Session<'_>, what: &str, done: impl Fn(&Value) -> bo
 
 fn count(dataset: &Value, key: &str) -> u64 {
     dataset[key].as_str().and_then(|n| n.parse().ok()).unwrap_or(0)
-}
-
-fn screenshot_path() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from);
-    target.join("dashboard.png")
 }
 
 #[tokio::test]
@@ -85,7 +78,7 @@ async fn dashboard_draws_both_views_and_live_updates() {
     }
     let png = session.screenshot().await;
     assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
-    let path = screenshot_path();
+    let path = crate::support::browser::screenshot_path("dashboard.png");
     std::fs::create_dir_all(path.parent().expect("target")).expect("target dir");
     std::fs::write(&path, png).expect("screenshot written");
 

@@ -167,3 +167,11 @@ impl Session<'_> {
         self.driver.sessions.lock().unwrap_or_else(PoisonError::into_inner).retain(|id| *id != self.id);
     }
 }
+
+/// Where a browser test leaves its screenshot `name`: under the build's
+/// target directory, so `cargo clean` removes it and CI can collect it.
+pub fn screenshot_path(name: &str) -> std::path::PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"), std::path::PathBuf::from);
+    target.join(name)
+}
