@@ -119,33 +119,107 @@ fn local_cluster(flavor: Flavor) -> String {
     } else {
         ""
     };
-    let as_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
-    let dir = std::env::temp_dir().join(format!("tickflow-test-pg-{}-{}", std::process::id(), preload.len()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the cluster directory");
-    if as_root {
-        run(Command::new("chown").arg("postgres:postgres").arg(&dir), "chown");
+    let cluster = Cluster::init(&format!("{}", preload.len()), &[]);
+    let port = cluster.port;
+    cluster.start(preload);
+    std::mem::forget(cluster);
+    std::fs::write(state.join("port"), port.to_string()).expect("record the port");
+    url_of(port)
+}
+
+/// A PostgreSQL cluster of the test's own, for tests that change the
+/// server's configuration (TLS) or stop it (fault tests): `initdb` into a
+/// temporary directory on a free loopback port, trust authentication, as
+/// the `postgres` OS user when running as root. Stopped (immediately) and
+/// removed on drop.
+pub struct Cluster {
+    bin: PathBuf,
+    as_root: bool,
+    /// The cluster's directory: `data/`, `log`, the socket, and any file a test puts there.
+    pub dir: PathBuf,
+    /// The loopback port it listens on.
+    pub port: u16,
+}
+
+impl Cluster {
+    /// A new cluster, initialised and not yet started; `conf` lines are
+    /// appended to its `postgresql.conf` (like `ssl = on`).
+    pub fn new(conf: &[&str]) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        Self::init(&format!("own-{}", COUNTER.fetch_add(1, Ordering::Relaxed)), conf)
     }
-    let data = dir.join("data");
-    let port = super::free_port();
-    let pg = |tool: &str| {
-        let program = bin.join(tool);
-        if as_root {
+
+    fn init(tag: &str, conf: &[&str]) -> Self {
+        let bin = tickflow_bench::postgres::pg_bin().unwrap_or_else(|| panic!("{NO_SERVER}"));
+        let as_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+        let dir = std::env::temp_dir().join(format!("tickflow-test-pg-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the cluster directory");
+        let cluster = Self { bin, as_root, dir, port: super::free_port() };
+        cluster.chown(&cluster.dir);
+        run(
+            cluster.pg("initdb").arg("-D").arg(cluster.data()).args(["-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+            "initdb",
+        );
+        if !conf.is_empty() {
+            let path = cluster.data().join("postgresql.conf");
+            let mut text = std::fs::read_to_string(&path).expect("read postgresql.conf");
+            text.push_str(&conf.join("\n"));
+            text.push('\n');
+            std::fs::write(&path, text).expect("write postgresql.conf");
+        }
+        cluster
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// Gives `path` (a file the test wrote, like a key) to the server's OS user.
+    pub fn chown(&self, path: &Path) {
+        if self.as_root {
+            run(Command::new("chown").arg("postgres:postgres").arg(path), "chown");
+        }
+    }
+
+    /// The admin URL of its `postgres` database.
+    pub fn url(&self) -> String {
+        url_of(self.port)
+    }
+
+    /// Starts the server and waits until it accepts connections; `options`
+    /// are extra `postgres` command-line options.
+    pub fn start(&self, options: &str) {
+        let options =
+            format!("-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off{options}", self.port, self.dir.display());
+        let mut command = self.pg("pg_ctl");
+        command.arg("-D").arg(self.data()).arg("-l").arg(self.dir.join("log")).args(["-o", &options, "-w", "start"]);
+        run(&mut command, "pg_ctl start");
+    }
+
+    /// Stops the server as a crash would (`pg_ctl -m immediate stop`).
+    pub fn stop_immediate(&self) {
+        run(self.pg("pg_ctl").arg("-D").arg(self.data()).args(["-m", "immediate", "-w", "stop"]), "pg_ctl stop");
+    }
+
+    fn pg(&self, tool: &str) -> Command {
+        let program = self.bin.join(tool);
+        if self.as_root {
             let mut command = Command::new("runuser");
             command.args(["-u", "postgres", "--"]).arg(program);
             command
         } else {
             Command::new(program)
         }
-    };
-    run(pg("initdb").arg("-D").arg(&data).args(["-U", "postgres", "--auth=trust", "-E", "UTF8"]), "initdb");
-    let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off{preload}", dir.display());
-    run(
-        pg("pg_ctl").arg("-D").arg(&data).arg("-l").arg(dir.join("log")).args(["-o", &options, "-w", "start"]),
-        "pg_ctl start",
-    );
-    std::fs::write(state.join("port"), port.to_string()).expect("record the port");
-    url_of(port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.pg("pg_ctl").arg("-D").arg(self.data()).args(["-m", "immediate", "-w", "stop"]).output();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 fn run(command: &mut Command, what: &str) {
