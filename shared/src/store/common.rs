@@ -3,6 +3,7 @@
 
 use super::{BarQuery, BatchDay, DayFile, StoreError, View, ViewSelect};
 use crate::interval::Interval;
+use crate::tick::Symbol;
 
 /// One table to read: a view and a `[lo, hi)` range of bar starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,17 +121,45 @@ pub(crate) fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} {value} is negative")))
 }
 
-/// Parses a stored interval label, remembering the last one (bars come
-/// grouped by interval, so this almost never parses).
-pub(crate) fn interval_of(label: &str, last: &mut Option<(String, Interval)>) -> Result<Interval, StoreError> {
-    if let Some((text, interval)) = last
-        && text == label
-    {
-        return Ok(*interval);
+/// A stored symbol, checked.
+pub(crate) fn symbol(text: &str) -> Result<Symbol, StoreError> {
+    Symbol::new(text).map_err(|e| StoreError::Corrupt(format!("symbol {text:?}: {e}")))
+}
+
+/// The symbol and interval of the last row decoded. Rows come grouped by
+/// interval and mostly by symbol, so a row of the same symbol and interval
+/// as the one before is neither checked nor parsed nor copied again: its
+/// [`Symbol`] is a clone of the last (inline, no allocation).
+#[derive(Default)]
+pub(crate) struct Labels {
+    symbol: Option<Symbol>,
+    interval: Option<(String, Interval)>,
+}
+
+impl Labels {
+    /// The symbol stored as `text`.
+    pub(crate) fn symbol(&mut self, text: &str) -> Result<Symbol, StoreError> {
+        if let Some(symbol) = &self.symbol
+            && symbol.as_str() == text
+        {
+            return Ok(symbol.clone());
+        }
+        let symbol = symbol(text)?;
+        self.symbol = Some(symbol.clone());
+        Ok(symbol)
     }
-    let interval: Interval = label.parse().map_err(|e| StoreError::Corrupt(format!("interval label: {e}")))?;
-    *last = Some((label.to_owned(), interval));
-    Ok(interval)
+
+    /// The interval stored as `label`.
+    pub(crate) fn interval(&mut self, label: &str) -> Result<Interval, StoreError> {
+        if let Some((text, interval)) = &self.interval
+            && text == label
+        {
+            return Ok(*interval);
+        }
+        let interval: Interval = label.parse().map_err(|e| StoreError::Corrupt(format!("interval label: {e}")))?;
+        self.interval = Some((label.to_owned(), interval));
+        Ok(interval)
+    }
 }
 
 /// Now, in nanoseconds cut to whole microseconds so that it reads back the

@@ -8,7 +8,7 @@ use crate::bar::Bar;
 use crate::codec::Reject;
 use crate::fixed::{Price, Volume};
 use crate::interval::Interval;
-use crate::store::common::{self, BATCH_DAY_FILES, BATCH_DAYS, Bound, Part, interval_of, parts, to_u64, with_files};
+use crate::store::common::{self, BATCH_DAY_FILES, BATCH_DAYS, Bound, Labels, Part, parts, to_u64, with_files};
 use crate::store::{
     BarQuery, Bars, BatchDay, DayFile, LateTrade, ReadStore, SpeedChanges, StoreError, StoreStats, View, ViewBar,
 };
@@ -104,8 +104,8 @@ async fn bars(reader: &mut Reader, query: &BarQuery, newest: bool) -> Result<Bar
     let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| &**v as &(dyn ToSql + Sync)).collect();
     let rows = tx.query(&prepared(statements, &tx, &sql).await?, &params).await?;
     tx.commit().await?;
-    let mut last = None;
-    let mut bars = rows.iter().map(|row| view_bar(row, &mut last)).collect::<Result<Vec<_>, StoreError>>()?;
+    let mut labels = Labels::default();
+    let mut bars = rows.iter().map(|row| view_bar(row, &mut labels)).collect::<Result<Vec<_>, StoreError>>()?;
     if newest {
         bars.reverse();
     }
@@ -120,14 +120,19 @@ pub(super) async fn boundary(tx: &Transaction<'_>) -> Result<Option<i64>, StoreE
     Ok(row.map(|r| r.try_get::<_, Option<PgTime>>(0)).transpose()?.flatten().map(|t| t.0))
 }
 
+/// The symbol in `column` of `row`, checked.
+pub(super) fn symbol(row: &Row, column: usize) -> Result<Symbol, StoreError> {
+    common::symbol(row.try_get(column)?)
+}
+
 /// A bar and its view from the columns of [`select`].
-pub(super) fn view_bar(row: &Row, last: &mut Option<(String, Interval)>) -> Result<ViewBar, StoreError> {
+pub(super) fn view_bar(row: &Row, labels: &mut Labels) -> Result<ViewBar, StoreError> {
     let symbol: &str = row.try_get(0)?;
     let label: &str = row.try_get(1)?;
     let price = |i: usize| units(row, i).map(Price);
     let bar = Bar {
-        symbol: Symbol::new(symbol).map_err(|e| StoreError::Corrupt(format!("symbol {symbol:?}: {e}")))?,
-        interval: interval_of(label, last)?,
+        symbol: labels.symbol(symbol)?,
+        interval: labels.interval(label)?,
         start: row.try_get::<_, PgTime>(2)?.0,
         open: price(3)?,
         high: price(4)?,

@@ -2,8 +2,9 @@
 //! the newest bars by one `LATERAL` probe per part, counts in one statement.
 
 use super::PgTime;
-use super::read::{boundary, select, view_bar};
+use super::read::{boundary, select, symbol, view_bar};
 use crate::interval::Interval;
+use crate::store::common::Labels;
 use crate::store::common::to_u64;
 use crate::store::serving::{COUNTS, PARTITIONS, distinct, latest_parts, newest};
 use crate::store::{Bars, PartitionProgress, StoreError, StoreStats};
@@ -14,15 +15,7 @@ use tokio_postgres::{Client, IsolationLevel};
 pub(super) async fn symbols(client: &Client) -> Result<Vec<Symbol>, StoreError> {
     let (batch, speed) = (distinct("batch_bars", "symbol", ""), distinct("speed_bars", "symbol", ""));
     let sql = format!("SELECT v FROM ({batch}) AS b UNION SELECT v FROM ({speed}) AS s ORDER BY 1");
-    client
-        .query(&sql, &[])
-        .await?
-        .iter()
-        .map(|row| {
-            let text: &str = row.try_get(0)?;
-            Symbol::new(text).map_err(|e| StoreError::Corrupt(format!("symbol {text:?}: {e}")))
-        })
-        .collect()
+    client.query(&sql, &[]).await?.iter().map(|row| symbol(row, 0)).collect()
 }
 
 pub(super) async fn latest(
@@ -35,7 +28,7 @@ pub(super) async fn latest(
     let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
     let boundary = boundary(&tx).await?;
     let mut bars = Vec::new();
-    let mut last = None;
+    let mut decoded = Labels::default();
     for part in latest_parts(boundary) {
         let (lo, hi) = (part.lo.map(PgTime), part.hi.map(PgTime));
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&names, &labels];
@@ -52,7 +45,7 @@ pub(super) async fn latest(
         }
         sql.push_str(" ORDER BY start DESC LIMIT 1) AS t");
         for row in tx.query(&sql, &params).await? {
-            bars.push(view_bar(&row, &mut last)?);
+            bars.push(view_bar(&row, &mut decoded)?);
         }
     }
     tx.commit().await?;

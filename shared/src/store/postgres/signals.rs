@@ -7,16 +7,16 @@
 //! already stored under its key keeps its row, and its number is skipped.
 
 use super::numeric::{PgNumeric, units};
+use super::read::symbol;
 use super::{PgTime, PostgresStore};
 use crate::fixed::Price;
 use crate::interval::Interval;
 use crate::signal::{Fill, Side, Signal};
-use crate::store::common::{interval_of, now_micros, to_i64};
+use crate::store::common::{Labels, now_micros, to_i64};
 use crate::store::signals::{QueryValue, query_sql, values_from_json, values_json};
 use crate::store::{
     BotCursor, Position, SignalChange, SignalChanges, SignalCommit, SignalQuery, SignalStore, StoreError,
 };
-use crate::tick::Symbol;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, IsolationLevel, Row};
 
@@ -47,8 +47,8 @@ impl SignalStore for PostgresStore {
         let (conditions, values) = query_sql(query, "start", |n| format!("${n}"));
         let sql = format!("SELECT {SIGNAL_COLUMNS} FROM bot_signals WHERE {conditions}");
         let rows = read(&self.reader().await?.client, &sql, values).await?;
-        let mut last = None;
-        rows.iter().map(|row| signal(row, 0, &mut last)).collect()
+        let mut labels = Labels::default();
+        rows.iter().map(|row| signal(row, 0, &mut labels)).collect()
     }
 
     async fn fills(&self, query: &SignalQuery) -> Result<Vec<Fill>, StoreError> {
@@ -120,10 +120,10 @@ impl SignalStore for PostgresStore {
         );
         let rows = tx.query(&sql, &[&since, &strategy, &count]).await?;
         tx.commit().await?;
-        let mut last = None;
+        let mut labels = Labels::default();
         let signals = rows
             .iter()
-            .map(|row| Ok(SignalChange { seq: row.try_get(0)?, signal: signal(row, 1, &mut last)? }))
+            .map(|row| Ok(SignalChange { seq: row.try_get(0)?, signal: signal(row, 1, &mut labels)? }))
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(SignalChanges::new(signals, head, since, limit))
     }
@@ -263,22 +263,17 @@ async fn read(client: &Client, sql: &str, values: Vec<QueryValue>) -> Result<Vec
     Ok(client.query(sql, &params).await?)
 }
 
-fn symbol(row: &Row, column: usize) -> Result<Symbol, StoreError> {
-    let text: &str = row.try_get(column)?;
-    Symbol::new(text).map_err(|e| StoreError::Corrupt(format!("symbol {text:?}: {e}")))
-}
-
 fn side(row: &Row, column: usize) -> Result<Side, StoreError> {
     let text: &str = row.try_get(column)?;
     Side::parse(text).ok_or_else(|| StoreError::Corrupt(format!("side {text:?} is neither buy nor sell")))
 }
 
-fn signal(row: &Row, at: usize, last: &mut Option<(String, Interval)>) -> Result<Signal, StoreError> {
+fn signal(row: &Row, at: usize, labels: &mut Labels) -> Result<Signal, StoreError> {
     let label: &str = row.try_get(at + 2)?;
     Ok(Signal {
         strategy: row.try_get(at)?,
         symbol: symbol(row, at + 1)?,
-        interval: interval_of(label, last)?,
+        interval: labels.interval(label)?,
         start: row.try_get::<_, PgTime>(at + 3)?.0,
         side: side(row, at + 4)?,
         close: Price(units(row, at + 5)?),

@@ -3,6 +3,7 @@
 
 use super::PgTime;
 use super::numeric::{PgNumeric, units};
+use super::read::symbol;
 use crate::bar::Bar;
 use crate::fixed::{Price, Size, Volume};
 use crate::interval::Interval;
@@ -36,11 +37,6 @@ pub(super) async fn status(client: &mut Client) -> Result<SpeedStatus, StoreErro
         change_seq: row.try_get(2)?,
         offsets: offsets.iter().map(offset).collect::<Result<_, _>>()?,
     })
-}
-
-fn symbol(row: &Row, column: usize) -> Result<Symbol, StoreError> {
-    let text: &str = row.try_get(column)?;
-    Symbol::new(text).map_err(|e| StoreError::Corrupt(format!("symbol {text:?}: {e}")))
 }
 
 pub(super) async fn late(client: &Client, limit: usize) -> Result<Vec<LateTrade>, StoreError> {

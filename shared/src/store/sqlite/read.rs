@@ -6,7 +6,7 @@ use crate::bar::Bar;
 use crate::codec::Reject;
 use crate::fixed::{Price, Volume};
 use crate::interval::Interval;
-use crate::store::common::{self, BATCH_DAY_FILES, BATCH_DAYS, Bound, Part, interval_of, parts, to_u64, with_files};
+use crate::store::common::{self, BATCH_DAY_FILES, BATCH_DAYS, Bound, Labels, Part, parts, to_u64, with_files};
 use crate::store::{
     BarQuery, Bars, BatchDay, DayFile, LateTrade, ReadStore, SpeedChanges, StoreError, StoreStats, View, ViewBar,
 };
@@ -105,9 +105,9 @@ fn bars(conn: &mut Connection, query: &BarQuery, newest: bool) -> Result<Bars, S
     let mut stmt = tx.prepare_cached(&sql)?;
     let mut rows = stmt.query(params_from_iter(values))?;
     let mut bars = Vec::new();
-    let mut last = None;
+    let mut labels = Labels::default();
     while let Some(row) = rows.next()? {
-        bars.push(view_bar(row, &mut last)?);
+        bars.push(view_bar(row, &mut labels)?);
     }
     drop(rows);
     drop(stmt);
@@ -135,14 +135,18 @@ pub(super) fn select(view: View) -> String {
     )
 }
 
+/// A stored symbol, checked.
+pub(super) fn symbol(text: String) -> Result<Symbol, StoreError> {
+    common::symbol(&text)
+}
+
 /// A bar and its view from the columns of [`select`].
-pub(super) fn view_bar(row: &rusqlite::Row<'_>, last: &mut Option<(String, Interval)>) -> Result<ViewBar, StoreError> {
-    let symbol: String = row.get(0)?;
-    let label: String = row.get(1)?;
+pub(super) fn view_bar(row: &rusqlite::Row<'_>, labels: &mut Labels) -> Result<ViewBar, StoreError> {
+    let text = |i| row.get_ref(i)?.as_str().map_err(rusqlite::Error::from);
     let view = if row.get::<_, i64>(12)? == 0 { View::Batch } else { View::Speed };
     let bar = Bar {
-        symbol: Symbol::new(&symbol).map_err(|e| StoreError::Corrupt(format!("symbol {symbol:?}: {e}")))?,
-        interval: interval_of(&label, last)?,
+        symbol: labels.symbol(text(0)?)?,
+        interval: labels.interval(text(1)?)?,
         start: row.get(2)?,
         open: Price(row.get(3)?),
         high: Price(row.get(4)?),

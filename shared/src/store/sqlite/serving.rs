@@ -2,9 +2,9 @@
 //! each interval (the bar tables are keyed interval first), the newest bars
 //! by one probe per symbol, interval and part, counts in one statement.
 
-use super::read::{boundary, select, view_bar};
+use super::read::{boundary, select, symbol, view_bar};
 use crate::interval::Interval;
-use crate::store::common::to_u64;
+use crate::store::common::{Labels, to_u64};
 use crate::store::serving::{COUNTS, PARTITIONS, distinct, latest_parts, newest};
 use crate::store::{Bars, PartitionProgress, StoreError, StoreStats};
 use crate::tick::Symbol;
@@ -28,14 +28,14 @@ pub(super) fn symbols(conn: &mut Connection) -> Result<Vec<Symbol>, StoreError> 
     tx.commit()?;
     names.sort_unstable();
     names.dedup();
-    names.into_iter().map(|n| Symbol::new(&n).map_err(|e| StoreError::Corrupt(format!("symbol {n:?}: {e}")))).collect()
+    names.into_iter().map(symbol).collect()
 }
 
 pub(super) fn latest(conn: &mut Connection, symbols: &[Symbol], intervals: &[Interval]) -> Result<Bars, StoreError> {
     let tx = conn.transaction()?;
     let boundary = boundary(&tx)?;
     let mut bars = Vec::new();
-    let mut last = None;
+    let mut labels = Labels::default();
     for part in latest_parts(boundary) {
         let sql = format!(
             r#"{} symbol = ?1 AND "interval" = ?2 AND start >= ?3 AND start < ?4 ORDER BY start DESC LIMIT 1"#,
@@ -47,7 +47,7 @@ pub(super) fn latest(conn: &mut Connection, symbols: &[Symbol], intervals: &[Int
             for interval in intervals {
                 let mut rows = probe.query(params![symbol.as_str(), interval.to_string(), lo, hi])?;
                 if let Some(row) = rows.next()? {
-                    bars.push(view_bar(row, &mut last)?);
+                    bars.push(view_bar(row, &mut labels)?);
                 }
             }
         }

@@ -3,15 +3,15 @@
 //! connections. Money is integers of 10^-8, times integer nanoseconds.
 
 use super::SqliteStore;
+use super::read::symbol;
 use crate::fixed::Price;
 use crate::interval::Interval;
 use crate::signal::{Fill, Side, Signal};
-use crate::store::common::{interval_of, now_micros, to_i64};
+use crate::store::common::{Labels, now_micros, to_i64};
 use crate::store::signals::{QueryValue, query_sql, values_from_json, values_json};
 use crate::store::{
     BotCursor, Position, SignalChange, SignalChanges, SignalCommit, SignalQuery, SignalStore, StoreError,
 };
-use crate::tick::Symbol;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
 
@@ -160,10 +160,6 @@ fn commit(conn: &mut Connection, commit: &SignalCommit) -> Result<(), StoreError
     Ok(())
 }
 
-fn symbol(text: String) -> Result<Symbol, StoreError> {
-    Symbol::new(&text).map_err(|e| StoreError::Corrupt(format!("symbol {text:?}: {e}")))
-}
-
 fn side(text: String) -> Result<Side, StoreError> {
     Side::parse(&text).ok_or_else(|| StoreError::Corrupt(format!("side {text:?} is neither buy nor sell")))
 }
@@ -182,13 +178,13 @@ fn progress(conn: &mut Connection, strategy: &str, interval: Interval) -> Result
 
 const SIGNAL_COLUMNS: &str = r#"strategy, symbol, "interval", start, side, close, "values", reason"#;
 
-fn signal(row: &Row<'_>, at: usize, last: &mut Option<(String, Interval)>) -> Result<Signal, StoreError> {
+fn signal(row: &Row<'_>, at: usize, labels: &mut Labels) -> Result<Signal, StoreError> {
     let label: String = row.get(at + 2)?;
     let values: String = row.get(at + 6)?;
     Ok(Signal {
         strategy: row.get(at)?,
         symbol: symbol(row.get(at + 1)?)?,
-        interval: interval_of(&label, last)?,
+        interval: labels.interval(&label)?,
         start: row.get(at + 3)?,
         side: side(row.get(at + 4)?)?,
         close: Price(row.get(at + 5)?),
@@ -212,9 +208,9 @@ fn signals(conn: &mut Connection, query: &SignalQuery) -> Result<Vec<Signal>, St
     let (conditions, values) = query_sql(query, "start", |n| format!("?{n}"));
     let mut statement = conn.prepare_cached(&format!("SELECT {SIGNAL_COLUMNS} FROM bot_signals WHERE {conditions}"))?;
     let mut rows = statement.query(params_from_iter(bound(values)))?;
-    let (mut signals, mut last) = (Vec::new(), None);
+    let (mut signals, mut labels) = (Vec::new(), Labels::default());
     while let Some(row) = rows.next()? {
-        signals.push(signal(row, 0, &mut last)?);
+        signals.push(signal(row, 0, &mut labels)?);
     }
     Ok(signals)
 }
@@ -277,9 +273,9 @@ fn changes(
              ORDER BY seq LIMIT ?3"
         ))?;
         let mut rows = statement.query(params![since, strategy, i64::try_from(limit).unwrap_or(i64::MAX)])?;
-        let mut last = None;
+        let mut labels = Labels::default();
         while let Some(row) = rows.next()? {
-            signals.push(SignalChange { seq: row.get(0)?, signal: signal(row, 1, &mut last)? });
+            signals.push(SignalChange { seq: row.get(0)?, signal: signal(row, 1, &mut labels)? });
         }
     }
     tx.commit()?;

@@ -6,11 +6,12 @@
 //! a read is one deferred transaction on a read connection, a snapshot.
 
 use super::SqliteStore;
+use super::read::symbol;
 use crate::bar::Bar;
 use crate::codec::Reject;
 use crate::fixed::{Price, Size, Volume};
 use crate::interval::Interval;
-use crate::store::common::{interval_of, now_micros, to_i64, to_u64};
+use crate::store::common::{Labels, now_micros, to_i64, to_u64};
 use crate::store::serving::OFFSET_COLUMNS;
 use crate::store::speed::{
     LateTrade, PartitionOffset, SpeedBar, SpeedChange, SpeedChanges, SpeedCommit, SpeedStatus, prepare,
@@ -207,10 +208,6 @@ pub(super) fn status(conn: &mut Connection) -> Result<SpeedStatus, StoreError> {
     Ok(SpeedStatus { watermark, updated_at, change_seq, offsets })
 }
 
-fn symbol(text: String) -> Result<Symbol, StoreError> {
-    Symbol::new(&text).map_err(|e| StoreError::Corrupt(format!("symbol {text:?}: {e}")))
-}
-
 pub(super) fn late(conn: &mut Connection, limit: usize) -> Result<Vec<LateTrade>, StoreError> {
     let mut statement = conn.prepare_cached(
         r#"SELECT source, "position", symbol, ts_ns, price, size, seq, reason FROM late_trades
@@ -272,9 +269,9 @@ pub(super) fn changes(
     {
         let mut statement = tx.prepare(&sql)?;
         let mut rows = statement.query(params_from_iter(values))?;
-        let mut last = None;
+        let mut labels = Labels::default();
         while let Some(row) = rows.next()? {
-            changes.push(SpeedChange { seq: row.get(0)?, bar: speed_bar(row, &mut last)? });
+            changes.push(SpeedChange { seq: row.get(0)?, bar: speed_bar(row, &mut labels)? });
         }
     }
     tx.commit()?;
@@ -282,12 +279,12 @@ pub(super) fn changes(
 }
 
 /// A speed bar from the columns after the first, in `BAR_COLUMNS` order.
-fn speed_bar(row: &Row<'_>, last: &mut Option<(String, Interval)>) -> Result<SpeedBar, StoreError> {
+fn speed_bar(row: &Row<'_>, labels: &mut Labels) -> Result<SpeedBar, StoreError> {
     let label: String = row.get(2)?;
     let price = |i| row.get(i).map(Price);
     let bar = Bar {
         symbol: symbol(row.get(1)?)?,
-        interval: interval_of(&label, last)?,
+        interval: labels.interval(&label)?,
         start: row.get(3)?,
         open: price(4)?,
         high: price(5)?,
