@@ -154,7 +154,12 @@ pub fn write_scaled(out: &mut impl fmt::Write, units: i128) -> fmt::Result {
         buf[at] = digit;
     };
     let magnitude = units.unsigned_abs();
-    let mut fraction = (magnitude % SCALE as u128) as u64;
+    // Every price and nearly every volume fits 64 bits: divide there, not
+    // by the 128-bit library routines.
+    let (whole, mut fraction) = match u64::try_from(magnitude) {
+        Ok(small) => (u128::from(small / SCALE as u64), small % SCALE as u64),
+        Err(_) => (magnitude / SCALE as u128, (magnitude % SCALE as u128) as u64),
+    };
     if fraction != 0 {
         let mut width = DECIMALS;
         while fraction.is_multiple_of(10) {
@@ -167,7 +172,6 @@ pub fn write_scaled(out: &mut impl fmt::Write, units: i128) -> fmt::Result {
         }
         push(b'.');
     }
-    let whole = magnitude / SCALE as u128;
     match u64::try_from(whole) {
         Ok(mut whole) => loop {
             push(b'0' + (whole % 10) as u8);
