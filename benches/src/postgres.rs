@@ -55,6 +55,21 @@ impl Drop for Cluster {
     }
 }
 
+/// Creates database `tickflow_bench_{name}` on the server of `admin` and returns its URL.
+pub async fn create_database(admin: &str, name: &str) -> Result<String, BenchError> {
+    let (client, connection) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
+    tokio::spawn(connection);
+    let database = format!("tickflow_bench_{name}");
+    client
+        .batch_execute(&format!("CREATE DATABASE {database}"))
+        .await
+        .map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
+    let server = admin.rsplit_once('/').map_or(admin, |(server, _database)| server);
+    Ok(format!("{server}/{database}"))
+}
+
 /// The directory of `initdb` and `pg_ctl`: the one on `PATH`, else the
 /// newest under `/usr/lib/postgresql`.
 pub fn pg_bin() -> Option<PathBuf> {

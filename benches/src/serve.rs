@@ -75,7 +75,7 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         Some(url) => (None, url.clone()),
         None => {
             let cluster = crate::postgres::Cluster::start()?;
-            let url = runtime.block_on(create_database(&cluster.url))?;
+            let url = runtime.block_on(crate::postgres::create_database(&cluster.url, "serve"))?;
             (Some(cluster), url)
         }
     };
@@ -122,16 +122,6 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         wall_seconds,
         peak_rss_bytes: children_peak_rss(),
     })
-}
-
-async fn create_database(admin: &str) -> Result<String, BenchError> {
-    let (client, connection) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
-        .await
-        .map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
-    tokio::spawn(connection);
-    client.batch_execute("CREATE DATABASE tickflow_bench").await.map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
-    let server = admin.rsplit_once('/').map_or(admin, |(server, _database)| server);
-    Ok(format!("{server}/tickflow_bench"))
 }
 
 /// Publishes `bars` 1m bars of BENCH on `DAY` as one batch run.
