@@ -12,6 +12,8 @@ pub mod backtest;
 mod batch;
 pub mod child;
 mod features;
+mod history;
+mod http;
 pub mod postgres;
 mod produce;
 mod report;
@@ -37,6 +39,8 @@ enum Scenario {
     Backtest(backtest::Args),
     /// Batch layer end to end: read archive files, compute bars, publish to SQLite.
     Batch(batch::Args),
+    /// The serving reads and a republish on a year of 1m bars against one day, TimescaleDB and PostgreSQL.
+    History(history::Args),
     /// The feature export on 1-minute bars, against the same features in Polars.
     Features(features::Args),
     /// The Kafka producer replaying archive files, against the raw rdkafka client.
@@ -108,6 +112,7 @@ pub fn run(args: BenchArgs) -> Result<(), BenchError> {
         Scenario::Backtest(args) => backtest::run(args)?,
         Scenario::Batch(args) => batch::run(args)?,
         Scenario::Features(args) => features::run(args)?,
+        Scenario::History(args) => history::run(args)?,
         Scenario::Produce(args) => produce::run(args)?,
         Scenario::Serve(args) => serve::run(args)?,
         Scenario::Speed(args) => speed::run(args)?,

@@ -18,6 +18,12 @@ pub struct Cluster {
 impl Cluster {
     /// Creates and starts a cluster.
     pub fn start() -> Result<Self, BenchError> {
+        Self::start_with("")
+    }
+
+    /// Creates and starts a cluster with extra `postgres` options (like
+    /// ` -c shared_preload_libraries=timescaledb`).
+    pub fn start_with(extra: &str) -> Result<Self, BenchError> {
         let bin = pg_bin().ok_or_else(|| {
             BenchError::Prepare("no PostgreSQL binaries (apt-get install postgresql), or pass --store".into())
         })?;
@@ -30,7 +36,8 @@ impl Cluster {
         let this = Self { url: format!("postgres://postgres@127.0.0.1:{port}/postgres"), dir, bin, as_root };
         let data = this.dir.path().join("data");
         run(this.pg("initdb").arg("-D").arg(&data).args(["-U", "postgres", "--auth=trust", "-E", "UTF8"]), "initdb")?;
-        let options = format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off", this.dir.path().display());
+        let options =
+            format!("-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off{extra}", this.dir.path().display());
         let log = this.dir.path().join("log");
         run(this.pg("pg_ctl").arg("-D").arg(&data).arg("-l").arg(log).args(["-o", &options, "-w", "start"]), "pg_ctl")?;
         Ok(this)

@@ -12,15 +12,15 @@
 //! another day again and again until the load ends.
 
 use crate::BenchError;
+use crate::http::{Connection, wait_ready};
 use crate::report::{Figures, children_peak_rss};
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tickflow_shared::store::{self, Access, BatchPublish, DaySummary};
 use tickflow_shared::{Bar, Price, Symbol, Volume};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 /// Arguments of `tickflow bench serve`.
@@ -162,23 +162,6 @@ async fn prepare(url: &str, bars: usize) -> Result<(), BenchError> {
     Ok(())
 }
 
-async fn wait_ready(addr: &str, server: &mut Child) -> Result<(), BenchError> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Some(status) = server.try_wait()? {
-            return Err(BenchError::Run(format!("tickflow serve exited: {status}")));
-        }
-        if let Ok(stream) = TcpStream::connect(addr).await {
-            let mut connection = Connection::new(stream);
-            if let Ok((200, _)) = connection.get("/readyz", false).await {
-                return Ok(());
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Err(BenchError::Run("tickflow serve was not ready within 30 s".into()))
-}
-
 /// Runs the load; returns sorted latencies (µs), the measured seconds and the bytes read.
 async fn load(addr: &str, args: &Args, bars: usize) -> Result<(Vec<u32>, f64, u64), BenchError> {
     let gzip = args.gzip;
@@ -230,46 +213,6 @@ async fn load(addr: &str, args: &Args, bars: usize) -> Result<(Vec<u32>, f64, u6
     }
     latencies.sort_unstable();
     Ok((latencies, wall, bytes))
-}
-
-/// One keep-alive HTTP/1.1 connection.
-struct Connection {
-    stream: BufReader<TcpStream>,
-    line: String,
-}
-
-impl Connection {
-    fn new(stream: TcpStream) -> Self {
-        Self { stream: BufReader::with_capacity(256 * 1024, stream), line: String::new() }
-    }
-
-    /// `GET path`: the status and the body (as sent: compressed if `gzip` asked for it).
-    async fn get(&mut self, path: &str, gzip: bool) -> Result<(u16, Vec<u8>), BenchError> {
-        let accept = if gzip { "accept-encoding: gzip\r\n" } else { "" };
-        let request = format!("GET {path} HTTP/1.1\r\nhost: bench\r\n{accept}\r\n");
-        self.stream.get_mut().write_all(request.as_bytes()).await?;
-        let (mut status, mut length) = (0u16, 0usize);
-        loop {
-            self.line.clear();
-            if self.stream.read_line(&mut self.line).await? == 0 {
-                return Err(BenchError::Run("the server closed the connection".into()));
-            }
-            let line = self.line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some(code) = line.strip_prefix("HTTP/1.1 ") {
-                status = code.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
-            } else if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        self.stream.read_exact(&mut body).await?;
-        Ok((status, body))
-    }
 }
 
 /// Batch runs published one after another on a thread of their own, each
