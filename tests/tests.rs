@@ -25,6 +25,8 @@ mod quote;
 mod readers;
 mod reference;
 mod serve;
+mod serve_https;
+mod serve_limits;
 mod serve_open_range;
 mod serve_signals;
 mod serve_stream;

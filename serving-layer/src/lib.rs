@@ -173,7 +173,7 @@ pub async fn run(
     let tls = state.config.tls.as_ref().map(|tls| tls.cert().display().to_string());
     let scheme = if tls.is_some() { "https" } else { "http" };
     let tls = tls.unwrap_or_else(|| "off".into());
-    tracing::info!(%address, scheme, tls, auth, max_connections = state.config.max_connections, "Serving the API.");
+    tracing::info!(%address, %scheme, %tls, auth, max_connections = state.config.max_connections, "Serving the API.");
     let graceful = async move {
         shutdown.await;
         tracing::info!("Shutting down the API.");
