@@ -25,6 +25,7 @@ mod quote;
 mod readers;
 mod reference;
 mod serve;
+mod serve_abuse;
 mod serve_https;
 mod serve_limits;
 mod serve_open_range;
