@@ -169,4 +169,16 @@ mod tests {
         assert!(!format!("{token:?}").contains("s3cret"));
         assert!(ApiToken::new("").is_none());
     }
+
+    #[test]
+    fn limits_that_cannot_work_are_refused_with_what_to_give() {
+        let bad = |config: ServeConfig| config.check().expect_err("refused").to_string();
+        let tiny = bad(ServeConfig { max_header_bytes: 100, ..ServeConfig::default() });
+        assert!(tiny.contains("give 1024 to 1048576"), "{tiny}");
+        let none = bad(ServeConfig { max_connections: 0, ..ServeConfig::default() });
+        assert!(none.contains("at least 1"), "{none}");
+        let zero = bad(ServeConfig { header_read_timeout: Duration::ZERO, ..ServeConfig::default() });
+        assert!(zero.contains("header read timeout must be positive"), "{zero}");
+        assert!(ServeConfig::default().check().is_ok());
+    }
 }

@@ -22,6 +22,7 @@ use hyper::server::conn::http1;
 use hyper::service::HttpService;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use prometheus_client::metrics::gauge::Gauge;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::sync::Arc;
@@ -38,10 +39,12 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// Serves `service` on `listener` with `config`'s limits and TLS until
 /// `shutdown` resolves, then waits for the open connections to finish.
+/// `open` counts the connections open.
 pub(crate) async fn serve<S>(
     listener: TcpListener,
     service: S,
     config: &ServeConfig,
+    open: Gauge,
     shutdown: impl Future<Output = ()>,
 ) where
     S: HttpService<Incoming> + Clone + Send + 'static,
@@ -71,9 +74,10 @@ pub(crate) async fn serve<S>(
             },
         };
         let (http, service, tls, watcher) = (http.clone(), service.clone(), tls.clone(), graceful.watcher());
+        let counted = Open::new(&open);
         tokio::spawn(async move {
-            // The connection holds its permit until it closes.
-            let _permit = permit;
+            // The connection holds its permit, and counts as open, until it closes.
+            let (_permit, _counted) = (permit, counted);
             let _ = stream.set_nodelay(true);
             let served = match tls {
                 None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
@@ -91,6 +95,22 @@ pub(crate) async fn serve<S>(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Counts a connection as open for as long as it lives.
+struct Open(Gauge);
+
+impl Open {
+    fn new(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// The next connection, with its permit; `None` after an accept error

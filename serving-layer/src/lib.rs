@@ -38,6 +38,12 @@
 //! `signal` events on the stream); `indicators.rs` computes indicators on
 //! the merged bars with the shared indicator code; `features.rs` lists the
 //! feature export's quarter manifests (`--features-dir`).
+//!
+//! Under the routes, `connections.rs` serves HTTP/1.1 itself rather than
+//! through warp's server, which has no limits: it bounds open connections,
+//! cuts off clients slow to send their headers, caps header size, and
+//! speaks HTTPS with a [`TlsConfig`] (`tls.rs`); `stream.rs` bounds the
+//! live streams.
 
 mod api;
 mod cache;
@@ -183,7 +189,7 @@ pub async fn run(
     let api = routes::routes(Arc::clone(&state), registry);
     let service = warp::service(warp::Filter::or(dashboard::routes(), api));
     let service = hyper_util::service::TowerToHyperService::new(service);
-    connections::serve(listener, service, &state.config, graceful).await;
+    connections::serve(listener, service, &state.config, state.metrics.connections.clone(), graceful).await;
     let _ = poller.await;
     Ok(())
 }
