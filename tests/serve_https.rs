@@ -133,9 +133,10 @@ fn serve_refuses_tls_files_that_cannot_work_with_the_path_and_the_reason() {
     let garbage = dir.path().join("garbage.pem");
     std::fs::write(&garbage, "not a certificate\n").expect("write");
     let cases = [
-        (&missing, &key, path(&missing), "cannot read a PEM certificate"),
+        (&missing, &key, path(&missing), "cannot read it"),
         (&garbage, &key, path(&garbage), "holds no `BEGIN CERTIFICATE`"),
-        (&cert, &garbage, path(&garbage), "cannot read a PEM private key"),
+        (&cert, &missing, path(&missing), "cannot read it"),
+        (&cert, &garbage, path(&garbage), "is not an unencrypted PEM private key"),
         (&cert, &other_key, path(&other_key), "does not fit the certificate"),
     ];
     for (cert, key, named, reason) in cases {

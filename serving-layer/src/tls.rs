@@ -14,7 +14,7 @@ use crate::ServeError;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::pem::{self, PemObject};
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::{ServerConfig, crypto};
 
@@ -32,21 +32,24 @@ impl TlsConfig {
         let fail = |path: &Path, reason: String| ServeError::Tls { path: path.to_owned(), reason };
         let chain = CertificateDer::pem_file_iter(cert)
             .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| fail(cert, format!("cannot read a PEM certificate ({e})")))?;
+            .map_err(|e| fail(cert, unreadable(e, "a PEM certificate chain")))?;
         if chain.is_empty() {
             let reason = "holds no `BEGIN CERTIFICATE` section; give the server's certificate (then its intermediates)";
             return Err(fail(cert, reason.into()));
         }
-        let private = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-            fail(key, format!("cannot read a PEM private key ({e}); give an unencrypted PKCS #8, PKCS #1 or SEC1 key"))
-        })?;
+        let private = PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| fail(key, unreadable(e, "an unencrypted PEM private key (PKCS #8, PKCS #1 or SEC1)")))?;
         let provider = Arc::new(crypto::aws_lc_rs::default_provider());
         let mut config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| fail(cert, format!("no TLS version available ({e})")))?
             .with_no_client_auth()
             .with_single_cert(chain, private)
-            .map_err(|e| fail(key, format!("does not fit the certificate {} ({e})", cert.display())))?;
+            .map_err(|e| {
+                let reason =
+                    format!("does not fit the certificate {} ({e}); give the key it was made with", cert.display());
+                fail(key, reason)
+            })?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Self { cert: cert.to_owned(), config: Arc::new(config) })
     }
@@ -65,5 +68,13 @@ impl TlsConfig {
 impl fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsConfig").field("cert", &self.cert).finish_non_exhaustive()
+    }
+}
+
+/// Why a PEM file could not be read, and what to do: `wanted` is what it must hold.
+fn unreadable(error: pem::Error, wanted: &str) -> String {
+    match error {
+        pem::Error::Io(error) => format!("cannot read it ({error}); check the path and that this user may read it"),
+        error => format!("is not {wanted} ({error}); give {wanted}"),
     }
 }
