@@ -1,6 +1,6 @@
 //! `tickflow serve --tls-cert --tls-key`: HTTPS with a certificate authority
 //! and a server certificate made here (rcgen), a client that trusts only
-//! that authority, plain HTTP refused on the TLS port, a slow handshake cut
+//! that authority, plain HTTP refused (400) on the TLS port, a slow handshake cut
 //! off, and certificate or key files that cannot work refused at start
 //! with their path and the reason.
 
@@ -99,9 +99,10 @@ async fn serve_over_https_with_a_certificate_made_here() {
     let refused = stranger.get(format!("https://localhost:{}/healthz", addr.port())).send().await;
     assert!(refused.is_err(), "a client trusting another CA connected: {refused:?}");
 
-    // Plain HTTP on the TLS port gets no HTTP answer.
+    // Plain HTTP on the TLS port is refused, saying to use HTTPS.
     let plain = tokio::task::spawn_blocking(move || http_get(addr, "/healthz")).await.expect("plain GET");
-    assert!(plain.is_none(), "plain HTTP on the TLS port was answered: {plain:?}");
+    let (status, body) = plain.expect("an answer to plain HTTP");
+    assert!(status == 400 && body.contains("use an https:// URL"), "plain HTTP on the TLS port: {status} {body}");
 
     // A client that never finishes its handshake is cut off (--header-read-timeout 1s).
     let started = Instant::now();

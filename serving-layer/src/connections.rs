@@ -11,7 +11,8 @@
 //!   within `header_read_timeout` of the connection (or of the previous
 //!   answer on a kept-alive one), or the connection is closed (slowloris);
 //! - a request line and headers over `max_header_bytes` are answered 431 by
-//!   hyper, and no connection buffers more than that while it reads them.
+//!   hyper, and no connection buffers more than that while it reads them;
+//! - on an HTTPS port, a plain-HTTP request gets a 400 that says to use HTTPS.
 //!
 //! Shutdown stops accepting and waits for open requests: hyper's graceful
 //! shutdown closes idle kept-alive connections at once.
@@ -27,8 +28,11 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 /// hyper's smallest read buffer; `max_header_bytes` below it still caps headers.
 const MIN_BUFFER: usize = 8192;
@@ -81,9 +85,9 @@ pub(crate) async fn serve<S>(
             let _ = stream.set_nodelay(true);
             let served = match tls {
                 None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
-                Some(acceptor) => match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
-                    Ok(Err(error)) => return tracing::debug!(%error, "A TLS handshake failed."),
+                Some(acceptor) => match tokio::time::timeout(timeout, handshake(acceptor, stream)).await {
+                    Ok(Some(stream)) => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                    Ok(None) => return,
                     Err(_) => return tracing::debug!("A TLS handshake did not finish in time."),
                 },
             };
@@ -95,6 +99,34 @@ pub(crate) async fn serve<S>(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// The TLS side of a new connection, or `None` when the handshake fails or
+/// the client speaks plain HTTP (answered 400, saying to use HTTPS).
+async fn handshake(acceptor: TlsAcceptor, mut stream: TcpStream) -> Option<TlsStream<TcpStream>> {
+    // A TLS client opens with a handshake record (0x16), an HTTP one with its method.
+    let mut first = [0u8; 1];
+    if matches!(stream.peek(&mut first).await, Ok(1)) && first[0].is_ascii_uppercase() {
+        // Read what came (the request line and headers) so closing does not reset the answer.
+        let mut request = [0u8; MIN_BUFFER];
+        let _ = stream.read(&mut request).await;
+        let body = r#"{"error":"this port serves HTTPS, not plain HTTP: use an https:// URL"}"#;
+        let answer = format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write_all(answer.as_bytes()).await;
+        let _ = stream.shutdown().await;
+        return None;
+    }
+    match acceptor.accept(stream).await {
+        Ok(stream) => Some(stream),
+        Err(error) => {
+            tracing::debug!(%error, "A TLS handshake failed.");
+            None
+        }
+    }
 }
 
 /// Counts a connection as open for as long as it lives.
