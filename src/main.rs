@@ -83,11 +83,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let (cli, subcommand) = parse();
-    // warp logs, at ERROR, every connection a client drops mid-request (a
-    // closed browser tab on /stream): that is no server error, so by default
-    // its connection log is off. TICKFLOW_LOG replaces the whole default.
+    // TICKFLOW_LOG replaces the whole default.
     let filter = tracing_subscriber::EnvFilter::try_from_env("TICKFLOW_LOG")
-        .unwrap_or_else(|_| "info,tokio_postgres=warn,warp::server=off".into());
+        .unwrap_or_else(|_| "info,tokio_postgres=warn".into());
     if let Err(error) = tickflow_shared::logging::init(filter, &subcommand) {
         eprintln!("error: {error}");
         return ExitCode::from(2);

@@ -154,6 +154,28 @@ fn k8s_holds_the_workloads_the_deployment_needs() {
     let serve = &find(&manifests, "Deployment", "serve")["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(serve["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(serve["livenessProbe"]["httpGet"]["path"], "/healthz");
+    // serve speaks HTTPS with the serve-tls Secret's files, and is probed so.
+    for probe in ["readinessProbe", "livenessProbe"] {
+        assert_eq!(serve[probe]["httpGet"]["scheme"], "HTTPS", "{probe}");
+    }
+    let env = |name: &str| {
+        let env = serve["env"].as_array().and_then(|env| env.iter().find(|e| e["name"] == name));
+        env.and_then(|e| e["value"].as_str()).unwrap_or_else(|| panic!("serve has no {name}")).to_owned()
+    };
+    let mount =
+        serve["volumeMounts"].as_array().and_then(|m| m.iter().find(|m| m["name"] == "tls")).expect("a tls mount");
+    let dir = mount["mountPath"].as_str().expect("a mount path");
+    assert_eq!(
+        [env("TICKFLOW_TLS_CERT"), env("TICKFLOW_TLS_KEY")],
+        [format!("{dir}/tls.crt"), format!("{dir}/tls.key")]
+    );
+    let pod = &find(&manifests, "Deployment", "serve")["spec"]["template"]["spec"];
+    let volume = pod["volumes"].as_array().and_then(|v| v.iter().find(|v| v["name"] == "tls")).expect("a tls volume");
+    assert_eq!(volume["secret"]["secretName"], "serve-tls");
+    let help = tickflow(&["serve", "--help"]);
+    for flag in ["--tls-cert", "--tls-key", "TICKFLOW_TLS_CERT", "TICKFLOW_TLS_KEY"] {
+        assert!(help.contains(flag), "tickflow serve has no {flag}:\n{help}");
+    }
     assert_eq!(find(&manifests, "HorizontalPodAutoscaler", "serve")["spec"]["scaleTargetRef"]["name"], "serve");
     let cron = find(&manifests, "CronJob", "batch");
     assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");

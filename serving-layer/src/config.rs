@@ -38,6 +38,21 @@ pub struct ServeConfig {
     /// manifests `/api/v1/features/manifests` lists (none: that route
     /// lists no quarter and says it is not configured).
     pub features_dir: Option<std::path::PathBuf>,
+    /// A client that has not sent a request's line and headers this long
+    /// after it connected (or after its previous answer) is disconnected;
+    /// so is one that has not finished the TLS handshake (slowloris).
+    pub header_read_timeout: Duration,
+    /// The most bytes a request's line and headers may take together; a
+    /// larger request is answered 431 and its connection closed.
+    pub max_header_bytes: usize,
+    /// The most connections open at once; beyond it, new connections wait
+    /// in the listen backlog until one closes (file descriptors and memory
+    /// stay bounded).
+    pub max_connections: usize,
+    /// The most `/stream` clients at once; beyond it, `/stream` answers 503.
+    pub max_streams: usize,
+    /// Serve HTTPS with this certificate and key (none: plain HTTP).
+    pub tls: Option<crate::TlsConfig>,
 }
 
 impl ServeConfig {
@@ -73,6 +88,27 @@ impl ServeConfig {
     pub const fn default_stream_buffer() -> usize {
         256
     }
+
+    /// The default header read timeout: a client on a slow mobile link
+    /// sends a few hundred bytes of headers well within it.
+    pub const fn default_header_read_timeout() -> Duration {
+        Duration::from_secs(10)
+    }
+
+    /// The default most bytes of a request line and headers (as Node.js).
+    pub const fn default_max_header_bytes() -> usize {
+        16 * 1024
+    }
+
+    /// The default most open connections.
+    pub const fn default_max_connections() -> usize {
+        4096
+    }
+
+    /// The default most `/stream` clients.
+    pub const fn default_max_streams() -> usize {
+        1024
+    }
 }
 
 impl Default for ServeConfig {
@@ -87,6 +123,11 @@ impl Default for ServeConfig {
             stream_buffer: Self::default_stream_buffer(),
             cache_entries: Self::default_cache_entries(),
             features_dir: None,
+            header_read_timeout: Self::default_header_read_timeout(),
+            max_header_bytes: Self::default_max_header_bytes(),
+            max_connections: Self::default_max_connections(),
+            max_streams: Self::default_max_streams(),
+            tls: None,
         }
     }
 }
@@ -127,5 +168,17 @@ mod tests {
         assert!(!token.matches(""));
         assert!(!format!("{token:?}").contains("s3cret"));
         assert!(ApiToken::new("").is_none());
+    }
+
+    #[test]
+    fn limits_that_cannot_work_are_refused_with_what_to_give() {
+        let bad = |config: ServeConfig| config.check().expect_err("refused").to_string();
+        let tiny = bad(ServeConfig { max_header_bytes: 100, ..ServeConfig::default() });
+        assert!(tiny.contains("give 1024 to 1048576"), "{tiny}");
+        let none = bad(ServeConfig { max_connections: 0, ..ServeConfig::default() });
+        assert!(none.contains("at least 1"), "{none}");
+        let zero = bad(ServeConfig { header_read_timeout: Duration::ZERO, ..ServeConfig::default() });
+        assert!(zero.contains("header read timeout must be positive"), "{zero}");
+        assert!(ServeConfig::default().check().is_ok());
     }
 }

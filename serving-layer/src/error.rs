@@ -14,6 +14,14 @@ pub enum ServeError {
     /// The listener is not usable.
     #[error("the listening socket: {0}")]
     Listener(#[source] std::io::Error),
+    /// The TLS certificate or key file cannot be used.
+    #[error("TLS file {}: {reason}", path.display())]
+    Tls {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it and what to do.
+        reason: String,
+    },
 }
 
 /// An error answer: a status and a JSON body that says what was wrong and

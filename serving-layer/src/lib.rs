@@ -38,10 +38,17 @@
 //! `signal` events on the stream); `indicators.rs` computes indicators on
 //! the merged bars with the shared indicator code; `features.rs` lists the
 //! feature export's quarter manifests (`--features-dir`).
+//!
+//! Under the routes, `connections.rs` serves HTTP/1.1 itself rather than
+//! through warp's server, which has no limits: it bounds open connections,
+//! cuts off clients slow to send their headers, caps header size, and
+//! speaks HTTPS with a [`TlsConfig`] (`tls.rs`); `stream.rs` bounds the
+//! live streams.
 
 mod api;
 mod cache;
 mod config;
+mod connections;
 pub mod dashboard;
 mod encoding;
 mod error;
@@ -52,9 +59,11 @@ mod params;
 mod routes;
 mod signals;
 mod stream;
+mod tls;
 
 pub use config::{ApiToken, ServeConfig};
 pub use error::ServeError;
+pub use tls::TlsConfig;
 
 use prometheus_client::registry::Registry;
 use std::future::Future;
@@ -87,7 +96,7 @@ impl ServeConfig {
     pub fn build(self, store: Arc<dyn ReadStore>, registry: &mut Registry) -> Result<Server, ServeError> {
         self.check()?;
         let (stop, shutdown) = watch::channel(false);
-        let hub = stream::Hub::new(&self.intervals, self.stream_buffer);
+        let hub = stream::Hub::new(&self.intervals, self.stream_buffer, self.max_streams);
         let metrics = metrics::Metrics::register(registry);
         let cache = cache::Cache::new(self.cache_entries);
         let signals: Arc<dyn SignalStore> = Arc::new(NoSignals);
@@ -104,8 +113,17 @@ impl ServeConfig {
         if self.point_limit == 0 || self.symbol_limit == 0 {
             return Err(ServeError::Config("the point and symbol limits must be at least 1".into()));
         }
-        if self.poll_interval.is_zero() || self.keep_alive.is_zero() {
-            return Err(ServeError::Config("the poll and keep-alive intervals must be positive".into()));
+        if self.poll_interval.is_zero() || self.keep_alive.is_zero() || self.header_read_timeout.is_zero() {
+            return Err(ServeError::Config(
+                "the poll and keep-alive intervals and the header read timeout must be positive".into(),
+            ));
+        }
+        if !(1024..=1024 * 1024).contains(&self.max_header_bytes) {
+            let message = format!("the most header bytes is {}; give 1024 to 1048576", self.max_header_bytes);
+            return Err(ServeError::Config(message));
+        }
+        if self.max_connections == 0 || self.max_streams == 0 {
+            return Err(ServeError::Config("the most connections and streams must be at least 1".into()));
         }
         Ok(())
     }
@@ -143,6 +161,8 @@ impl SignalStore for NoSignals {
 
 /// Serves `server` on `listener` until `shutdown` resolves, then stops
 /// taking connections, ends every live stream and waits for open requests.
+/// It speaks HTTPS when the configuration has [`TlsConfig`], and keeps to
+/// its limits (`connections.rs`) either way.
 ///
 /// `registry` is what `/metrics` shows: the one `build` registered the
 /// server's metrics into, frozen, possibly with other layers' metrics.
@@ -156,7 +176,10 @@ pub async fn run(
     let Server { state, stop } = server;
     let poller = tokio::spawn(stream::poll(Arc::clone(&state)));
     let auth = if state.config.api_token.is_some() { "bearer token" } else { "none" };
-    tracing::info!(%address, auth, "Serving the API.");
+    let tls = state.config.tls.as_ref().map(|tls| tls.cert().display().to_string());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let tls = tls.unwrap_or_else(|| "off".into());
+    tracing::info!(%address, %scheme, %tls, auth, max_connections = state.config.max_connections, "Serving the API.");
     let graceful = async move {
         shutdown.await;
         tracing::info!("Shutting down the API.");
@@ -164,7 +187,9 @@ pub async fn run(
         let _ = stop.send(true);
     };
     let api = routes::routes(Arc::clone(&state), registry);
-    warp::serve(warp::Filter::or(dashboard::routes(), api)).incoming(listener).graceful(graceful).run().await;
+    let service = warp::service(warp::Filter::or(dashboard::routes(), api));
+    let service = hyper_util::service::TowerToHyperService::new(service);
+    connections::serve(listener, service, &state.config, state.metrics.connections.clone(), graceful).await;
     let _ = poller.await;
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! The server's own metrics: requests and their latency by route and status,
-//! and the live stream's clients and polls.
+//! open connections, and the live stream's clients and polls.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -27,6 +27,7 @@ struct RouteLabels {
 pub(crate) struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
+    pub connections: Gauge,
     pub stream_clients: Gauge,
     pub stream_polls: Counter,
     pub stream_events: Counter,
@@ -38,6 +39,7 @@ impl Metrics {
         let metrics = Self {
             requests: Family::default(),
             latency: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_05, 2.0, 16))),
+            connections: Gauge::default(),
             stream_clients: Gauge::default(),
             stream_polls: Counter::default(),
             stream_events: Counter::default(),
@@ -51,6 +53,11 @@ impl Metrics {
             "tickflow_serve_request_duration_seconds",
             "Time to answer an HTTP request (to the first byte for /stream), by route",
             metrics.latency.clone(),
+        );
+        registry.register(
+            "tickflow_serve_connections",
+            "Open HTTP connections (at most --max-connections)",
+            metrics.connections.clone(),
         );
         registry.register("tickflow_serve_stream_clients", "Open /stream connections", metrics.stream_clients.clone());
         registry.register(

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use tickflow_shared::render::{write_json_fields, write_json_signal};
 use tickflow_shared::store::{ReadStore, SignalChange, SpeedChange, View, ViewBar};
 use tickflow_shared::{Interval, Symbol};
-use tokio::sync::{Mutex, broadcast, mpsc, watch};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, broadcast, mpsc, watch};
 use warp::Reply;
 use warp::reply::Response;
 use warp::sse::Event;
@@ -66,16 +66,19 @@ pub(crate) struct Hub {
     signals: broadcast::Sender<Arc<SignalPage>>,
     /// Where the poller reads signals from next; `None` while nobody listens.
     signal_position: Mutex<Option<i64>>,
+    /// A permit per stream that may be open (`max_streams`).
+    streams: Arc<Semaphore>,
 }
 
 impl Hub {
-    /// A feed per interval, each buffering `buffer` pages.
-    pub fn new(intervals: &[Interval], buffer: usize) -> Self {
+    /// A feed per interval, each buffering `buffer` pages, for at most `max_streams` clients.
+    pub fn new(intervals: &[Interval], buffer: usize, max_streams: usize) -> Self {
         let feeds = intervals
             .iter()
             .map(|&interval| Feed { interval, pages: broadcast::channel(buffer.max(1)).0, position: Mutex::new(None) })
             .collect();
-        Self { feeds, signals: broadcast::channel(buffer.max(1)).0, signal_position: Mutex::new(None) }
+        let streams = Arc::new(Semaphore::new(max_streams));
+        Self { feeds, signals: broadcast::channel(buffer.max(1)).0, signal_position: Mutex::new(None), streams }
     }
 }
 
@@ -192,6 +195,14 @@ pub(crate) async fn subscribe(
     let Some(feed) = state.hub.feeds.iter().find(|f| f.interval == interval) else {
         return Err(ApiError::bad("interval", format!("no feed for {interval}"), Vec::new()));
     };
+    let Ok(permit) = Arc::clone(&state.hub.streams).try_acquire_owned() else {
+        let message = format!(
+            "this server already has its most live streams open ({}); retry in a few seconds with backoff, \
+             poll /api/v1/latest instead, or ask the operator to raise --max-streams",
+            config.max_streams
+        );
+        return Err(ApiError::unavailable(message));
+    };
     let (pages, position) = {
         let mut position = feed.position.lock().await;
         let head = match *position {
@@ -228,6 +239,7 @@ pub(crate) async fn subscribe(
         shutdown: state.shutdown.clone(),
         events: state.metrics.stream_events.clone(),
         _client: Client(clients),
+        _permit: permit,
     };
     // The subscriber runs as a task of its own and hands events over a short
     // channel: warp needs a `Sync` body, and store futures are not.
@@ -262,6 +274,8 @@ struct Subscriber {
     shutdown: watch::Receiver<bool>,
     events: prometheus_client::metrics::counter::Counter,
     _client: Client,
+    /// Its place among `max_streams`, given back when it ends.
+    _permit: OwnedSemaphorePermit,
 }
 
 impl Subscriber {

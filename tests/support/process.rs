@@ -51,6 +51,11 @@ impl Service {
         Service::start(name, command)
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The output so far, ANSI colours stripped.
     pub fn log(&self) -> String {
         strip_ansi(&self.log.lock().expect("log"))
