@@ -31,9 +31,9 @@ const HOUR: i64 = 3_600_000_000_000;
 /// Hang guard: the whole run takes well under a minute.
 const PATIENCE: Duration = Duration::from_secs(180);
 
-/// The half hour of real trades as a CSV file for `produce --replay`, and
-/// the reference's view of them.
-fn half_hour(dir: &Path) -> (std::path::PathBuf, Vec<Trade>) {
+/// The real trades of `[from_ms, to_ms)` on 2013-10-07 as a CSV file for
+/// `produce --replay`, and the reference's view of them.
+pub(crate) fn real_window(path: &Path, from_ms: i64, to_ms: i64) -> Vec<Trade> {
     let file = shared_data().join("real/trades-2013-10-07.csv.zst");
     let bytes = zstd::decode_all(std::fs::File::open(file).expect("real data")).expect("zstd");
     let text = String::from_utf8(bytes).expect("utf-8");
@@ -41,14 +41,39 @@ fn half_hour(dir: &Path) -> (std::path::PathBuf, Vec<Trade>) {
     let mut csv = format!("{}\n", lines.next().expect("header"));
     for line in lines {
         let ms: i64 = line.split(',').next().and_then(|t| t.parse().ok()).expect("timestamp");
-        if (FROM_MS..TO_MS).contains(&ms) {
+        if (from_ms..to_ms).contains(&ms) {
             csv.push_str(line);
             csv.push('\n');
         }
     }
-    let path = dir.join("half-hour.csv");
-    std::fs::write(&path, &csv).expect("write the replay file");
-    (path, reference::read_csv(&csv))
+    std::fs::write(path, &csv).expect("write the replay file");
+    reference::read_csv(&csv)
+}
+
+/// Asserts that the archive holds exactly the trades of `runs` (one
+/// `tickflow produce` each, which numbers `seq` per symbol from 0), each once.
+pub(crate) fn assert_archived_once(archive: &Path, runs: &[&[Trade]]) {
+    let mut want = Vec::new();
+    for trades in runs {
+        let mut sorted = trades.to_vec();
+        sorted.sort_by(|a, b| (&a.symbol, a.ts_ms, a.line).cmp(&(&b.symbol, b.ts_ms, b.line)));
+        let mut seqs = std::collections::BTreeMap::<String, u64>::new();
+        for t in sorted {
+            let seq = seqs.entry(t.symbol.clone()).or_default();
+            want.push((t.symbol.clone(), *seq, t.ts_ms, t.price, t.size));
+            *seq += 1;
+        }
+    }
+    want.sort();
+    let mut got: Vec<(String, u64, i64, i64, i64)> = archived_trades(archive)
+        .into_iter()
+        .map(|t| (t.symbol.to_string(), t.seq, t.ts / 1_000_000, t.price.0, t.size.0))
+        .collect();
+    got.sort();
+    assert_eq!(got.len(), want.len(), "the archive holds every produced trade once");
+    if let Some(i) = (0..want.len()).find(|&i| got[i] != want[i]) {
+        panic!("archived trade {i} differs: expected {:?}, archived {:?}", want[i], got[i]);
+    }
 }
 
 /// One trade at `ts` in every partition.
@@ -75,7 +100,7 @@ fn watermark(store: &str) -> Option<i64> {
 }
 
 /// Trades in the archive, the sentinels left out.
-fn archived_trades(archive: &Path) -> Vec<Tick> {
+pub(crate) fn archived_trades(archive: &Path) -> Vec<Tick> {
     if !archive.exists() {
         return Vec::new();
     }
@@ -83,7 +108,7 @@ fn archived_trades(archive: &Path) -> Vec<Tick> {
 }
 
 /// Waits until `done`, failing if one of `services` exits or the patience runs out.
-fn wait_for(what: &str, services: &mut [&mut Service], mut done: impl FnMut() -> bool) -> Duration {
+pub(crate) fn wait_for(what: &str, services: &mut [&mut Service], mut done: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
     while !done() {
         for service in services.iter_mut() {
@@ -105,7 +130,8 @@ fn a_broker_restart_during_produce_archive_and_speed_loses_and_doubles_nothing()
     let mut broker = Broker::start();
     let bootstrap = broker.bootstrap();
     let dir = tempfile::tempdir().expect("temp dir");
-    let (replay, trades) = half_hour(dir.path());
+    let replay = dir.path().join("half-hour.csv");
+    let trades = real_window(&replay, FROM_MS, TO_MS);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(tickflow_ingest::producer::ensure_topic(&bootstrap, "ticks", PARTITIONS)).expect("topic");
     let archive = dir.path().join("archive");
@@ -162,26 +188,7 @@ fn a_broker_restart_during_produce_archive_and_speed_loses_and_doubles_nothing()
     assert!(speed.terminate().success(), "speed:\n{}", speed.log());
     assert!(archiver.terminate().success(), "archive:\n{}", archiver.log());
 
-    let mut got: Vec<(String, u64, i64, i64, i64)> = archived_trades(&archive)
-        .into_iter()
-        .map(|t| (t.symbol.to_string(), t.seq, t.ts / 1_000_000, t.price.0, t.size.0))
-        .collect();
-    got.sort();
-    let mut sorted = trades.clone();
-    sorted.sort_by(|a, b| (&a.symbol, a.ts_ms, a.line).cmp(&(&b.symbol, b.ts_ms, b.line)));
-    let mut seqs = std::collections::BTreeMap::<&str, u64>::new();
-    let want: Vec<(String, u64, i64, i64, i64)> = sorted
-        .iter()
-        .map(|t| {
-            let seq = seqs.entry(&t.symbol).or_default();
-            *seq += 1;
-            (t.symbol.clone(), *seq - 1, t.ts_ms, t.price, t.size)
-        })
-        .collect();
-    assert_eq!(got.len(), want.len(), "the archive holds every produced trade once");
-    if let Some(i) = (0..want.len()).find(|&i| got[i] != want[i]) {
-        panic!("archived trade {i} differs: expected {:?}, archived {:?}", want[i], got[i]);
-    }
+    assert_archived_once(&archive, &[&trades]);
     for (label, seconds) in [("1s", 1), ("1m", 60), ("1h", 3600)] {
         let expected = reference::bars(&trades, seconds, label, "speed");
         let actual: Vec<String> =
