@@ -125,7 +125,10 @@ pub fn producer_config(brokers: &str) -> ClientConfig {
         .set("linger.ms", "5")
         .set("batch.num.messages", "10000")
         .set("compression.type", "lz4")
-        .set("enable.sparse.connections", "false");
+        .set("enable.sparse.connections", "false")
+        // As the Java client: back within a second of a broker restart, not
+        // librdkafka's 10 s (the consumers wait for the trades it holds).
+        .set("reconnect.backoff.max.ms", "1000");
     config
 }
 

@@ -38,6 +38,8 @@ impl KafkaInputs {
             .set("fetch.wait.max.ms", "10")
             // Per-partition lag for the metrics, from librdkafka's statistics.
             .set("statistics.interval.ms", "1000")
+            // As the Java client: back within a second of a broker restart.
+            .set("reconnect.backoff.max.ms", "1000")
             .create_with_context(Context(positions))
             .map_err(|e| self.broker("creating a consumer", e))
     }

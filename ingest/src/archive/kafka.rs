@@ -62,6 +62,8 @@ pub fn run(config: &ArchiveConfig, stop: &AtomicBool, metrics: &ArchiveMetrics) 
         // As the speed layer: an empty fetch returns within 10 ms, not 500.
         .set("fetch.wait.max.ms", "10")
         .set("statistics.interval.ms", "5000")
+        // As the Java client: back within a second of a broker restart.
+        .set("reconnect.backoff.max.ms", "1000")
         .create_with_context(Quiet(metrics.commit_lag.clone()))
         .map_err(kafka)?;
     let partitions = partitions(&consumer, &config.topic).map_err(kafka)?;
