@@ -180,7 +180,10 @@ fn a_broker_restart_during_produce_archive_and_speed_loses_and_doubles_nothing()
     for service in [&producer, &archiver, &speed] {
         let log = service.log();
         assert!(log.contains("Kafka is unreachable;"), "the outage is logged:\n{log}");
-        for line in log.lines().filter(|l| l.contains("Kafka is unreachable;") || l.contains("again")) {
+        for line in log
+            .lines()
+            .filter(|l| l.contains("Kafka is unreachable;") || l.contains("Cannot commit") || l.contains("again"))
+        {
             eprintln!("{line}");
         }
     }
