@@ -106,6 +106,9 @@ pub fn run(config: &ArchiveConfig, stop: &AtomicBool, metrics: &ArchiveMetrics) 
             }
             Err(error) => return Err(error),
         }
+        if broker.is_ongoing() || disk.is_ongoing() {
+            archiver.unavailable();
+        }
         if config.stop_at_end && partitions.iter().all(|p| positions.at_end.contains(p)) {
             break;
         }

@@ -229,6 +229,12 @@ impl<'a> Archiver<'a> {
         files::remove_unfinished(&self.config.out)
     }
 
+    /// Says the archiver can neither read nor make rolls durable now: no
+    /// partition turns idle for the sealer meanwhile.
+    pub fn unavailable(&mut self) {
+        self.sealer.unavailable();
+    }
+
     /// Whether nothing was written since the last roll.
     pub fn is_empty(&self) -> bool {
         self.roll.is_empty()

@@ -53,6 +53,11 @@ impl Outage {
         }
     }
 
+    /// Whether an outage is going on.
+    pub fn is_ongoing(&self) -> bool {
+        self.since.is_some()
+    }
+
     /// Notes a success; if it ends an outage, returns how long it lasted
     /// and how many times it was retried.
     pub fn ended(&mut self) -> Option<(Duration, u32)> {
@@ -98,6 +103,7 @@ mod tests {
         let mut outage = Outage::default();
         assert_eq!(outage.backoff(), Duration::from_secs(1));
         assert!(outage.failed());
+        assert!(outage.is_ongoing());
         assert!(!outage.failed());
         assert!(!outage.failed());
         assert_eq!(outage.backoff(), Duration::from_secs(4));
@@ -108,5 +114,6 @@ mod tests {
         let (_, retries) = outage.ended().expect("an outage");
         assert_eq!(retries, 12);
         assert_eq!(outage.ended(), None);
+        assert!(!outage.is_ongoing());
     }
 }
