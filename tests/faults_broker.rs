@@ -23,7 +23,10 @@ const TO_MS: i64 = FROM_MS + 1_800_000;
 const REPLAY_SPEED: &str = "90";
 /// How long into the replay the broker dies, and for how long.
 const KILL_AFTER: Duration = Duration::from_secs(7);
-const DOWN: Duration = Duration::from_secs(4);
+const DOWN: Duration = Duration::from_secs(6);
+/// Shorter than the outage: silence while the broker is down must not make
+/// a partition idle (it did, and 3,404 trades turned late).
+const IDLE_TIMEOUT: &str = "4s";
 /// A symbol not in the data: one trade of it per partition, two hours after
 /// the data, moves every partition's watermark past the data's last hour.
 const SENTINEL: &str = "ZZZZ";
@@ -145,7 +148,19 @@ fn a_broker_restart_during_produce_archive_and_speed_loses_and_doubles_nothing()
     );
     let mut speed = Service::tickflow(
         "speed",
-        &args(&["speed", "--brokers", &bootstrap, "--store", &store, "--intervals", "1s,1m,1h", "--workers", "2"]),
+        &args(&[
+            "speed",
+            "--brokers",
+            &bootstrap,
+            "--store",
+            &store,
+            "--intervals",
+            "1s,1m,1h",
+            "--workers",
+            "2",
+            "--idle-timeout",
+            IDLE_TIMEOUT,
+        ]),
         &[],
     );
     let replay = replay.to_str().expect("path");
