@@ -54,13 +54,25 @@ impl Broker {
     /// it again on the same port and storage and waits until it accepts
     /// connections. With [`Storage::Sqlite`] its log and committed offsets
     /// survive; with [`Storage::Memory`] they do not.
+    ///
+    /// While it is down, the port may serve as the local end of another
+    /// process's connection: a broker that exits at once (cannot bind) is
+    /// started again, for up to 10 s.
     pub fn restart(&mut self, down: Duration) -> Result<(), BenchError> {
         let _ = self.child.kill();
         self.child.wait()?;
         std::thread::sleep(down);
         let binary = binary().ok_or_else(|| BenchError::Prepare(NO_BROKER.into()))?;
-        self.child = spawn(&binary, self.storage, self.port, self.dir.path())?;
-        self.wait_listening()
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.child = spawn(&binary, self.storage, self.port, self.dir.path())?;
+            match self.wait_listening() {
+                Err(_) if Instant::now() < deadline && self.child.try_wait().is_ok_and(|s| s.is_some()) => {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                listening => return listening,
+            }
+        }
     }
 
     fn wait_listening(&mut self) -> Result<(), BenchError> {
