@@ -128,7 +128,8 @@ struct KafkaInput {
     consumer: BaseConsumer<Context>,
     topic: String,
     paused: Vec<Partition>,
-    /// Since when the consumer has reported errors and no data.
+    /// Since when the broker has been unreachable: a transport error, and
+    /// neither data nor a partition's end read since.
     outage: Option<Instant>,
 }
 
@@ -148,7 +149,7 @@ impl KafkaInput {
     fn reached(&mut self) {
         if let Some(since) = self.outage.take() {
             let seconds = format!("{:.1}", since.elapsed().as_secs_f64());
-            tracing::info!(seconds, "Kafka is available again.");
+            tracing::info!(seconds, "Kafka is reachable again; reading resumed.");
         }
     }
 }

@@ -198,9 +198,9 @@ fn archive_message(
 
 /// Makes the roll durable, commits its offsets, then seals what the
 /// watermark has passed; nothing when nothing was read since the last commit.
-/// Says whether it rolled.
 /// A commit the broker does not answer is retried until it does (the next
 /// roll must not begin before this one is committed) or `stop` is set.
+/// Says whether it rolled.
 fn commit(
     archiver: &mut Archiver<'_>,
     positions: &mut Positions,
