@@ -56,7 +56,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Every archived trade, files in (partition, offset) order.
-fn archived(dir: &Path) -> Vec<Tick> {
+pub(crate) fn archived(dir: &Path) -> Vec<Tick> {
     let mut sink = Collect::default();
     for file in archive_files(dir) {
         for split in plan_splits(&file).expect("plan") {

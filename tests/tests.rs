@@ -15,6 +15,8 @@ mod demo;
 mod deploy;
 mod deploy_dashboard;
 mod deploy_stack;
+mod faults_broker;
+mod faults_disk;
 mod features;
 mod features_deploy;
 mod features_naive;

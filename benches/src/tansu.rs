@@ -14,7 +14,7 @@
 
 use crate::BenchError;
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,7 @@ pub enum Storage {
 /// A running broker.
 pub struct Broker {
     child: Child,
+    storage: Storage,
     port: u16,
     dir: tempfile::TempDir,
 }
@@ -43,32 +44,49 @@ impl Broker {
         let binary = binary().ok_or_else(|| BenchError::Prepare(NO_BROKER.into()))?;
         let dir = tempfile::tempdir()?;
         let port = crate::free_port()?;
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&binary)
-            .arg("broker")
-            .arg(match storage {
-                Storage::Sqlite => "--storage-engine=sqlite://tansu.db",
-                Storage::Memory => "--storage-engine=memory://tansu/",
-            })
-            .arg(format!("--listener-url={url}"))
-            .arg(format!("--advertised-listener-url={url}"))
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("broker.log"))?)
-            .spawn()
-            .map_err(|e| BenchError::Prepare(format!("cannot start {}: {e}", binary.display())))?;
-        let mut broker = Broker { child, port, dir };
+        let child = spawn(&binary, storage, port, dir.path())?;
+        let mut broker = Broker { child, storage, port, dir };
+        broker.wait_listening()?;
+        Ok(broker)
+    }
+
+    /// Kills the broker (SIGKILL, as a crash would), waits `down`, then starts
+    /// it again on the same port and storage and waits until it accepts
+    /// connections. With [`Storage::Sqlite`] its log and committed offsets
+    /// survive; with [`Storage::Memory`] they do not.
+    ///
+    /// While it is down, the port may serve as the local end of another
+    /// process's connection: a broker that exits at once (cannot bind) is
+    /// started again, for up to 10 s.
+    pub fn restart(&mut self, down: Duration) -> Result<(), BenchError> {
+        let _ = self.child.kill();
+        self.child.wait()?;
+        std::thread::sleep(down);
+        let binary = binary().ok_or_else(|| BenchError::Prepare(NO_BROKER.into()))?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.child = spawn(&binary, self.storage, self.port, self.dir.path())?;
+            match self.wait_listening() {
+                Err(_) if Instant::now() < deadline && self.child.try_wait().is_ok_and(|s| s.is_some()) => {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                listening => return listening,
+            }
+        }
+    }
+
+    fn wait_listening(&mut self) -> Result<(), BenchError> {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = broker.child.try_wait() {
-                return Err(BenchError::Prepare(format!("tansu exited with {status}: {}", broker.log())));
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(BenchError::Prepare(format!("tansu exited with {status}: {}", self.log())));
             }
             if Instant::now() > deadline {
-                return Err(BenchError::Prepare(format!("tansu did not listen within 30 s: {}", broker.log())));
+                return Err(BenchError::Prepare(format!("tansu did not listen within 30 s: {}", self.log())));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(broker)
+        Ok(())
     }
 
     /// `host:port` for `bootstrap.servers`.
@@ -87,6 +105,26 @@ impl Drop for Broker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts tansu on `port` with its storage and log in `dir` (the log is
+/// appended to, so a restarted broker's log follows the first one's).
+fn spawn(binary: &Path, storage: Storage, port: u16, dir: &Path) -> Result<Child, BenchError> {
+    let url = format!("tcp://127.0.0.1:{port}");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("broker.log"))?;
+    Command::new(binary)
+        .arg("broker")
+        .arg(match storage {
+            Storage::Sqlite => "--storage-engine=sqlite://tansu.db",
+            Storage::Memory => "--storage-engine=memory://tansu/",
+        })
+        .arg(format!("--listener-url={url}"))
+        .arg(format!("--advertised-listener-url={url}"))
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| BenchError::Prepare(format!("cannot start {}: {e}", binary.display())))
 }
 
 fn binary() -> Option<PathBuf> {

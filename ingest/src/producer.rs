@@ -20,6 +20,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tickflow_shared::fixed::{DECIMALS, SCALE};
 use tickflow_shared::time::NANOS_PER_MILLI;
@@ -47,10 +48,26 @@ pub enum KafkaClientError {
 }
 
 /// The producer's context: counts delivery reports into the metrics, on
-/// librdkafka's callback thread.
-pub struct Counting(ProduceMetrics);
+/// librdkafka's callback thread, and logs an unreachable broker once per
+/// outage (librdkafka keeps the trades and retries them meanwhile).
+pub struct Counting(ProduceMetrics, AtomicBool);
 
-impl ClientContext for Counting {}
+impl ClientContext for Counting {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let unreachable = matches!(
+            error,
+            KafkaError::Global(RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::AllBrokersDown)
+        );
+        if !unreachable {
+            tracing::error!(%error, reason, "Kafka client error.");
+        } else if !self.1.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                %error,
+                "Kafka is unreachable; the trades sent are kept and retried until it is back or message.timeout.ms passes."
+            );
+        }
+    }
+}
 
 impl ProducerContext for Counting {
     type DeliveryOpaque = ();
@@ -59,6 +76,9 @@ impl ProducerContext for Counting {
         match result {
             Ok(_) => {
                 self.0.delivered.inc();
+                if self.1.swap(false, Ordering::Relaxed) {
+                    tracing::info!("Kafka is reachable again; trades are delivered.");
+                }
             }
             Err((error, _)) => {
                 if self.0.delivery_errors.inc() < 10 {
@@ -105,7 +125,10 @@ pub fn producer_config(brokers: &str) -> ClientConfig {
         .set("linger.ms", "5")
         .set("batch.num.messages", "10000")
         .set("compression.type", "lz4")
-        .set("enable.sparse.connections", "false");
+        .set("enable.sparse.connections", "false")
+        // As the Java client: back within a second of a broker restart, not
+        // librdkafka's 10 s (the consumers wait for the trades it holds).
+        .set("reconnect.backoff.max.ms", "1000");
     config
 }
 
@@ -251,7 +274,7 @@ impl TickProducer {
     /// sent and delivery reports into `metrics`.
     pub fn with_metrics(brokers: &str, topic: &str, metrics: ProduceMetrics) -> Result<Self, KafkaClientError> {
         let producer = producer_config(brokers)
-            .create_with_context(Counting(metrics.clone()))
+            .create_with_context(Counting(metrics.clone(), AtomicBool::new(false)))
             .map_err(|source| KafkaClientError::Kafka { brokers: brokers.to_owned(), source })?;
         Ok(Self {
             producer,

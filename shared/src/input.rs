@@ -80,6 +80,10 @@ impl Payload {
 pub struct Polled {
     /// Records appended.
     pub records: usize,
+    /// The stream reported an error instead of data (its broker unreachable,
+    /// say) and has delivered nothing since: the silence of its partitions
+    /// meanwhile is the stream's, not the market's, and must not make them idle.
+    pub unavailable: bool,
 }
 
 /// Why a stream could not be listed, opened or read.

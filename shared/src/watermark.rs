@@ -154,6 +154,18 @@ impl Watermarks {
         state.backlog = backlog;
     }
 
+    /// Says that the input could not be read at `now` (its broker was
+    /// unreachable): what no partition delivered meanwhile is the input's
+    /// silence, not the market's, so every partition's silence counts from
+    /// `now`. Without it, an outage longer than `idle_timeout` turns every
+    /// partition idle, and the first to deliver its backlog afterwards moves
+    /// the watermark past the backlogs of the others, whose trades turn late.
+    pub fn unavailable(&mut self, now: Duration) {
+        for state in &mut self.partitions {
+            state.last_active = state.last_active.max(now);
+        }
+    }
+
     fn index(&self, partition: Partition) -> Option<usize> {
         self.partitions.iter().position(|p| p.partition == partition)
     }
@@ -297,6 +309,26 @@ mod tests {
         marks.observe(0, 500 * S, at(49));
         assert_eq!(marks.watermark(at(49)), Some(8 * S), "silent for 9 s since it caught up");
         assert_eq!(marks.watermark(at(50)), Some(498 * S), "idle 10 s after catching up");
+    }
+
+    /// Issue 21's broker restart: an outage longer than `idle_timeout` made
+    /// every partition idle, the first backlog read afterwards moved the
+    /// watermark past the others', and 3,404 of their trades turned late.
+    #[test]
+    fn an_unavailable_input_turns_no_partition_idle() {
+        let mut marks = tracker(&[0, 1]);
+        marks.observe(0, 100 * S, at(0));
+        marks.observe(1, 100 * S, at(0));
+        for second in 1..=14 {
+            marks.unavailable(at(second));
+        }
+        // Back after 15 s: partition 0's backlog arrives first.
+        marks.observe(0, 400 * S, at(15));
+        assert_eq!(marks.watermark(at(15)), Some(98 * S), "partition 1 was silent for 1 s, not 15");
+        marks.observe(1, 390 * S, at(15));
+        assert_eq!(marks.watermark(at(15)), Some(388 * S));
+        marks.observe(0, 400 * S, at(24));
+        assert_eq!(marks.watermark(at(25)), Some(398 * S), "silence after the outage still counts");
     }
 
     #[test]

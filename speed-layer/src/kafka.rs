@@ -11,7 +11,7 @@ use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tickflow_shared::input::{Input, InputError, Inputs, Payload, Polled, Positions, Record};
 use tickflow_shared::watermark::Partition;
 
@@ -38,6 +38,8 @@ impl KafkaInputs {
             .set("fetch.wait.max.ms", "10")
             // Per-partition lag for the metrics, from librdkafka's statistics.
             .set("statistics.interval.ms", "1000")
+            // As the Java client: back within a second of a broker restart.
+            .set("reconnect.backoff.max.ms", "1000")
             .create_with_context(Context(positions))
             .map_err(|e| self.broker("creating a consumer", e))
     }
@@ -53,7 +55,10 @@ struct Context(Arc<dyn Positions>);
 
 impl ClientContext for Context {
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
+        // An unreachable broker is logged once per outage, by the input.
+        if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF))
+            && !is_transport(&error)
+        {
             tracing::error!(%error, reason, "Kafka client error.");
         }
     }
@@ -105,14 +110,48 @@ impl Inputs for KafkaInputs {
                 .map_err(|e| self.broker(&format!("assigning partition {partition}"), e))?;
         }
         consumer.assign(&assignment).map_err(|e| self.broker("assigning the partitions", e))?;
-        Ok(Box::new(KafkaInput { consumer, topic: self.topic.clone(), paused: Vec::new() }))
+        Ok(Box::new(KafkaInput { consumer, topic: self.topic.clone(), paused: Vec::new(), outage: None }))
     }
+}
+
+/// Whether the error says the broker cannot be reached (librdkafka
+/// reconnects by itself), as opposed to one about the request.
+fn is_transport(error: &KafkaError) -> bool {
+    let code = match error {
+        KafkaError::Global(code) | KafkaError::MessageConsumption(code) => code,
+        _ => return false,
+    };
+    matches!(code, RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::AllBrokersDown)
 }
 
 struct KafkaInput {
     consumer: BaseConsumer<Context>,
     topic: String,
     paused: Vec<Partition>,
+    /// Since when the broker has been unreachable: a transport error, and
+    /// neither data nor a partition's end read since.
+    outage: Option<Instant>,
+}
+
+impl KafkaInput {
+    /// Notes a consumer error; an unreachable broker starts an outage,
+    /// logged once.
+    fn failed(&mut self, error: &KafkaError) {
+        if !is_transport(error) {
+            tracing::warn!(%error, "Kafka consumer error; retrying.");
+        } else if self.outage.is_none() {
+            tracing::warn!(%error, "Kafka is unreachable; retrying, and no partition turns idle until it is back.");
+            self.outage = Some(Instant::now());
+        }
+    }
+
+    /// Notes data (or a partition's end) read: an outage is over.
+    fn reached(&mut self) {
+        if let Some(since) = self.outage.take() {
+            let seconds = format!("{:.1}", since.elapsed().as_secs_f64());
+            tracing::info!(seconds, "Kafka is reachable again; reading resumed.");
+        }
+    }
 }
 
 impl Input for KafkaInput {
@@ -128,10 +167,13 @@ impl Input for KafkaInput {
                     records += 1;
                 }
                 Some(Err(KafkaError::PartitionEOF(partition))) => at_end.push(partition),
-                Some(Err(error)) => tracing::warn!(%error, "Kafka consumer error; retrying."),
+                Some(Err(error)) => self.failed(&error),
             }
         }
-        Ok(Polled { records })
+        if records > 0 || !at_end.is_empty() {
+            self.reached();
+        }
+        Ok(Polled { records, unavailable: self.outage.is_some() })
     }
 
     /// None: librdkafka drops the messages it fetched for a paused partition

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 use tickflow_shared::codec::Reject;
-use tickflow_shared::input::{Input, Payload, Record};
+use tickflow_shared::input::{Input, Payload, Polled, Record};
 use tickflow_shared::watermark::{Partition, Watermarks};
 use timely::dataflow::operators::Capability;
 use timely::dataflow::operators::generic::operator::source;
@@ -212,15 +212,18 @@ impl Reader {
         self.records.clear();
         self.at_end.clear();
         let polled = match self.input.poll(&mut self.records, POLL_BATCH, &mut self.at_end) {
-            Ok(polled) => polled.records,
+            Ok(polled) => polled,
             Err(error) => {
                 tracing::warn!(%error, "Reading the input failed; retrying.");
-                0
+                Polled { records: 0, unavailable: true }
             }
         };
-        self.busy = polled == POLL_BATCH;
-        self.trades.inc_by(polled as u64);
+        self.busy = polled.records == POLL_BATCH;
+        self.trades.inc_by(polled.records as u64);
         let now = self.origin.elapsed();
+        if polled.unavailable {
+            self.watermarks.unavailable(now);
+        }
         // Records come in runs of one partition: its offsets are looked up
         // and stored once per run, and this step's events go into one vector.
         let mut records = std::mem::take(&mut self.records);

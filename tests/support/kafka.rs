@@ -1,6 +1,6 @@
 //! A real Kafka-protocol broker per test: tansu, started by the same launcher
 //! the benchmarks use (free loopback port, storage of its own, killed on
-//! drop). A missing tansu fails the test and says how to install it: Kafka
+//! drop, restarted in place for the fault tests). A missing tansu fails the test and says how to install it: Kafka
 //! tests never skip.
 
 pub use tickflow_bench::tansu::Storage;
@@ -19,6 +19,12 @@ impl Broker {
         Broker(
             tickflow_bench::tansu::Broker::start(storage).unwrap_or_else(|e| panic!("Kafka tests need a broker: {e}")),
         )
+    }
+
+    /// Kills the broker, waits `down` and starts it again on the same port
+    /// and storage, or fails the test saying why.
+    pub fn restart(&mut self, down: std::time::Duration) {
+        self.0.restart(down).unwrap_or_else(|e| panic!("the broker did not come back: {e}"));
     }
 
     /// `host:port` for `bootstrap.servers`.

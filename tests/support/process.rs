@@ -17,6 +17,7 @@ pub struct Service {
     name: String,
     child: Child,
     log: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Service {
@@ -25,6 +26,7 @@ impl Service {
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().unwrap_or_else(|e| panic!("{name}: cannot start {command:?}: {e}"));
         let log = Arc::new(Mutex::new(String::new()));
+        let mut readers = Vec::new();
         for stream in [
             child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
             child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
@@ -33,15 +35,15 @@ impl Service {
         .flatten()
         {
             let log = log.clone();
-            std::thread::spawn(move || {
+            readers.push(std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     let mut log = log.lock().expect("log");
                     log.push_str(&line);
                     log.push('\n');
                 }
-            });
+            }));
         }
-        Service { name: name.to_owned(), child, log }
+        Service { name: name.to_owned(), child, log, readers }
     }
 
     /// Starts the `tickflow` binary with `args` and extra environment.
@@ -88,6 +90,22 @@ impl Service {
     pub fn assert_running(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {
             panic!("{} exited ({status}):\n{}", self.name, self.log());
+        }
+    }
+
+    /// Waits for the process to exit by itself and its output to be
+    /// collected, failing the test after the deadline.
+    pub fn wait(&mut self) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                for reader in self.readers.drain(..) {
+                    let _ = reader.join();
+                }
+                return status;
+            }
+            assert!(started.elapsed() < DEADLINE, "{} did not exit within {DEADLINE:?}:\n{}", self.name, self.log());
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

@@ -1,6 +1,8 @@
 //! The archiver fed from Kafka (`tickflow archive`): its position is its
-//! consumer group's committed offsets, committed after each roll is durable.
+//! consumer group's committed offsets, committed after each roll is durable;
+//! a broker outage or a full disk is waited out, not exited on.
 
+use super::outage::{Outage, is_disk_full, sleep_unless_stopped};
 use super::{ArchiveConfig, ArchiveError, ArchiveReport, Archiver};
 use crate::metrics::ArchiveMetrics;
 use prometheus_client::metrics::gauge::Gauge;
@@ -29,7 +31,10 @@ impl ClientContext for Quiet {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)) {
+        // An unreachable broker is logged once per outage, by the poll loop.
+        if !matches!(error, KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF))
+            && !is_transport(&error)
+        {
             tracing::error!(%error, reason, "Kafka client error.");
         }
     }
@@ -43,7 +48,8 @@ impl ConsumerContext for Quiet {}
 ///
 /// The archiver owns every partition of the topic (assigned explicitly, so a
 /// restart resumes at once instead of waiting for a group rebalance) and
-/// keeps its position as the group's committed offsets.
+/// keeps its position as the group's committed offsets. An unreachable
+/// broker and a full disk are waited out ([`super::outage`]).
 pub fn run(config: &ArchiveConfig, stop: &AtomicBool, metrics: &ArchiveMetrics) -> Result<ArchiveReport, ArchiveError> {
     let kafka = |source| ArchiveError::Kafka { brokers: config.brokers.clone(), source };
     let mut archiver = Archiver::new(&config.rolls, &config.topic, metrics.clone())?;
@@ -56,6 +62,8 @@ pub fn run(config: &ArchiveConfig, stop: &AtomicBool, metrics: &ArchiveMetrics) 
         // As the speed layer: an empty fetch returns within 10 ms, not 500.
         .set("fetch.wait.max.ms", "10")
         .set("statistics.interval.ms", "5000")
+        // As the Java client: back within a second of a broker restart.
+        .set("reconnect.backoff.max.ms", "1000")
         .create_with_context(Quiet(metrics.commit_lag.clone()))
         .map_err(kafka)?;
     let partitions = partitions(&consumer, &config.topic).map_err(kafka)?;
@@ -68,32 +76,91 @@ pub fn run(config: &ArchiveConfig, stop: &AtomicBool, metrics: &ArchiveMetrics) 
     }
     consumer.assign(&assignment).map_err(kafka)?;
     let mut positions = Positions { next: BTreeMap::new(), at_end: BTreeSet::new() };
+    let (mut broker, mut disk) = (Outage::default(), Outage::default());
     while !stop.load(Ordering::Relaxed) {
-        match consumer.poll(Duration::from_millis(100)) {
-            None => {}
-            Some(Ok(message)) => {
-                archive_message(
-                    &mut archiver,
-                    &mut positions,
-                    message.partition(),
-                    message.offset(),
-                    message.payload(),
-                )?;
+        let stepped = step(&mut archiver, &mut positions, &consumer, &mut broker).and_then(|()| {
+            if archiver.roll_due() { commit(&mut archiver, &mut positions, &consumer, config, stop) } else { Ok(false) }
+        });
+        match stepped {
+            Ok(rolled) => {
+                if rolled && let Some((down, retries)) = disk.ended() {
+                    let seconds = format!("{:.1}", down.as_secs_f64());
+                    tracing::info!(seconds, retries, "The archive's disk has space again; archiving resumed.");
+                }
             }
-            Some(Err(KafkaError::PartitionEOF(partition))) => {
-                positions.at_end.insert(partition);
+            Err(error) if is_disk_full(&error) => {
+                if disk.failed() {
+                    tracing::error!(
+                        %error,
+                        out = %config.rolls.out.display(),
+                        "The archive's disk is full: nothing more is committed and the roll is dropped; \
+                         free space there and the archiver reads again from its committed offsets."
+                    );
+                }
+                archiver.abandon()?;
+                positions.next.clear();
+                positions.at_end.clear();
+                consumer.assign(&assignment).map_err(kafka)?;
+                sleep_unless_stopped(disk.backoff(), stop);
+                continue;
             }
-            Some(Err(error)) => tracing::warn!(%error, "Kafka consumer error; retrying."),
+            Err(error) => return Err(error),
         }
-        if archiver.roll_due() {
-            commit(&mut archiver, &mut positions, &consumer, config)?;
+        if broker.is_ongoing() || disk.is_ongoing() {
+            archiver.unavailable();
         }
         if config.stop_at_end && partitions.iter().all(|p| positions.at_end.contains(p)) {
             break;
         }
     }
-    commit(&mut archiver, &mut positions, &consumer, config)?;
+    commit(&mut archiver, &mut positions, &consumer, config, stop)?;
     Ok(archiver.report())
+}
+
+/// Polls one message (or event) and hands a message to the archiver.
+fn step(
+    archiver: &mut Archiver<'_>,
+    positions: &mut Positions,
+    consumer: &BaseConsumer<Quiet>,
+    broker: &mut Outage,
+) -> Result<(), ArchiveError> {
+    let reached = match consumer.poll(Duration::from_millis(100)) {
+        None => false,
+        Some(Ok(message)) => {
+            let (partition, offset) = (message.partition(), message.offset());
+            archive_message(archiver, positions, partition, offset, message.payload())?;
+            true
+        }
+        Some(Err(KafkaError::PartitionEOF(partition))) => {
+            positions.at_end.insert(partition);
+            true
+        }
+        Some(Err(error)) if is_transport(&error) => {
+            if broker.failed() {
+                tracing::warn!(%error, "Kafka is unreachable; the archiver retries until it is back.");
+            }
+            false
+        }
+        Some(Err(error)) => {
+            tracing::warn!(%error, "Kafka consumer error; retrying.");
+            false
+        }
+    };
+    if reached && let Some((down, _)) = broker.ended() {
+        let seconds = format!("{:.1}", down.as_secs_f64());
+        tracing::info!(seconds, "Kafka is reachable again; archiving resumed.");
+    }
+    Ok(())
+}
+
+/// Whether the error says the broker cannot be reached (librdkafka
+/// reconnects by itself), as opposed to one about the request.
+fn is_transport(error: &KafkaError) -> bool {
+    let code = match error {
+        KafkaError::Global(code) | KafkaError::MessageConsumption(code) => code,
+        _ => return false,
+    };
+    matches!(code, RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::AllBrokersDown)
 }
 
 /// The partitions of `topic`, none if it does not exist.
@@ -131,14 +198,18 @@ fn archive_message(
 
 /// Makes the roll durable, commits its offsets, then seals what the
 /// watermark has passed; nothing when nothing was read since the last commit.
+/// A commit the broker does not answer is retried until it does (the next
+/// roll must not begin before this one is committed) or `stop` is set.
+/// Says whether it rolled.
 fn commit(
     archiver: &mut Archiver<'_>,
     positions: &mut Positions,
     consumer: &BaseConsumer<Quiet>,
     config: &ArchiveConfig,
-) -> Result<(), ArchiveError> {
+    stop: &AtomicBool,
+) -> Result<bool, ArchiveError> {
     if positions.next.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let kafka = |source| ArchiveError::Kafka { brokers: config.brokers.clone(), source };
     archiver.roll(|| {
@@ -146,8 +217,25 @@ fn commit(
         for (&partition, &next) in &positions.next {
             offsets.add_partition_offset(&config.topic, partition, Offset::Offset(next)).map_err(kafka)?;
         }
-        consumer.commit(&offsets, CommitMode::Sync).map_err(kafka)
+        let mut outage = Outage::default();
+        loop {
+            match consumer.commit(&offsets, CommitMode::Sync) {
+                Ok(()) => break,
+                Err(error) if stop.load(Ordering::Relaxed) => return Err(kafka(error)),
+                Err(error) => {
+                    if outage.failed() {
+                        tracing::warn!(%error, "Cannot commit the archive's offsets; the roll is written, retrying.");
+                    }
+                    sleep_unless_stopped(outage.backoff(), stop);
+                }
+            }
+        }
+        if let Some((down, retries)) = outage.ended() {
+            let seconds = format!("{:.1}", down.as_secs_f64());
+            tracing::info!(seconds, retries, "Committed the archive's offsets after the broker answered again.");
+        }
+        Ok(())
     })?;
     positions.next.clear();
-    Ok(())
+    Ok(true)
 }

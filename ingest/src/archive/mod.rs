@@ -23,6 +23,7 @@
 pub mod bus;
 pub mod files;
 pub mod kafka;
+pub mod outage;
 pub mod sealer;
 
 use crate::metrics::ArchiveMetrics;
@@ -218,6 +219,20 @@ impl<'a> Archiver<'a> {
         self.metrics.sealed_days.inc_by(sealed.len() as u64);
         self.report.sealed.extend(sealed);
         Ok(())
+    }
+
+    /// Drops the open roll, its unfinished files and what it noted, after a
+    /// write failed: its records are to be read again.
+    pub fn abandon(&mut self) -> Result<(), ArchiveError> {
+        self.roll = Roll::new(&self.config.out);
+        self.pending.clear();
+        files::remove_unfinished(&self.config.out)
+    }
+
+    /// Says the archiver can neither read nor make rolls durable now: no
+    /// partition turns idle for the sealer meanwhile.
+    pub fn unavailable(&mut self) {
+        self.sealer.unavailable();
     }
 
     /// Whether nothing was written since the last roll.

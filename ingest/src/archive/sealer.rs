@@ -59,6 +59,13 @@ impl Sealer {
         }
     }
 
+    /// Says the archiver can neither read nor make rolls durable now (the
+    /// broker is unreachable, the disk full): that silence turns no
+    /// partition idle, as in the speed layer.
+    pub fn unavailable(&mut self) {
+        self.watermarks.unavailable(self.origin.elapsed());
+    }
+
     /// Seals every open day the watermark has passed; returns them.
     pub fn seal(&mut self) -> Result<Vec<i64>, ArchiveError> {
         let Some(watermark) = self.watermarks.watermark(self.origin.elapsed()) else {

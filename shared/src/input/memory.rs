@@ -213,7 +213,7 @@ impl Input for MemoryInput {
             log.readers[cursor.slot] = cursor.next;
             log.trim();
         }
-        Ok(Polled { records })
+        Ok(Polled { records, unavailable: false })
     }
 
     fn complete(&self) -> bool {
