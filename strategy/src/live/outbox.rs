@@ -14,12 +14,12 @@
 //! [`PARTITIONS`] partitions.
 
 use super::{LiveError, Output};
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::Duration;
+use tickflow_shared::kafka::KafkaConfig;
 use tickflow_shared::render::write_json_signal;
 use tickflow_shared::store::SignalStore;
 
@@ -35,7 +35,7 @@ const DELIVERY: Duration = Duration::from_secs(30);
 /// The Kafka side of the outbox.
 pub struct Outbox {
     producer: FutureProducer,
-    brokers: String,
+    kafka: KafkaConfig,
     topic: String,
     strategy: String,
     /// The publish mark as last read or written; `None` until read.
@@ -45,17 +45,19 @@ pub struct Outbox {
 impl Outbox {
     /// An idempotent producer for `output`, publishing the signals of `strategy`.
     pub fn new(output: &Output, strategy: &str) -> Result<Self, LiveError> {
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", &output.brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "5")
-            .set("enable.sparse.connections", "false")
+        let producer = output
+            .kafka
+            .client(&[
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+                ("linger.ms", "5"),
+                ("enable.sparse.connections", "false"),
+            ])
             .create()
-            .map_err(|e| LiveError::Kafka { brokers: output.brokers.clone(), message: e.to_string() })?;
+            .map_err(|e| LiveError::Kafka { brokers: output.kafka.brokers().to_owned(), message: e.to_string() })?;
         Ok(Self {
             producer,
-            brokers: output.brokers.clone(),
+            kafka: output.kafka.clone(),
             topic: output.topic.clone(),
             strategy: strategy.to_owned(),
             mark: None,
@@ -111,10 +113,8 @@ impl Outbox {
 
     /// Creates the topic unless it exists.
     async fn ensure_topic(&self) -> Result<(), LiveError> {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .create()
-            .map_err(|e| self.error(format!("no admin client: {e}")))?;
+        let admin: AdminClient<DefaultClientContext> =
+            self.kafka.client(&[]).create().map_err(|e| self.error(format!("no admin client: {e}")))?;
         let topic = NewTopic::new(&self.topic, PARTITIONS, TopicReplication::Fixed(1));
         let results = admin
             .create_topics(&[topic], &AdminOptions::new())
@@ -132,6 +132,6 @@ impl Outbox {
     }
 
     fn error(&self, message: String) -> LiveError {
-        LiveError::Kafka { brokers: self.brokers.clone(), message }
+        LiveError::Kafka { brokers: self.kafka.brokers().to_owned(), message }
     }
 }
