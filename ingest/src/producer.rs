@@ -22,7 +22,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rustc_hash::FxHashMap;
 use std::time::Duration;
 use tickflow_shared::fixed::{DECIMALS, SCALE};
-use tickflow_shared::kafka::KafkaConfig;
+use tickflow_shared::kafka::{KafkaConfig, Security};
 use tickflow_shared::time::NANOS_PER_MILLI;
 use tickflow_shared::wire;
 use tickflow_shared::{Symbol, Tick};
@@ -38,6 +38,17 @@ pub enum KafkaClientError {
         brokers: String,
         /// The client error.
         source: KafkaError,
+    },
+    /// The brokers refused the client's password or certificate.
+    #[error(
+        "Kafka at {brokers}: {reason}; check sasl.username and sasl.mechanisms, the password in \
+         TICKFLOW_KAFKA_SASL_PASSWORD (or the file TICKFLOW_KAFKA_SASL_PASSWORD_FILE names) and the SSL properties"
+    )]
+    Security {
+        /// The bootstrap servers.
+        brokers: String,
+        /// librdkafka's message.
+        reason: String,
     },
     /// Some trades were not delivered after librdkafka's retries.
     #[error("{0} trade(s) could not be delivered to Kafka; see the log for the first errors")]
@@ -71,12 +82,18 @@ impl ProducerContext for Counting {
 }
 
 /// Creates `topic` with `partitions` through the admin API unless it exists.
+/// Being a command's first request, it fails at once on a wrong password
+/// or certificate.
 pub async fn ensure_topic(kafka: &KafkaConfig, topic: &str, partitions: i32) -> Result<(), KafkaClientError> {
     let error = |source| KafkaClientError::Kafka { brokers: kafka.brokers().to_owned(), source };
+    let security = Security::new(kafka).map_err(error)?;
     let admin: AdminClient<DefaultClientContext> = kafka.client(&[]).create().map_err(error)?;
-    let results = admin
-        .create_topics(&[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+    let results = security
+        .guard(
+            admin.create_topics(&[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new()),
+        )
         .await
+        .map_err(|reason| KafkaClientError::Security { brokers: kafka.brokers().to_owned(), reason })?
         .map_err(error)?;
     // Dropping the client joins its polling thread, which waits up to 100 ms
     // for an event: let another thread do that, not the caller's start-up.

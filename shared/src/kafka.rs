@@ -13,10 +13,15 @@
 //! so a property overrides a tuning default (`linger.ms`) but never a setting
 //! tickflow's guarantees rest on ([`RESERVED`] refuses those). Nothing here
 //! prints a secret: [`KafkaConfig`]'s `Debug` masks it and errors name the
-//! key, never the value.
+//! key, never the value. A wrong password or certificate fails a command at
+//! start with librdkafka's reason ([`Security`]) instead of a time-out.
 
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
+
+mod security;
+
+pub use security::Security;
 
 /// The prefix of the environment variables that carry Kafka properties.
 pub const ENV_PREFIX: &str = "TICKFLOW_KAFKA_";

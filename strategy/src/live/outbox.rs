@@ -19,7 +19,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::Duration;
-use tickflow_shared::kafka::KafkaConfig;
+use tickflow_shared::kafka::{KafkaConfig, Security};
 use tickflow_shared::render::write_json_signal;
 use tickflow_shared::store::SignalStore;
 
@@ -111,14 +111,22 @@ impl Outbox {
         Ok(sent)
     }
 
-    /// Creates the topic unless it exists.
+    /// Creates the topic unless it exists; fails at once on a wrong
+    /// password or certificate.
     async fn ensure_topic(&self) -> Result<(), LiveError> {
-        let admin: AdminClient<DefaultClientContext> =
-            self.kafka.client(&[]).create().map_err(|e| self.error(format!("no admin client: {e}")))?;
+        let no_client = |e| self.error(format!("no admin client: {e}"));
+        let security = Security::new(&self.kafka).map_err(no_client)?;
+        let admin: AdminClient<DefaultClientContext> = self.kafka.client(&[]).create().map_err(no_client)?;
         let topic = NewTopic::new(&self.topic, PARTITIONS, TopicReplication::Fixed(1));
-        let results = admin
-            .create_topics(&[topic], &AdminOptions::new())
+        let results = security
+            .guard(admin.create_topics(&[topic], &AdminOptions::new()))
             .await
+            .map_err(|reason| {
+                self.error(format!(
+                    "{reason}; check sasl.username and sasl.mechanisms, the password in TICKFLOW_KAFKA_SASL_PASSWORD \
+                     (or the file TICKFLOW_KAFKA_SASL_PASSWORD_FILE names) and the SSL properties"
+                ))
+            })?
             .map_err(|e| self.error(format!("cannot create the topic {}: {e}", self.topic)))?;
         // Dropping the client joins its polling thread: not on the runtime's.
         std::thread::spawn(move || drop(admin));
