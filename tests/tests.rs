@@ -19,6 +19,7 @@ mod features;
 mod features_deploy;
 mod features_naive;
 mod kafka;
+mod kafka_security;
 mod logs;
 mod produce;
 mod quote;

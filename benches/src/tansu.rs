@@ -89,7 +89,8 @@ impl Drop for Broker {
     }
 }
 
-fn binary() -> Option<PathBuf> {
+/// The tansu binary: `$TICKFLOW_TEST_TANSU`, else `tansu` on `PATH` or in `~/.cargo/bin`.
+pub fn binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("TICKFLOW_TEST_TANSU") {
         return Some(PathBuf::from(path));
     }
