@@ -25,6 +25,7 @@ mod produce;
 mod quote;
 mod readers;
 mod reference;
+mod secrets;
 mod serve;
 mod serve_open_range;
 mod serve_signals;
