@@ -203,4 +203,8 @@ fn no_subcommand_shows_a_secret_when_it_succeeds_or_fails() {
     answers_without_secrets(addr, &["/healthz", &format!("/api/v1/status{token}"), &format!("/metrics{token}")]);
     demo.terminate();
     assert_no_secret("demo's log", &demo.log());
+
+    // The server gone while the deployment still points at it.
+    cluster.stop_immediate();
+    fails(&["bars", "--store", &in_url, "--interval", "1h"], &[]);
 }
