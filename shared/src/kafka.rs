@@ -18,6 +18,7 @@
 
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
+use rdkafka::producer::BaseProducer;
 
 mod security;
 
@@ -213,7 +214,40 @@ impl KafkaConfig {
             merged.retain(|(k, _)| *k != key);
             merged.push((key, value));
         }
-        Ok(Self { brokers: brokers.to_owned(), properties: merged })
+        let config = Self { brokers: brokers.to_owned(), properties: merged };
+        config.check_together()?;
+        Ok(config)
+    }
+
+    /// Creates (and drops) a client with every property, for librdkafka's
+    /// checks of properties together (`sasl.username` without a password,
+    /// an `ssl.ca.location` it cannot read); its message names the key.
+    fn check_together(&self) -> Result<(), KafkaConfigError> {
+        match self.client(&[]).create::<BaseProducer>() {
+            Ok(client) => {
+                // Dropping a client joins librdkafka's threads: not on the caller's.
+                std::thread::spawn(move || drop(client));
+                Ok(())
+            }
+            Err(error) => {
+                let message = match error {
+                    KafkaError::ClientCreation(message) => message,
+                    error => error.to_string(),
+                };
+                let key =
+                    message.split([' ', ':']).next().filter(|k| k.contains('.')).unwrap_or("(together)").to_owned();
+                let message = if message.contains("sasl.password") {
+                    format!(
+                        "{message} (the password goes in {} or {}_FILE)",
+                        env_name("sasl.password"),
+                        env_name("sasl.password")
+                    )
+                } else {
+                    message
+                };
+                Err(KafkaConfigError::Invalid { key, message })
+            }
+        }
     }
 
     /// The bootstrap servers.

@@ -100,3 +100,13 @@ fn the_environment_gives_properties_without_its_secrets() {
     ]);
     assert_eq!(properties_from_env(vars), pairs(&[("security.protocol", "SASL_SSL")]));
 }
+
+#[test]
+fn librdkafka_checks_the_properties_together_at_start() {
+    let unreadable = pairs(&[("security.protocol", "SSL"), ("ssl.ca.location", "/nonexistent/ca.pem")]);
+    let error = KafkaConfig::new("k:9092", unreadable, "", Vec::new()).expect_err("no such CA file").to_string();
+    assert!(error.starts_with("Kafka property ssl.ca.location: ssl.ca.location failed"), "{error}");
+    let no_password = pairs(&[("security.protocol", "SASL_PLAINTEXT"), ("sasl.mechanisms", "SCRAM-SHA-512")]);
+    let error = KafkaConfig::new("k:9092", no_password, "", Vec::new()).expect_err("no password").to_string();
+    assert!(error.contains("sasl.password must be set") && error.contains("TICKFLOW_KAFKA_SASL_PASSWORD"), "{error}");
+}
