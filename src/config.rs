@@ -52,7 +52,7 @@ const KAFKA_ARG: &str = "kafka_property";
 pub fn with_env(command: Command) -> Command {
     command.mut_subcommands(|sub| {
         sub.mut_args(|arg| {
-            // --kafka-property reads one variable per property instead (see `kafka_env`).
+            // --kafka-property reads one variable per property instead (see `insert_kafka_env`).
             if arg.get_long().is_none() || arg.get_id() == CONFIG_ARG || arg.get_id() == KAFKA_ARG {
                 return arg;
             }
