@@ -7,7 +7,7 @@
 # recompiles tickflow's crates, not its dependencies.
 FROM rust:1-slim-bookworm AS build
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential cmake perl pkg-config \
+    && apt-get install -y --no-install-recommends build-essential cmake perl pkg-config libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -18,11 +18,12 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     && install -m 0755 target/release/tickflow /usr/local/bin/tickflow
 
 # Stage 2: a slim Debian with only what the binary needs at run time
-# (librdkafka, zlib and SQLite are linked in statically; CA certificates for
-# the quote API over HTTPS), running as an unprivileged user.
+# (librdkafka, zlib and SQLite are linked in statically; OpenSSL, which
+# librdkafka uses for Kafka over SSL and SASL SCRAM, is the system's; CA
+# certificates for the quote API over HTTPS), running as an unprivileged user.
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 tickflow \
     && useradd --system --uid 10001 --gid tickflow --home-dir /var/lib/tickflow --shell /usr/sbin/nologin tickflow \

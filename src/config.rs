@@ -19,12 +19,19 @@
 //! read otherwise, so running tickflow in a checkout never picks up the
 //! deployment's settings. Secrets (the database password, API tokens) have
 //! no key: they come only from the environment or from files it names.
+//!
+//! Kafka client properties are the exception to one-variable-per-flag: the
+//! `[kafka]` table (`"security.protocol" = "SASL_SSL"`) and every
+//! `TICKFLOW_KAFKA_<NAME>` variable become `--kafka-property KEY=VALUE`
+//! arguments, the file's first, then the environment's, then the user's,
+//! so a later value of a key wins.
 
 use anyhow::Context;
 use clap::error::{ContextKind, ContextValue};
 use clap::{Arg, ArgAction, Command};
 use std::ffi::OsString;
 use std::path::PathBuf;
+use tickflow_shared::kafka;
 
 /// The variable naming the config file, like `--config`.
 pub const CONFIG_ENV: &str = "TICKFLOW_CONFIG";
@@ -33,7 +40,11 @@ pub const GLOBAL: &str = "global";
 /// The strategy's table: `name` is `--strategy`, every other key a
 /// `--param key=value` of the subcommands that run a strategy.
 pub const STRATEGY: &str = "strategy";
+/// The Kafka client properties' table: each key a `--kafka-property key=value`.
+pub const KAFKA: &str = "kafka";
 const CONFIG_ARG: &str = "config";
+/// The argument the `[kafka]` table and the `TICKFLOW_KAFKA_<NAME>` variables feed.
+const KAFKA_ARG: &str = "kafka_property";
 
 /// Gives every long argument of every subcommand a `TICKFLOW_<NAME>`
 /// environment variable unless it has one already. A variable that is set
@@ -41,7 +52,8 @@ const CONFIG_ARG: &str = "config";
 pub fn with_env(command: Command) -> Command {
     command.mut_subcommands(|sub| {
         sub.mut_args(|arg| {
-            if arg.get_long().is_none() || arg.get_id() == CONFIG_ARG {
+            // --kafka-property reads one variable per property instead (see `insert_kafka_env`).
+            if arg.get_long().is_none() || arg.get_id() == CONFIG_ARG || arg.get_id() == KAFKA_ARG {
                 return arg;
             }
             let name = match arg.get_env() {
@@ -78,6 +90,12 @@ pub struct Prepared {
 /// subcommand in `args` into the command line.
 pub fn prepare(command: &Command, args: Vec<OsString>) -> anyhow::Result<Prepared> {
     let Some(file) = config_path(&args) else {
+        let mut args = args;
+        if let Some(position) = subcommand_position(command, &args) {
+            let sub =
+                command.find_subcommand(args[position].to_string_lossy().as_ref()).context("a known subcommand")?;
+            insert_kafka_env(sub, &mut args, position + 1);
+        }
         return Ok(Prepared { args, ..Prepared::default() });
     };
     let text = std::fs::read_to_string(&file)
@@ -126,12 +144,32 @@ pub fn apply(command: &Command, args: Vec<OsString>, text: &str, file: &str) -> 
             // and a later value of a name wins, so flags override them one by one.
             return !other_strategy;
         }
+        if setting.section == KAFKA {
+            // The same: the environment's and the user's properties come after.
+            return true;
+        }
         !user.iter().any(|u| u.get_id() == arg.get_id() || conflict(sub, arg, u))
     });
     let (inserted, origins) = tokens(chosen.collect());
+    let after_file = position + 1 + inserted.len();
     let mut out = args;
     out.splice(position + 1..position + 1, inserted);
+    insert_kafka_env(sub, &mut out, after_file);
     Ok(Prepared { args: out, file: None, origins })
+}
+
+/// Inserts a `--kafka-property` argument for each `TICKFLOW_KAFKA_<NAME>`
+/// variable at `at` (after the file's settings, before the user's), if
+/// `sub` has the flag. Secrets stay in the environment, where the command
+/// reads them itself.
+fn insert_kafka_env(sub: &Command, args: &mut Vec<OsString>, at: usize) {
+    if !sub.get_arguments().any(|a| a.get_id() == KAFKA_ARG) {
+        return;
+    }
+    let vars = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let tokens =
+        kafka::properties_from_env(vars).into_iter().map(|(k, v)| OsString::from(format!("--kafka-property={k}={v}")));
+    args.splice(at..at, tokens);
 }
 
 /// Whether the user names a strategy (`--strategy` or `TICKFLOW_STRATEGY`)
@@ -163,11 +201,41 @@ fn chosen<'a>(sub: &'a Command, settings: &'a [Setting]) -> Vec<(&'a Arg, &'a Se
         settings.iter().filter(|s| s.section == sub.get_name()).filter_map(|s| Some((arg(s)?, s))).collect();
     let global = settings
         .iter()
-        .filter(|s| s.section == GLOBAL || s.section == STRATEGY)
+        .filter(|s| s.section == GLOBAL || s.section == STRATEGY || s.section == KAFKA)
         .filter_map(|s| Some((arg(s)?, s)))
-        .filter(|(a, _)| !own.iter().any(|(o, _)| o.get_id() == a.get_id() || conflict(sub, a, o)));
+        .filter(|(a, s)| {
+            s.section == KAFKA || !own.iter().any(|(o, _)| o.get_id() == a.get_id() || conflict(sub, a, o))
+        });
     let global: Vec<_> = global.collect();
     own.into_iter().chain(global).collect()
+}
+
+/// The `[kafka]` table: each key a librdkafka property (`"security.protocol"
+/// = "SASL_SSL"`, or dotted: `sasl.mechanisms = "SCRAM-SHA-512"`), checked
+/// by librdkafka when a command builds its clients. Secrets are refused.
+fn kafka_table(body: &toml::Value, file: &str) -> anyhow::Result<Vec<Setting>> {
+    let toml::Value::Table(body) = body else {
+        anyhow::bail!("config file {file}: {KAFKA} must be a section ([{KAFKA}]), not a value");
+    };
+    let mut settings = Vec::new();
+    for (key, value) in flatten(body) {
+        if kafka::is_secret(&key) {
+            return Err(kafka_secret(file, KAFKA, &key));
+        }
+        let value = scalar(&value).map_err(|why| anyhow::anyhow!("config file {file}: [{KAFKA}] {key}: {why}"))?;
+        let values = vec![format!("{key}={value}")];
+        settings.push(Setting { section: KAFKA.to_owned(), key, id: KAFKA_ARG.to_owned(), values, flag: false });
+    }
+    Ok(settings)
+}
+
+/// The error for a Kafka secret in the file, naming where it belongs.
+fn kafka_secret(file: &str, section: &str, key: &str) -> anyhow::Error {
+    let env = kafka::env_name(key);
+    anyhow::anyhow!(
+        "config file {file}: [{section}] {key} is a secret; secrets never go in the config file: set {env} or \
+         {env}_FILE (a file whose first line is the value)"
+    )
 }
 
 /// The `--key=value` arguments of `chosen` and where each came from.
@@ -231,13 +299,17 @@ fn validate(command: &Command, table: &toml::Table, file: &str) -> anyhow::Resul
             settings.extend(strategy_table(body, file)?);
             continue;
         }
+        if section == KAFKA {
+            settings.extend(kafka_table(body, file)?);
+            continue;
+        }
         let subs: Vec<&Command> = if section == GLOBAL {
             command.get_subcommands().collect()
         } else {
             let sub = command.find_subcommand(section).with_context(|| {
                 let known: Vec<&str> = command.get_subcommands().map(Command::get_name).collect();
                 format!(
-                    "config file {file}: unknown section [{section}]; sections are [{GLOBAL}], [{STRATEGY}] and [{}]",
+                    "config file {file}: unknown section [{section}]; sections are [{GLOBAL}], [{STRATEGY}], [{KAFKA}] and [{}]",
                     known.join("], [")
                 )
             })?;
@@ -267,6 +339,12 @@ fn validate(command: &Command, table: &toml::Table, file: &str) -> anyhow::Resul
                     "config file {file}: [{section}] {key} holds a password; secrets never go in the config file: \
                      remove it from the URL and set TICKFLOW_STORE_PASSWORD or TICKFLOW_STORE_PASSWORD_FILE"
                 );
+            }
+            if id == KAFKA_ARG
+                && let Some(secret) =
+                    values.iter().filter_map(|v| v.split_once('=')).find(|(k, _)| kafka::is_secret(k.trim()))
+            {
+                return Err(kafka_secret(file, section, secret.0.trim()));
             }
             settings.push(Setting { section: section.clone(), key, id, values, flag });
         }

@@ -100,7 +100,13 @@ impl Topic {
     /// Creates `name` with `partitions` partitions on `bootstrap`.
     fn create(bootstrap: &str, name: &str, partitions: i32) -> Topic {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        runtime.block_on(tickflow_ingest::producer::ensure_topic(bootstrap, name, partitions)).expect("topic");
+        runtime
+            .block_on(tickflow_ingest::producer::ensure_topic(
+                &tickflow_shared::kafka::KafkaConfig::plain(bootstrap),
+                name,
+                partitions,
+            ))
+            .expect("topic");
         let producer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
             .set("enable.idempotence", "true")

@@ -18,6 +18,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use tickflow_ingest::producer::{Prepared, Sequencer};
 use tickflow_ingest::replay::{Chunk, Replay};
+use tickflow_shared::kafka::KafkaConfig;
 
 /// Arguments of `tickflow bench produce`.
 #[derive(clap::Args, Debug)]
@@ -140,7 +141,7 @@ fn messages(archive: &Path, ticks: u64) -> Result<Vec<Prepared>, BenchError> {
 fn raw_client(brokers: &str, topic: &str, messages: &[Prepared], args: &Args) -> Result<f64, BenchError> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime
-        .block_on(tickflow_ingest::producer::ensure_topic(brokers, topic, args.partitions))
+        .block_on(tickflow_ingest::producer::ensure_topic(&KafkaConfig::plain(brokers), topic, args.partitions))
         .map_err(|e| BenchError::Run(e.to_string()))?;
     let producer = raw_producer(brokers)?;
     let clock = Instant::now();
@@ -167,7 +168,7 @@ fn kafka(e: KafkaError) -> BenchError {
 
 /// The raw client, with the settings of `tickflow produce`.
 pub(crate) fn raw_producer(brokers: &str) -> Result<BaseProducer, BenchError> {
-    tickflow_ingest::producer::producer_config(brokers).create().map_err(kafka)
+    tickflow_ingest::producer::producer_config(&KafkaConfig::plain(brokers)).create().map_err(kafka)
 }
 
 /// Queues one message, waiting while the client's queue is full.

@@ -127,7 +127,8 @@ fn spawn(binary: &Path, storage: Storage, port: u16, dir: &Path) -> Result<Child
         .map_err(|e| BenchError::Prepare(format!("cannot start {}: {e}", binary.display())))
 }
 
-fn binary() -> Option<PathBuf> {
+/// The tansu binary: `$TICKFLOW_TEST_TANSU`, else `tansu` on `PATH` or in `~/.cargo/bin`.
+pub fn binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("TICKFLOW_TEST_TANSU") {
         return Some(PathBuf::from(path));
     }

@@ -7,7 +7,6 @@
 
 use crate::child::{Finished, run_to_end};
 use crate::{BenchError, produce, tansu};
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::Producer;
 use rdkafka::{Offset, TopicPartitionList};
@@ -15,6 +14,7 @@ use serde_json::{Value, json};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use tickflow_ingest::simulator::{SimConfig, Trades};
+use tickflow_shared::kafka::KafkaConfig;
 use tickflow_shared::wire;
 
 /// The trades a benchmark reads: how many, of how many symbols, over how
@@ -77,7 +77,7 @@ fn fill(brokers: &str, topic: &str, partitions: i32, ticks: u64, symbols: usize)
     eprintln!("Filling {topic} with {ticks} trades (not timed) ...");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime
-        .block_on(tickflow_ingest::producer::ensure_topic(brokers, topic, partitions))
+        .block_on(tickflow_ingest::producer::ensure_topic(&KafkaConfig::plain(brokers), topic, partitions))
         .map_err(|e| BenchError::Prepare(e.to_string()))?;
     let producer = produce::raw_producer(brokers)?;
     let config = SimConfig { symbols, ..SimConfig::default() };
@@ -96,11 +96,8 @@ fn fill(brokers: &str, topic: &str, partitions: i32, ticks: u64, symbols: usize)
 /// Seconds for one raw consumer to receive the first `ticks` messages of `topic`.
 fn raw_consume(brokers: &str, topic: &str, ticks: u64) -> Result<f64, BenchError> {
     let kafka = |e: rdkafka::error::KafkaError| BenchError::Run(format!("raw consumer: {e}"));
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "bench-raw")
-        .set("enable.auto.commit", "false")
-        .set("fetch.wait.max.ms", "10")
+    let consumer: BaseConsumer = KafkaConfig::plain(brokers)
+        .client(&[("group.id", "bench-raw"), ("enable.auto.commit", "false"), ("fetch.wait.max.ms", "10")])
         .create()
         .map_err(kafka)?;
     let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(30)).map_err(kafka)?;

@@ -23,6 +23,7 @@ use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tickflow_shared::fixed::{DECIMALS, SCALE};
+use tickflow_shared::kafka::{KafkaConfig, Security};
 use tickflow_shared::time::NANOS_PER_MILLI;
 use tickflow_shared::wire;
 use tickflow_shared::{Symbol, Tick};
@@ -38,6 +39,17 @@ pub enum KafkaClientError {
         brokers: String,
         /// The client error.
         source: KafkaError,
+    },
+    /// The brokers refused the client's password or certificate.
+    #[error(
+        "Kafka at {brokers}: {reason}; check sasl.username and sasl.mechanisms, the password in \
+         TICKFLOW_KAFKA_SASL_PASSWORD (or the file TICKFLOW_KAFKA_SASL_PASSWORD_FILE names) and the SSL properties"
+    )]
+    Security {
+        /// The bootstrap servers.
+        brokers: String,
+        /// librdkafka's message.
+        reason: String,
     },
     /// Some trades were not delivered after librdkafka's retries.
     #[error("{0} trade(s) could not be delivered to Kafka; see the log for the first errors")]
@@ -90,13 +102,18 @@ impl ProducerContext for Counting {
 }
 
 /// Creates `topic` with `partitions` through the admin API unless it exists.
-pub async fn ensure_topic(brokers: &str, topic: &str, partitions: i32) -> Result<(), KafkaClientError> {
-    let error = |source| KafkaClientError::Kafka { brokers: brokers.to_owned(), source };
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", brokers).create().map_err(error)?;
-    let results = admin
-        .create_topics(&[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new())
+/// Being a command's first request, it fails at once on a wrong password
+/// or certificate.
+pub async fn ensure_topic(kafka: &KafkaConfig, topic: &str, partitions: i32) -> Result<(), KafkaClientError> {
+    let error = |source| KafkaClientError::Kafka { brokers: kafka.brokers().to_owned(), source };
+    let security = Security::new(kafka).map_err(error)?;
+    let admin: AdminClient<DefaultClientContext> = kafka.client(&[]).create().map_err(error)?;
+    let results = security
+        .guard(
+            admin.create_topics(&[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))], &AdminOptions::new()),
+        )
         .await
+        .map_err(|reason| KafkaClientError::Security { brokers: kafka.brokers().to_owned(), reason })?
         .map_err(error)?;
     // Dropping the client joins its polling thread, which waits up to 100 ms
     // for an event: let another thread do that, not the caller's start-up.
@@ -117,19 +134,17 @@ pub async fn ensure_topic(brokers: &str, topic: &str, partitions: i32) -> Result
 /// librdkafka's default (a connection only when a request needs one) the
 /// idempotent producer waits two rounds of its 500 ms producer-id timer
 /// before the first trade can leave, and a one-trade run takes a second.
-pub fn producer_config(brokers: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    config
-        .set("bootstrap.servers", brokers)
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("batch.num.messages", "10000")
-        .set("compression.type", "lz4")
-        .set("enable.sparse.connections", "false")
+pub fn producer_config(kafka: &KafkaConfig) -> ClientConfig {
+    kafka.client(&[
+        ("enable.idempotence", "true"),
+        ("linger.ms", "5"),
+        ("batch.num.messages", "10000"),
+        ("compression.type", "lz4"),
+        ("enable.sparse.connections", "false"),
         // As the Java client: back within a second of a broker restart, not
         // librdkafka's 10 s (the consumers wait for the trades it holds).
-        .set("reconnect.backoff.max.ms", "1000");
-    config
+        ("reconnect.backoff.max.ms", "1000"),
+    ])
 }
 
 /// Trades ready to send: each with its symbol's `seq`, encoded in the wire
@@ -265,21 +280,21 @@ pub struct TickProducer {
 }
 
 impl TickProducer {
-    /// An idempotent producer for `topic` on `brokers`, counting into metrics of its own.
-    pub fn new(brokers: &str, topic: &str) -> Result<Self, KafkaClientError> {
-        Self::with_metrics(brokers, topic, ProduceMetrics::default())
+    /// An idempotent producer for `topic` on `kafka`, counting into metrics of its own.
+    pub fn new(kafka: &KafkaConfig, topic: &str) -> Result<Self, KafkaClientError> {
+        Self::with_metrics(kafka, topic, ProduceMetrics::default())
     }
 
-    /// An idempotent producer for `topic` on `brokers` that counts trades
+    /// An idempotent producer for `topic` on `kafka` that counts trades
     /// sent and delivery reports into `metrics`.
-    pub fn with_metrics(brokers: &str, topic: &str, metrics: ProduceMetrics) -> Result<Self, KafkaClientError> {
-        let producer = producer_config(brokers)
+    pub fn with_metrics(kafka: &KafkaConfig, topic: &str, metrics: ProduceMetrics) -> Result<Self, KafkaClientError> {
+        let producer = producer_config(kafka)
             .create_with_context(Counting(metrics.clone(), AtomicBool::new(false)))
-            .map_err(|source| KafkaClientError::Kafka { brokers: brokers.to_owned(), source })?;
+            .map_err(|source| KafkaClientError::Kafka { brokers: kafka.brokers().to_owned(), source })?;
         Ok(Self {
             producer,
             topic: topic.to_owned(),
-            brokers: brokers.to_owned(),
+            brokers: kafka.brokers().to_owned(),
             sequencer: Sequencer::default(),
             value: Vec::with_capacity(128),
             metrics,

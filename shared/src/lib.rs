@@ -14,6 +14,7 @@ pub mod fixed;
 pub mod indicators;
 pub mod input;
 pub mod interval;
+pub mod kafka;
 pub mod logging;
 pub mod render;
 pub mod signal;

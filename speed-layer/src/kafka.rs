@@ -3,7 +3,6 @@
 //! not the group's, say where to resume) and decodes the wire format.
 
 use rdkafka::ClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
@@ -13,39 +12,45 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tickflow_shared::input::{Input, InputError, Inputs, Payload, Polled, Positions, Record};
+use tickflow_shared::kafka::KafkaConfig;
 use tickflow_shared::watermark::Partition;
 
 /// The `ticks` topic on a Kafka cluster.
 pub struct KafkaInputs {
-    brokers: String,
+    kafka: KafkaConfig,
     topic: String,
 }
 
 impl KafkaInputs {
-    /// Reads `topic` on `brokers`.
-    pub fn new(brokers: &str, topic: &str) -> Self {
-        Self { brokers: brokers.to_owned(), topic: topic.to_owned() }
+    /// Reads `topic` with the clients `kafka` configures.
+    pub fn new(kafka: &KafkaConfig, topic: &str) -> Self {
+        Self { kafka: kafka.clone(), topic: topic.to_owned() }
     }
 
     fn consumer(&self, positions: Arc<dyn Positions>) -> Result<BaseConsumer<Context>, InputError> {
-        ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .set("group.id", "tickflow-speed")
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "true")
-            .set("fetch.wait.max.ms", "10")
-            // Per-partition lag for the metrics, from librdkafka's statistics.
-            .set("statistics.interval.ms", "1000")
-            // As the Java client: back within a second of a broker restart.
-            .set("reconnect.backoff.max.ms", "1000")
+        self.kafka
+            .client(&[
+                ("group.id", "tickflow-speed"),
+                ("enable.auto.commit", "false"),
+                ("enable.auto.offset.store", "false"),
+                ("auto.offset.reset", "earliest"),
+                ("enable.partition.eof", "true"),
+                ("fetch.wait.max.ms", "10"),
+                // Per-partition lag for the metrics, from librdkafka's statistics.
+                ("statistics.interval.ms", "1000"),
+                // As the Java client: back within a second of a broker restart.
+                ("reconnect.backoff.max.ms", "1000"),
+            ])
             .create_with_context(Context(positions))
             .map_err(|e| self.broker("creating a consumer", e))
     }
 
     fn broker(&self, action: &str, error: KafkaError) -> InputError {
-        InputError::Broker { action: action.to_owned(), brokers: self.brokers.clone(), source: Box::new(error) }
+        InputError::Broker {
+            action: action.to_owned(),
+            brokers: self.kafka.brokers().to_owned(),
+            source: Box::new(error),
+        }
     }
 }
 

@@ -14,6 +14,8 @@ pub struct Args {
     /// Kafka bootstrap servers, `host:port[,host:port]`.
     #[arg(long, env = "TICKFLOW_BROKERS")]
     brokers: String,
+    #[command(flatten)]
+    kafka: super::kafka::KafkaArgs,
     /// Topic to archive; created (with `--partitions`) if missing, so the archiver may start first.
     #[arg(long, default_value = DEFAULT_TOPIC)]
     topic: String,
@@ -45,9 +47,10 @@ pub struct Args {
 /// Runs `tickflow archive`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(args.roll_trades > 0, "--roll-trades must be at least 1");
-    super::runtime()?.block_on(ensure_topic(&args.brokers, &args.topic, args.partitions))?;
+    let kafka = args.kafka.config(&args.brokers)?;
+    super::runtime()?.block_on(ensure_topic(&kafka, &args.topic, args.partitions))?;
     let config = ArchiveConfig {
-        brokers: args.brokers,
+        kafka,
         topic: args.topic,
         group: args.group,
         rolls: RollConfig {

@@ -62,7 +62,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let result = runtime.block_on(run_once(&config, store));
         metrics.record(&result, started.elapsed());
         let report = result.map_err(|error| match error {
-            BatchError::Store(_) => anyhow::Error::new(error).context(format!("store {store}")),
+            BatchError::Store(_) => {
+                anyhow::Error::new(error).context(format!("store {}", tickflow_shared::store::redact(store)))
+            }
             error => error.into(),
         })?;
         print(&report, args.show_rejects);

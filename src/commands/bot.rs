@@ -48,6 +48,9 @@ pub struct Args {
     /// Kafka bootstrap servers for --signals-topic.
     #[arg(long, requires = "signals_topic")]
     brokers: Option<String>,
+    #[command(flatten)]
+    kafka: super::kafka::KafkaArgs,
+
     /// Also put each signal on this Kafka topic (JSON keyed by symbol, idempotent producer).
     #[arg(long, requires = "brokers")]
     signals_topic: Option<String>,
@@ -88,7 +91,7 @@ fn config(args: &Args) -> anyhow::Result<Config> {
         anyhow::ensure!((0..10_000).contains(&bps), "{flag} {bps} must be from 0 to 9999 basis points");
     }
     let output = match (&args.brokers, &args.signals_topic) {
-        (Some(brokers), Some(topic)) => Some(Output { brokers: brokers.clone(), topic: topic.clone() }),
+        (Some(brokers), Some(topic)) => Some(Output { kafka: args.kafka.config(brokers)?, topic: topic.clone() }),
         _ => None,
     };
     Ok(Config {

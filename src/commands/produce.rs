@@ -14,6 +14,8 @@ pub struct Args {
     /// Kafka bootstrap servers, `host:port[,host:port]`.
     #[arg(long, env = "TICKFLOW_BROKERS")]
     brokers: String,
+    #[command(flatten)]
+    kafka: super::kafka::KafkaArgs,
     /// Topic to produce to; created (with `--partitions`) if missing.
     #[arg(long, default_value = DEFAULT_TOPIC)]
     topic: String,
@@ -127,7 +129,7 @@ fn config(args: &Args) -> anyhow::Result<ProduceConfig> {
         Source::Replay { paths: args.replay.clone(), speed: args.speed }
     };
     Ok(ProduceConfig {
-        brokers: args.brokers.clone(),
+        kafka: args.kafka.config(&args.brokers)?,
         topic: args.topic.clone(),
         partitions: args.partitions,
         rejects_topic: args.rejects_topic.clone(),

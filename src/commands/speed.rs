@@ -23,6 +23,8 @@ pub struct Args {
     /// Kafka bootstrap servers, `host:port[,host:port]` (or use --simulate).
     #[arg(long, env = "TICKFLOW_BROKERS", required_unless_present = "simulate")]
     brokers: Option<String>,
+    #[command(flatten)]
+    kafka: super::kafka::KafkaArgs,
     /// Topic of trades; created (with `--partitions`) if missing.
     #[arg(long, default_value = DEFAULT_TOPIC)]
     topic: String,
@@ -116,16 +118,20 @@ impl Tuning {
 /// Runs `tickflow speed`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut config = config(&args)?;
+    let kafka = match &args.brokers {
+        Some(brokers) if !args.simulate => Some(args.kafka.config(brokers)?),
+        _ => None,
+    };
     let mut registry = prometheus_client::registry::Registry::default();
     config.metrics = SpeedMetrics::register(&mut registry);
     super::serve_metrics(args.metrics_listen, registry)?;
     let runtime = super::runtime()?;
     let store: Arc<dyn SpeedStore> = runtime.block_on(store::open(&args.store, Access::Write))?;
     let stop = super::stop_on_signal()?;
-    let inputs: Arc<dyn Inputs> = match &args.brokers {
-        Some(brokers) if !args.simulate => {
-            runtime.block_on(ensure_topic(brokers, &args.topic, args.partitions))?;
-            Arc::new(KafkaInputs::new(brokers, &args.topic))
+    let inputs: Arc<dyn Inputs> = match &kafka {
+        Some(kafka) => {
+            runtime.block_on(ensure_topic(kafka, &args.topic, args.partitions))?;
+            Arc::new(KafkaInputs::new(kafka, &args.topic))
         }
         _ => {
             let bus = MemoryBus::new(args.partitions.max(1) as usize);

@@ -206,3 +206,33 @@ fn the_strategy_table_becomes_strategy_and_param_flags_that_flags_override() {
         keys.iter().filter(|d| d.section == STRATEGY && d.key != "name").map(|d| d.key.clone()).collect();
     assert_eq!(example, ["fast", "slow"]);
 }
+
+#[test]
+fn the_kafka_table_becomes_kafka_property_flags_before_the_users() {
+    let text = "[kafka]\n\"security.protocol\" = \"SASL_SSL\"\nsasl.mechanisms = \"SCRAM-SHA-512\"\nlinger.ms = 20\n";
+    let args = load(text, &["tickflow", "archive", "--kafka-property", "linger.ms=50", "--out", "x"]).expect("loads");
+    let at = |token: &str| args.iter().position(|a| a == token);
+    for expected in [
+        "--kafka-property=security.protocol=SASL_SSL",
+        "--kafka-property=sasl.mechanisms=SCRAM-SHA-512",
+        "--kafka-property=linger.ms=20",
+    ] {
+        assert!(at(expected) < at("linger.ms=50"), "{expected} before the user's flag: {args:?}");
+    }
+    // Commands without Kafka clients ignore the table.
+    let serve = load(text, &["tickflow", "serve"]).expect("loads");
+    assert!(!serve.iter().any(|a| a.contains("kafka")), "{serve:?}");
+}
+
+#[test]
+fn a_kafka_secret_in_the_file_is_refused_and_never_shown() {
+    for text in [
+        "[kafka]\n\"sasl.password\" = \"hunter2\"\n",
+        "[kafka]\nssl.key.password = \"hunter2\"\n",
+        "[produce]\nkafka_property = [\"sasl.password=hunter2\"]\n",
+    ] {
+        let error = load(text, &["tickflow", "produce"]).expect_err(text).to_string();
+        assert!(!error.contains("hunter2"), "the error shows the secret: {error}");
+        assert!(error.contains("TICKFLOW_KAFKA_") && error.contains("_PASSWORD_FILE"), "{error}");
+    }
+}

@@ -32,3 +32,81 @@ impl Broker {
         self.0.bootstrap()
     }
 }
+
+/// A tansu broker that requires SASL (SCRAM-SHA-256 and -512) from every
+/// client, on SQLite storage, with one user. tansu creates users over the
+/// Kafka protocol, which an authenticating broker refuses before the
+/// handshake, so the user is created on the same storage first, by the
+/// same broker without authentication, which then restarts with it.
+pub struct SaslBroker {
+    child: std::process::Child,
+    port: u16,
+    /// The broker's storage and log, removed on drop.
+    _dir: tempfile::TempDir,
+}
+
+impl SaslBroker {
+    /// Starts the broker with `user` and `password` for both SCRAM mechanisms.
+    pub fn start(user: &str, password: &str) -> SaslBroker {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = super::free_port();
+        let binary = tickflow_bench::tansu::binary().expect("Kafka tests need tansu: set TICKFLOW_TEST_TANSU");
+        let mut plain = Self::spawn(&binary, dir.path(), port, false);
+        wait_for(port, &mut plain, dir.path());
+        for mechanism in ["scram256", "scram512"] {
+            let status = std::process::Command::new(&binary)
+                .args(["user", "create", "--broker", &format!("tcp://127.0.0.1:{port}"), "--mechanism", mechanism])
+                .args([user, password])
+                .stdout(std::process::Stdio::null())
+                .status()
+                .expect("tansu user create runs");
+            assert!(status.success(), "tansu user create {user} --mechanism {mechanism}: {status}");
+        }
+        let _ = plain.kill();
+        let _ = plain.wait();
+        let mut child = Self::spawn(&binary, dir.path(), port, true);
+        wait_for(port, &mut child, dir.path());
+        SaslBroker { child, port, _dir: dir }
+    }
+
+    fn spawn(binary: &std::path::Path, dir: &std::path::Path, port: u16, authentication: bool) -> std::process::Child {
+        let url = format!("tcp://127.0.0.1:{port}");
+        let mut command = std::process::Command::new(binary);
+        command
+            .args(["broker", "--storage-engine=sqlite://tansu.db"])
+            .arg(format!("--listener-url={url}"))
+            .arg(format!("--advertised-listener-url={url}"))
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("broker.log")).expect("broker log"));
+        if authentication {
+            command.arg("--authentication");
+        }
+        command.spawn().expect("tansu starts")
+    }
+
+    /// `host:port` for `bootstrap.servers`.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+/// Waits (up to 30 s) until the broker accepts connections, or fails with its log.
+fn wait_for(port: u16, child: &mut std::process::Child, dir: &std::path::Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let log = || std::fs::read_to_string(dir.join("broker.log")).unwrap_or_default();
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("tansu exited with {status}: {}", log());
+        }
+        assert!(std::time::Instant::now() < deadline, "tansu did not listen within 30 s: {}", log());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+impl Drop for SaslBroker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -76,7 +76,11 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         .block_on(tickflow_shared::store::open(&store_url, Access::Write))
         .map_err(|e| BenchError::Prepare(e.to_string()))?;
     runtime
-        .block_on(tickflow_ingest::producer::ensure_topic(&brokers, TOPIC, 6))
+        .block_on(tickflow_ingest::producer::ensure_topic(
+            &tickflow_shared::kafka::KafkaConfig::plain(&brokers),
+            TOPIC,
+            6,
+        ))
         .map_err(|e| BenchError::Prepare(e.to_string()))?;
     let metrics = std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?;
     let speed = Running(

@@ -7,7 +7,6 @@ use super::{ArchiveConfig, ArchiveError, ArchiveReport, Archiver};
 use crate::metrics::ArchiveMetrics;
 use prometheus_client::metrics::gauge::Gauge;
 use rdkafka::ClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
@@ -51,24 +50,26 @@ impl ConsumerContext for Quiet {}
 /// keeps its position as the group's committed offsets. An unreachable
 /// broker and a full disk are waited out ([`super::outage`]).
 pub fn run(config: &ArchiveConfig, stop: &AtomicBool, metrics: &ArchiveMetrics) -> Result<ArchiveReport, ArchiveError> {
-    let kafka = |source| ArchiveError::Kafka { brokers: config.brokers.clone(), source };
+    let kafka = |source| ArchiveError::Kafka { brokers: config.kafka.brokers().to_owned(), source };
     let mut archiver = Archiver::new(&config.rolls, &config.topic, metrics.clone())?;
-    let consumer: BaseConsumer<Quiet> = ClientConfig::new()
-        .set("bootstrap.servers", &config.brokers)
-        .set("group.id", &config.group)
-        .set("enable.auto.commit", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("enable.partition.eof", "true")
-        // As the speed layer: an empty fetch returns within 10 ms, not 500.
-        .set("fetch.wait.max.ms", "10")
-        .set("statistics.interval.ms", "5000")
-        // As the Java client: back within a second of a broker restart.
-        .set("reconnect.backoff.max.ms", "1000")
+    let consumer: BaseConsumer<Quiet> = config
+        .kafka
+        .client(&[
+            ("group.id", &config.group),
+            ("enable.auto.commit", "false"),
+            ("auto.offset.reset", "earliest"),
+            ("enable.partition.eof", "true"),
+            // As the speed layer: an empty fetch returns within 10 ms, not 500.
+            ("fetch.wait.max.ms", "10"),
+            ("statistics.interval.ms", "5000"),
+            // As the Java client: back within a second of a broker restart.
+            ("reconnect.backoff.max.ms", "1000"),
+        ])
         .create_with_context(Quiet(metrics.commit_lag.clone()))
         .map_err(kafka)?;
     let partitions = partitions(&consumer, &config.topic).map_err(kafka)?;
     if partitions.is_empty() {
-        return Err(ArchiveError::NoTopic { topic: config.topic.clone(), brokers: config.brokers.clone() });
+        return Err(ArchiveError::NoTopic { topic: config.topic.clone(), brokers: config.kafka.brokers().to_owned() });
     }
     let mut assignment = TopicPartitionList::new();
     for &partition in &partitions {
@@ -211,7 +212,7 @@ fn commit(
     if positions.next.is_empty() {
         return Ok(false);
     }
-    let kafka = |source| ArchiveError::Kafka { brokers: config.brokers.clone(), source };
+    let kafka = |source| ArchiveError::Kafka { brokers: config.kafka.brokers().to_owned(), source };
     archiver.roll(|| {
         let mut offsets = TopicPartitionList::new();
         for (&partition, &next) in &positions.next {

@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tickflow_shared::codec::{CodecError, Reject};
 use tickflow_shared::input::{InputError, Payload, Record};
+use tickflow_shared::kafka::KafkaConfig;
 use tickflow_shared::time::day_of;
 use tickflow_shared::watermark::WatermarkConfig;
 
@@ -68,8 +69,8 @@ impl RollConfig {
 /// What the Kafka archiver reads, where it writes, and when it rolls and seals.
 #[derive(Clone, Debug)]
 pub struct ArchiveConfig {
-    /// Kafka bootstrap servers.
-    pub brokers: String,
+    /// Kafka bootstrap servers and client properties.
+    pub kafka: KafkaConfig,
     /// The topic of trades.
     pub topic: String,
     /// The consumer group.

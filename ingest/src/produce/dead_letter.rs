@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tickflow_shared::codec::Reject;
+use tickflow_shared::kafka::KafkaConfig;
 
 /// Counts the rejects the broker did not take.
 struct Undelivered(Arc<AtomicU64>);
@@ -40,14 +41,15 @@ pub struct DeadLetters {
 }
 
 impl DeadLetters {
-    /// An idempotent producer for the dead-letter `topic` on `brokers`,
+    /// An idempotent producer for the dead-letter `topic` on `kafka`,
     /// counting each reject in `metrics.rejects`.
-    pub fn new(brokers: &str, topic: &str, metrics: ProduceMetrics) -> Result<Self, KafkaClientError> {
+    pub fn new(kafka: &KafkaConfig, topic: &str, metrics: ProduceMetrics) -> Result<Self, KafkaClientError> {
         let undelivered = Arc::new(AtomicU64::new(0));
-        let producer = producer_config(brokers)
+        let brokers = kafka.brokers().to_owned();
+        let producer = producer_config(kafka)
             .create_with_context(Undelivered(undelivered.clone()))
-            .map_err(|source| KafkaClientError::Kafka { brokers: brokers.to_owned(), source })?;
-        Ok(Self { producer, topic: topic.to_owned(), brokers: brokers.to_owned(), undelivered, metrics, sent: 0 })
+            .map_err(|source| KafkaClientError::Kafka { brokers: brokers.clone(), source })?;
+        Ok(Self { producer, topic: topic.to_owned(), brokers, undelivered, metrics, sent: 0 })
     }
 
     /// Hands `reject` to librdkafka, waiting while its queue is full.

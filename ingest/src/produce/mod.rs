@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tickflow_shared::codec::{CodecError, Reject};
+use tickflow_shared::kafka::KafkaConfig;
 use tickflow_shared::time::now_ns;
 
 /// Where trades come from.
@@ -54,8 +55,8 @@ pub enum Source {
 /// What `produce` reads and where it sends it.
 #[derive(Clone, Debug)]
 pub struct ProduceConfig {
-    /// Kafka bootstrap servers.
-    pub brokers: String,
+    /// Kafka bootstrap servers and client properties.
+    pub kafka: KafkaConfig,
     /// The topic of trades.
     pub topic: String,
     /// Partitions of the topic when it has to be created.
@@ -77,10 +78,11 @@ impl ProduceConfig {
     /// ```
     /// use tickflow_ingest::produce::{ProduceConfig, Source};
     /// use tickflow_ingest::simulator::SimConfig;
+    /// use tickflow_shared::kafka::KafkaConfig;
     ///
     /// let source = Source::Simulate { market: SimConfig::default(), rate: 1000.0 };
     /// let mut config = ProduceConfig {
-    ///     brokers: "localhost:9092".into(),
+    ///     kafka: KafkaConfig::plain("localhost:9092"),
     ///     topic: "ticks".into(),
     ///     partitions: 6,
     ///     rejects_topic: None,
@@ -144,12 +146,12 @@ pub fn run(config: &ProduceConfig, metrics: ProduceMetrics, stop: &AtomicBool) -
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(ProduceError::Runtime)?;
     let rejects_topic = config.rejects_topic();
-    let mut producer = TickProducer::with_metrics(&config.brokers, &config.topic, metrics.clone())?;
-    let mut dead = DeadLetters::new(&config.brokers, &rejects_topic, metrics.clone())?;
+    let mut producer = TickProducer::with_metrics(&config.kafka, &config.topic, metrics.clone())?;
+    let mut dead = DeadLetters::new(&config.kafka, &rejects_topic, metrics.clone())?;
     runtime.block_on(async {
         let (trades, rejects) = tokio::join!(
-            ensure_topic(&config.brokers, &config.topic, config.partitions),
-            ensure_topic(&config.brokers, &rejects_topic, 1)
+            ensure_topic(&config.kafka, &config.topic, config.partitions),
+            ensure_topic(&config.kafka, &rejects_topic, 1)
         );
         trades.and(rejects)
     })?;

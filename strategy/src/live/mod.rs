@@ -76,8 +76,8 @@ pub struct Config {
 /// Kafka output of signals.
 #[derive(Clone, Debug)]
 pub struct Output {
-    /// Bootstrap servers, `host:port,…`.
-    pub brokers: String,
+    /// Bootstrap servers and client properties.
+    pub kafka: tickflow_shared::kafka::KafkaConfig,
     /// The topic, e.g. `signals`.
     pub topic: String,
 }

@@ -14,12 +14,12 @@
 //! [`PARTITIONS`] partitions.
 
 use super::{LiveError, Output};
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::Duration;
+use tickflow_shared::kafka::{KafkaConfig, Security};
 use tickflow_shared::render::write_json_signal;
 use tickflow_shared::store::SignalStore;
 
@@ -35,7 +35,7 @@ const DELIVERY: Duration = Duration::from_secs(30);
 /// The Kafka side of the outbox.
 pub struct Outbox {
     producer: FutureProducer,
-    brokers: String,
+    kafka: KafkaConfig,
     topic: String,
     strategy: String,
     /// The publish mark as last read or written; `None` until read.
@@ -45,17 +45,19 @@ pub struct Outbox {
 impl Outbox {
     /// An idempotent producer for `output`, publishing the signals of `strategy`.
     pub fn new(output: &Output, strategy: &str) -> Result<Self, LiveError> {
-        let producer = ClientConfig::new()
-            .set("bootstrap.servers", &output.brokers)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "5")
-            .set("enable.sparse.connections", "false")
+        let producer = output
+            .kafka
+            .client(&[
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+                ("linger.ms", "5"),
+                ("enable.sparse.connections", "false"),
+            ])
             .create()
-            .map_err(|e| LiveError::Kafka { brokers: output.brokers.clone(), message: e.to_string() })?;
+            .map_err(|e| LiveError::Kafka { brokers: output.kafka.brokers().to_owned(), message: e.to_string() })?;
         Ok(Self {
             producer,
-            brokers: output.brokers.clone(),
+            kafka: output.kafka.clone(),
             topic: output.topic.clone(),
             strategy: strategy.to_owned(),
             mark: None,
@@ -109,16 +111,22 @@ impl Outbox {
         Ok(sent)
     }
 
-    /// Creates the topic unless it exists.
+    /// Creates the topic unless it exists; fails at once on a wrong
+    /// password or certificate.
     async fn ensure_topic(&self) -> Result<(), LiveError> {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .create()
-            .map_err(|e| self.error(format!("no admin client: {e}")))?;
+        let no_client = |e| self.error(format!("no admin client: {e}"));
+        let security = Security::new(&self.kafka).map_err(no_client)?;
+        let admin: AdminClient<DefaultClientContext> = self.kafka.client(&[]).create().map_err(no_client)?;
         let topic = NewTopic::new(&self.topic, PARTITIONS, TopicReplication::Fixed(1));
-        let results = admin
-            .create_topics(&[topic], &AdminOptions::new())
+        let results = security
+            .guard(admin.create_topics(&[topic], &AdminOptions::new()))
             .await
+            .map_err(|reason| {
+                self.error(format!(
+                    "{reason}; check sasl.username and sasl.mechanisms, the password in TICKFLOW_KAFKA_SASL_PASSWORD \
+                     (or the file TICKFLOW_KAFKA_SASL_PASSWORD_FILE names) and the SSL properties"
+                ))
+            })?
             .map_err(|e| self.error(format!("cannot create the topic {}: {e}", self.topic)))?;
         // Dropping the client joins its polling thread: not on the runtime's.
         std::thread::spawn(move || drop(admin));
@@ -132,6 +140,6 @@ impl Outbox {
     }
 
     fn error(&self, message: String) -> LiveError {
-        LiveError::Kafka { brokers: self.brokers.clone(), message }
+        LiveError::Kafka { brokers: self.kafka.brokers().to_owned(), message }
     }
 }
