@@ -125,10 +125,7 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
 }
 
 async fn create_database(admin: &str) -> Result<String, BenchError> {
-    let (client, connection) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
-        .await
-        .map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
-    tokio::spawn(connection);
+    let client = store::connect_postgres(admin).await.map_err(|e| BenchError::Prepare(e.to_string()))?;
     client.batch_execute("CREATE DATABASE tickflow_bench").await.map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
     let server = admin.rsplit_once('/').map_or(admin, |(server, _database)| server);
     Ok(format!("{server}/tickflow_bench"))

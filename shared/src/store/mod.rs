@@ -39,8 +39,8 @@ pub mod testing;
 
 pub use batch::{BatchDay, BatchPublish, BatchRun, DayFile, DaySummary, FileManifest};
 pub use error::StoreError;
-pub use postgres::PostgresStore;
 pub use postgres::timescale::Conversion;
+pub use postgres::{PostgresStore, connect as connect_postgres};
 pub use query::{BarQuery, Bars, View, ViewBar, ViewSelect};
 pub use retention::{Retained, Retention};
 pub use roles::{BatchStore, Progress, ReadStore, SignalStore, SpeedStore, Store};

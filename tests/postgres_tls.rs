@@ -1,0 +1,149 @@
+//! Issue 21: PostgreSQL over TLS with libpq's `sslmode`s, on rustls, against
+//! a real server with `ssl = on` and certificates made here: a CA, a server
+//! certificate for 127.0.0.1 only, and a CA that signed nothing.
+
+use crate::support::postgres::Cluster;
+use crate::support::{tickflow, tickflow_output};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+use std::path::{Path, PathBuf};
+use tickflow_shared::store::testing::bar;
+use tickflow_shared::store::{self, Access, BarQuery, BatchPublish, DaySummary, ViewSelect};
+use tickflow_shared::time::NANOS_PER_DAY;
+
+/// A CA: its certificate in PEM and what signs with it.
+fn new_ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(rcgen::DnType::CommonName, name);
+    let key = KeyPair::generate().expect("CA key");
+    let cert = params.self_signed(&key).expect("CA certificate");
+    (cert.pem(), Issuer::new(params, key))
+}
+
+/// A server with `ssl = on`, its certificate (for the IP address 127.0.0.1,
+/// no host name) signed by the CA written to `ca.pem` in its directory.
+struct TlsServer {
+    cluster: Cluster,
+    ca: PathBuf,
+    other_ca: PathBuf,
+}
+
+impl TlsServer {
+    fn start() -> Self {
+        let cluster = Cluster::new(&["ssl = on"]);
+        let (ca_pem, issuer) = new_ca("tickflow test CA");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("server params");
+        params.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
+        let key = KeyPair::generate().expect("server key");
+        let cert = params.signed_by(&key, &issuer).expect("server certificate");
+        // The server's defaults: server.crt and server.key in its data directory.
+        let data = cluster.data();
+        write(&cluster, &data.join("server.crt"), &cert.pem());
+        write(&cluster, &data.join("server.key"), &key.serialize_pem());
+        let ca = cluster.dir.join("ca.pem");
+        std::fs::write(&ca, ca_pem).expect("write ca.pem");
+        let other_ca = cluster.dir.join("other-ca.pem");
+        std::fs::write(&other_ca, new_ca("another CA").0).expect("write other-ca.pem");
+        cluster.start("");
+        Self { cluster, ca, other_ca }
+    }
+
+    /// The URL of its `postgres` database on `host`, with `params`.
+    fn url(&self, host: &str, params: &str) -> String {
+        format!("postgres://postgres@{host}:{}/postgres?{params}", self.cluster.port)
+    }
+}
+
+fn write(cluster: &Cluster, path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    cluster.chown(path);
+}
+
+/// Whether the connection `url` opens is encrypted, as the server sees it.
+async fn encrypted(url: &str) -> bool {
+    let client = store::connect_postgres(url).await.unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    let row = client.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).await.expect("ssl");
+    row.get(0)
+}
+
+/// Why connecting to `url` failed.
+async fn refused(url: &str) -> String {
+    let error = store::connect_postgres(url).await.err().unwrap_or_else(|| panic!("{url} connected"));
+    println!("{url}: {error}");
+    error.to_string()
+}
+
+#[tokio::test]
+async fn postgres_tls_verify_full_opens_migrates_and_round_trips_a_bar() {
+    let server = TlsServer::start();
+    let url = server.url("127.0.0.1", &format!("sslmode=verify-full&sslrootcert={}", server.ca.display()));
+    let migrate = tickflow(&["migrate", "--store", &url]);
+    assert!(migrate.contains("migration(s) applied now"), "{migrate}");
+
+    let store = store::open(&url, Access::Write).await.expect("open over verify-full");
+    let day = 19_000;
+    let published = bar("AAPL", "1m", day * NANOS_PER_DAY, 100);
+    let publish = BatchPublish {
+        started_at: 1,
+        days: vec![DaySummary { day, trades: 1 }],
+        bars: Box::new(vec![published.clone()].into_iter()),
+        files: Vec::new(),
+        forget_files: Vec::new(),
+        rejects: Vec::new(),
+    };
+    store.publish_batch(publish).await.expect("publish");
+    let query = BarQuery {
+        interval: "1m".parse().expect("interval"),
+        symbol: None,
+        from: None,
+        to: None,
+        view: ViewSelect::Merged,
+        limit: None,
+    };
+    let read = store.bars(&query).await.expect("read").bars;
+    assert_eq!(read.iter().map(|b| &b.bar).collect::<Vec<_>>(), vec![&published]);
+    assert!(encrypted(&url).await);
+}
+
+#[tokio::test]
+async fn postgres_tls_wrong_ca_and_wrong_host_fail_clearly() {
+    let server = TlsServer::start();
+    let wrong_ca = format!("sslmode=verify-full&sslrootcert={}", server.other_ca.display());
+    let error = refused(&server.url("127.0.0.1", &wrong_ca)).await;
+    assert!(error.contains("does not verify") && error.contains("sslrootcert="), "{error}");
+
+    // The certificate names 127.0.0.1, not localhost.
+    let ca = server.ca.display();
+    let error = refused(&server.url("localhost", &format!("sslmode=verify-full&sslrootcert={ca}"))).await;
+    assert!(error.contains("not valid for the host name localhost") && error.contains("verify-ca"), "{error}");
+    assert!(encrypted(&server.url("localhost", &format!("sslmode=verify-ca&sslrootcert={ca}"))).await);
+    // libpq's rule: require with a CA checks the chain as verify-ca does.
+    let error =
+        refused(&server.url("localhost", &format!("sslmode=require&sslrootcert={}", server.other_ca.display()))).await;
+    assert!(error.contains("does not verify"), "{error}");
+
+    let output = tickflow_output(&["migrate", "--store", &server.url("127.0.0.1", &wrong_ca)]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("does not verify"), "{stderr}");
+    let error = refused(&server.url("127.0.0.1", "sslmode=verify")).await;
+    assert!(error.contains("disable, prefer, require, verify-ca, verify-full"), "{error}");
+}
+
+#[tokio::test]
+async fn postgres_tls_modes_against_servers_with_and_without_ssl() {
+    let server = TlsServer::start();
+    assert!(encrypted(&server.url("127.0.0.1", "sslmode=require")).await, "require: encrypted, not verified");
+    assert!(encrypted(&server.url("127.0.0.1", "sslmode=prefer")).await);
+    assert!(encrypted(&server.url("127.0.0.1", "")).await, "prefer is the default");
+    assert!(!encrypted(&server.url("127.0.0.1", "sslmode=disable")).await);
+
+    let plain = Cluster::new(&[]);
+    plain.start("");
+    let url = |mode: &str| format!("postgres://postgres@127.0.0.1:{}/postgres?sslmode={mode}", plain.port);
+    assert!(!encrypted(&url("prefer")).await, "prefer falls back to plain");
+    assert!(!encrypted(&url("disable")).await);
+    let error = refused(&url("require")).await;
+    assert!(error.contains("does not support SSL"), "{error}");
+}
