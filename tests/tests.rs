@@ -20,6 +20,7 @@ mod features_deploy;
 mod features_naive;
 mod kafka;
 mod logs;
+mod postgres_reader;
 mod postgres_tls;
 mod produce;
 mod quote;

@@ -14,6 +14,9 @@ pub enum StoreError {
     /// certificate did not pass the checks they ask for.
     #[error("PostgreSQL TLS: {0}")]
     Tls(String),
+    /// Granting a role read access failed.
+    #[error("cannot grant read access: {0}")]
+    Grant(String),
     /// SQLite failed.
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),

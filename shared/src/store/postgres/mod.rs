@@ -9,6 +9,7 @@
 
 mod batch;
 mod connect;
+mod grant;
 mod numeric;
 mod password;
 mod read;
@@ -21,6 +22,8 @@ pub(crate) mod timescale;
 mod tls;
 
 pub use connect::connect;
+pub use grant::GrantReport;
+pub(crate) use grant::grant_read;
 
 use super::{Access, BatchRun, Progress, SpeedStatus, StoreError, migrations, redact};
 use bytes::{BufMut, BytesMut};
