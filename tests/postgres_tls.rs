@@ -141,7 +141,7 @@ async fn postgres_tls_modes_against_servers_with_and_without_ssl() {
 
     let plain = Cluster::new(&[]);
     plain.start("");
-    let url = |mode: &str| format!("postgres://postgres@127.0.0.1:{}/postgres?sslmode={mode}", plain.port);
+    let url = |mode: &str| format!("{}?sslmode={mode}", plain.url());
     assert!(!encrypted(&url("prefer")).await, "prefer falls back to plain");
     assert!(!encrypted(&url("disable")).await);
     let error = refused(&url("require")).await;
