@@ -54,6 +54,9 @@ async fn postgres_reader_role_serves_and_exports_and_cannot_write() {
     let archive = shared_data().join("real");
     tickflow(&["batch", "--archive", archive.to_str().expect("path"), "--store", &owner, "--intervals", "1h,1d"]);
 
+    let unknown = tickflow_output(&["grant", "--store", &owner, "--role", "nobody_made_this_role"]);
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(!unknown.status.success() && stderr.contains("does not exist: create it first"), "{stderr}");
     let granted = tickflow(&["grant", "--store", &owner, "--role", &role]);
     println!("{granted}");
     assert!(granted.contains("batch_bars") && granted.contains("schema_migrations"), "{granted}");

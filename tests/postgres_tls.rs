@@ -26,11 +26,19 @@ struct TlsServer {
     cluster: Cluster,
     ca: PathBuf,
     other_ca: PathBuf,
+    issuer: Issuer<'static, KeyPair>,
 }
 
 impl TlsServer {
     fn start() -> Self {
-        let cluster = Cluster::new(&["ssl = on"]);
+        let server = Self::new(&["ssl = on"]);
+        server.cluster.start("");
+        server
+    }
+
+    /// The server, not started yet; `conf` lines for its postgresql.conf.
+    fn new(conf: &[&str]) -> Self {
+        let cluster = Cluster::new(conf);
         let (ca_pem, issuer) = new_ca("tickflow test CA");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("server params");
         params.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
@@ -44,8 +52,19 @@ impl TlsServer {
         std::fs::write(&ca, ca_pem).expect("write ca.pem");
         let other_ca = cluster.dir.join("other-ca.pem");
         std::fs::write(&other_ca, new_ca("another CA").0).expect("write other-ca.pem");
-        cluster.start("");
-        Self { cluster, ca, other_ca }
+        Self { cluster, ca, other_ca, issuer }
+    }
+
+    /// A client certificate for `user` signed by the CA, and its key: PEM files.
+    fn client_cert(&self, user: &str) -> (PathBuf, PathBuf) {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("client params");
+        params.distinguished_name.push(rcgen::DnType::CommonName, user);
+        let key = KeyPair::generate().expect("client key");
+        let cert = params.signed_by(&key, &self.issuer).expect("client certificate");
+        let (cert_path, key_path) = (self.cluster.dir.join("client.crt"), self.cluster.dir.join("client.key"));
+        std::fs::write(&cert_path, cert.pem()).expect("write client.crt");
+        std::fs::write(&key_path, key.serialize_pem()).expect("write client.key");
+        (cert_path, key_path)
     }
 
     /// The URL of its `postgres` database on `host`, with `params`.
@@ -68,11 +87,17 @@ async fn encrypted(url: &str) -> bool {
     row.get(0)
 }
 
-/// Why connecting to `url` failed.
+/// Why connecting to `url` failed, with every cause, as `tickflow` prints it.
 async fn refused(url: &str) -> String {
     let error = store::connect_postgres(url).await.err().unwrap_or_else(|| panic!("{url} connected"));
-    println!("{url}: {error}");
-    error.to_string()
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    println!("{url}: {text}");
+    text
 }
 
 #[tokio::test]
@@ -146,4 +171,23 @@ async fn postgres_tls_modes_against_servers_with_and_without_ssl() {
     assert!(!encrypted(&url("disable")).await);
     let error = refused(&url("require")).await;
     assert!(error.contains("does not support SSL"), "{error}");
+}
+
+/// `sslcert` and `sslkey`: a server that takes only client certificates
+/// (`hostssl … cert`) lets in the user its certificate names, and nobody
+/// without one.
+#[tokio::test]
+async fn postgres_tls_client_certificate_authenticates() {
+    let server = TlsServer::new(&["ssl = on", "ssl_ca_file = 'root.crt'"]);
+    let data = server.cluster.data();
+    let ca = std::fs::read_to_string(&server.ca).expect("read ca.pem");
+    write(&server.cluster, &data.join("root.crt"), &ca);
+    write(&server.cluster, &data.join("pg_hba.conf"), "local all all trust\nhostssl all all 127.0.0.1/32 cert\n");
+    server.cluster.start("");
+    let (cert, key) = server.client_cert("postgres");
+    let verify = format!("sslmode=verify-full&sslrootcert={}", server.ca.display());
+    let with_cert = format!("{verify}&sslcert={}&sslkey={}", cert.display(), key.display());
+    assert!(encrypted(&server.url("127.0.0.1", &with_cert)).await);
+    let error = refused(&server.url("127.0.0.1", &verify)).await;
+    assert!(error.contains("certificate"), "no client certificate, no entry: {error}");
 }

@@ -314,5 +314,10 @@ mod tests {
         assert!(error("postgres://h/db?sslmode=verify").contains(MODES));
         assert!(error("postgres://h/db?sslrootcert=system&sslmode=require").contains("verify-full"));
         assert!(error("postgres://h/db?sslcert=/c.pem").contains("sslkey"));
+        let missing = roots(&Roots::File("/nonexistent/ca.pem".into()), SslMode::VerifyFull).err();
+        let missing = missing.map(|e| e.to_string()).unwrap_or_default();
+        assert!(missing.contains("sslrootcert=/nonexistent/ca.pem") && missing.contains("PEM"), "{missing}");
+        let none = roots(&Roots::None, SslMode::VerifyCa).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(none.contains("add sslrootcert=PATH"), "{none}");
     }
 }
