@@ -191,3 +191,26 @@ async fn postgres_tls_client_certificate_authenticates() {
     let error = refused(&server.url("127.0.0.1", &verify)).await;
     assert!(error.contains("certificate"), "no client certificate, no entry: {error}");
 }
+
+/// SCRAM over TLS binds the password exchange to the server's certificate
+/// (SCRAM-SHA-256-PLUS, `tls-server-end-point`): `channel_binding=require`
+/// succeeds with the right password, and a wrong one is refused.
+#[tokio::test]
+async fn postgres_tls_scram_uses_channel_binding() {
+    let server = TlsServer::new(&["ssl = on", "password_encryption = 'scram-sha-256'"]);
+    let hba =
+        "local all all trust\nhostssl all postgres 127.0.0.1/32 trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n";
+    write(&server.cluster, &server.cluster.data().join("pg_hba.conf"), hba);
+    server.cluster.start("");
+    let admin = store::connect_postgres(&server.url("127.0.0.1", "sslmode=require")).await.expect("connect");
+    admin.batch_execute("CREATE ROLE scram_user LOGIN PASSWORD 's3cret-binding'").await.expect("CREATE ROLE");
+    let url = format!(
+        "postgres://scram_user:s3cret-binding@127.0.0.1:{}/postgres?sslmode=verify-full&sslrootcert={}&channel_binding=require",
+        server.cluster.port,
+        server.ca.display()
+    );
+    assert!(encrypted(&url).await);
+    let wrong = url.replace("s3cret-binding", "wrong");
+    let error = refused(&wrong).await;
+    assert!(error.contains("password authentication failed") && !error.contains("wrong@"), "{error}");
+}

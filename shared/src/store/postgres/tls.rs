@@ -5,7 +5,9 @@
 //! `verify-ca` is the same verification with a host-name mismatch forgiven;
 //! `require` and `prefer` without a CA encrypt but accept any certificate,
 //! still checking that the server holds its key. Which one a connection gets
-//! is decided in [`super::connect`].
+//! is decided in [`super::connect`]. The stream offers `tls-server-end-point`
+//! channel binding, so SCRAM authentication cannot be relayed by a man in
+//! the middle.
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -210,11 +212,71 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Rustls<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for Rustls<S> {
-    /// None: SCRAM then authenticates without channel binding, which
-    /// `channel_binding=prefer` (the default) allows. The binding's hash
-    /// depends on the certificate's signature algorithm, which rustls does
-    /// not parse for us.
+    /// `tls-server-end-point` (RFC 5929): the hash of the server's
+    /// certificate, so SCRAM-SHA-256-PLUS ties the password exchange to this
+    /// TLS session and a man in the middle cannot relay it, even where the
+    /// certificate is not verified.
     fn channel_binding(&self) -> ChannelBinding {
-        ChannelBinding::none()
+        let (_, session) = self.0.get_ref();
+        match session.peer_certificates().and_then(|chain| chain.first()).and_then(|cert| end_point(cert)) {
+            Some(hash) => ChannelBinding::tls_server_end_point(hash),
+            None => ChannelBinding::none(),
+        }
     }
+}
+
+/// The `tls-server-end-point` hash of a certificate: SHA-256, or the hash of
+/// its signature algorithm when that is stronger (RFC 5929, 4.1); none for
+/// algorithms that name no single hash (Ed25519, RSA-PSS).
+fn end_point(cert: &CertificateDer<'_>) -> Option<Vec<u8>> {
+    use sha2::Digest;
+    const SHA384: [&[u8]; 2] =
+        [&[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03], &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c]];
+    const SHA512: [&[u8]; 2] =
+        [&[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04], &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d]];
+    const SHA256_OR_WEAKER: [&[u8]; 5] = [
+        &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02], // ecdsa-with-SHA256
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b], // sha256WithRSAEncryption
+        &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01],       // ecdsa-with-SHA1
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05], // sha1WithRSAEncryption
+        &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x04], // md5WithRSAEncryption
+    ];
+    let algorithm = signature_algorithm(cert.as_ref())?;
+    if SHA384.contains(&algorithm) {
+        Some(sha2::Sha384::digest(cert).to_vec())
+    } else if SHA512.contains(&algorithm) {
+        Some(sha2::Sha512::digest(cert).to_vec())
+    } else if SHA256_OR_WEAKER.contains(&algorithm) {
+        Some(sha2::Sha256::digest(cert).to_vec())
+    } else {
+        None
+    }
+}
+
+/// The OID of a DER certificate's `signatureAlgorithm`: the second element
+/// of `Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signature }`.
+fn signature_algorithm(der: &[u8]) -> Option<&[u8]> {
+    let (certificate, _) = element(der, 0x30)?;
+    let (_, rest) = element(certificate, 0x30)?;
+    let (algorithm, _) = element(rest, 0x30)?;
+    element(algorithm, 0x06).map(|(oid, _)| oid)
+}
+
+/// The contents of the DER element with tag `tag` at the start of `der`, and what follows it.
+fn element(der: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (&first, rest) = der.split_first()?;
+    let (&length, rest) = rest.split_first()?;
+    if first != tag {
+        return None;
+    }
+    let (length, rest) = match length {
+        0..=0x7f => (usize::from(length), rest),
+        0x81..=0x84 => {
+            let (bytes, rest) = rest.split_at_checked(usize::from(length - 0x80))?;
+            (bytes.iter().fold(0usize, |n, &b| (n << 8) | usize::from(b)), rest)
+        }
+        _ => return None,
+    };
+    let (contents, rest) = rest.split_at_checked(length)?;
+    Some((contents, rest))
 }
