@@ -75,6 +75,8 @@ enum Command {
     Bars(commands::bars::Args),
     /// Bring a store's schema up to date (TimescaleDB hypertables where available) and report its state.
     Migrate(commands::migrate::Args),
+    /// Let a PostgreSQL role read the store and nothing else: the least privilege of serve and features.
+    Grant(commands::grant::Args),
     /// Run a strategy over history with the paper ledger; write signals, fills, trades, equity and a report.
     Backtest(commands::backtest::Args),
     /// Run a benchmark scenario and print its figures.
@@ -102,6 +104,7 @@ fn main() -> ExitCode {
         Command::Bot(args) => commands::bot::run(args),
         Command::Bars(args) => commands::bars::run(args),
         Command::Migrate(args) => commands::migrate::run(args),
+        Command::Grant(args) => commands::grant::run(args),
         Command::Backtest(args) => commands::backtest::run(args),
         Command::Bench(args) => tickflow_bench::run(args).map_err(anyhow::Error::from),
     };

@@ -208,9 +208,62 @@ fn k8s_holds_the_workloads_the_deployment_needs() {
         });
         opening.flat_map(|p| strings(&p["spec"]["podSelector"]["matchExpressions"][0]["values"])).collect()
     };
-    assert_eq!(to_port(5432), ["speed", "batch", "serve", "features", "bot"]);
+    assert_eq!(to_port(5432), ["speed", "batch", "serve", "features", "bot", "migrate"]);
     assert_eq!(to_port(9092), ["producer", "archiver", "speed"]);
     find(&manifests, "NetworkPolicy", "default-deny");
+}
+
+/// Issue 21: every store URL verifies PostgreSQL's certificate
+/// (`sslmode=verify-full` against a mounted CA), and serve and features log
+/// in as the read-only role that the one-shot `tickflow grant` sets up.
+#[test]
+fn deployments_use_tls_to_postgres_and_the_read_only_role() {
+    let config: toml::Table =
+        std::fs::read_to_string(repo().join("tickflow.toml")).expect("tickflow.toml").parse().expect("TOML");
+    let ca = "sslmode=verify-full&sslrootcert=/run/secrets/tickflow/postgres-ca.crt";
+    for (section, user) in [("global", "tickflow"), ("serve", "tickflow_reader"), ("features", "tickflow_reader")] {
+        let store = config[section]["store"].as_str().expect("a store URL");
+        assert!(store.starts_with(&format!("postgres://{user}@timescaledb:5432/")), "[{section}] {store}");
+        assert!(store.ends_with(ca), "[{section}] {store}");
+    }
+
+    let compose = resolved_compose();
+    let services = &compose["services"];
+    assert_eq!(strings(&services["grant"]["command"]), ["grant", "--role", "tickflow_reader"]);
+    assert_eq!(services["grant"]["depends_on"]["migrate"]["condition"], "service_completed_successfully");
+    assert_eq!(services["serve"]["depends_on"]["grant"]["condition"], "service_completed_successfully");
+    let password = |name: &str| services[name]["environment"]["TICKFLOW_STORE_PASSWORD"].clone();
+    assert_eq!(password("serve"), services["timescaledb"]["environment"]["TICKFLOW_READER_PASSWORD"]);
+    assert_ne!(password("serve"), password("speed"), "serve has the reader's password, not the owner's");
+    assert!(strings(&services["timescaledb"]["command"]).contains(&"ssl=on".to_owned()));
+    assert_eq!(services["timescaledb"]["depends_on"]["postgres-tls"]["condition"], "service_completed_successfully");
+    for name in ["migrate", "grant", "speed", "batch", "serve", "bot"] {
+        let volumes = serde_json::to_string(&services[name]["volumes"]).expect("json");
+        assert!(volumes.contains("postgres-ca:/run/secrets/tickflow:ro"), "{name} mounts the CA: {volumes}");
+    }
+
+    let manifests = rendered_k8s();
+    let job = &find(&manifests, "Job", "migrate")["spec"]["template"]["spec"];
+    assert_eq!(strings(&job["initContainers"][0]["args"]), ["migrate"]);
+    assert_eq!(strings(&job["containers"][0]["args"]), ["grant", "--role", "tickflow_reader"]);
+    let serve = &find(&manifests, "Deployment", "serve")["spec"]["template"]["spec"];
+    let features = &find(&manifests, "CronJob", "features")["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    let batch = &find(&manifests, "CronJob", "batch")["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    let pods = [
+        (job, "store-password"),
+        (&find(&manifests, "StatefulSet", "speed")["spec"]["template"]["spec"], "store-password"),
+        (batch, "store-password"),
+        (&find(&manifests, "Deployment", "bot")["spec"]["template"]["spec"], "store-password"),
+        (serve, "reader-password"),
+        (features, "reader-password"),
+    ];
+    for (pod, password) in pods {
+        let secrets = pod["volumes"].as_array().and_then(|v| v.iter().find(|v| v["name"] == "secrets"));
+        let items = serde_json::to_string(&secrets.expect("a secrets volume")["secret"]["items"]).expect("json");
+        assert!(items.contains("postgres-ca.crt") && items.contains(password), "{items}");
+        let env = serde_json::to_string(&pod["containers"][0]["env"]).expect("json");
+        assert!(env.contains(&format!("/run/secrets/tickflow/{password}")), "{env}");
+    }
 }
 
 /// The StatefulSet's entrypoint script, run by bash with a `tickflow` on

@@ -1,39 +1,47 @@
 //! The compose stack, run for real on loopback: the services
 //! docker-compose.yml would start, as processes, with the compose file's own
 //! commands and environment (as `docker-compose config` resolves them) and
-//! the committed tickflow.toml, rewritten to this machine: PostgreSQL from
-//! the test helpers for TimescaleDB, tansu for Kafka, free loopback ports for
-//! the containers' ports. Real Prometheus (Debian's package) scrapes them
-//! with the compose's scrape config, rewritten the same way; the test waits
-//! until Prometheus sees every target up and each service's tickflow metrics.
+//! the committed tickflow.toml, rewritten to this machine: a PostgreSQL
+//! cluster of the test's own for TimescaleDB, set up as the compose file's
+//! does it (TLS on, with the certificate deploy/postgres-tls/make-certs.sh
+//! makes, and the roles of deploy/timescaledb/init.sh), tansu for Kafka,
+//! free loopback ports for the containers' ports. Every store URL verifies
+//! the server (`sslmode=verify-full`) and serve logs in as the read-only
+//! role. Real Prometheus (Debian's package) scrapes them with the compose's
+//! scrape config, rewritten the same way; the test waits until Prometheus
+//! sees every target up and each service's tickflow metrics.
 
+use crate::support::free_port;
 use crate::support::kafka::Broker;
+use crate::support::postgres::{self, Cluster};
 use crate::support::process::{DEADLINE, Service, http_get};
 use crate::support::tools::{repo, resolved_compose, run_ok, tool};
-use crate::support::{free_port, postgres};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The one-shot tickflow services of the compose file, run to completion
 /// before the others start (compose's `service_completed_successfully`).
-const ONE_SHOT: [&str; 1] = ["migrate"];
+const ONE_SHOT: [&str; 2] = ["migrate", "grant"];
 
 /// The tickflow services of the compose file and the port each container listens on.
 const SERVICES: [(&str, u16); 6] =
     [("producer", 9100), ("archiver", 9100), ("speed", 9100), ("batch", 9100), ("serve", 8080), ("bot", 9100)];
 
 /// The committed tickflow.toml with the compose network's names replaced by
-/// this machine's services.
-fn rewritten_config(broker: &str, store: &str, archive: &Path) -> String {
+/// this machine's services: PostgreSQL on `localhost` (a name its
+/// certificate carries) at `postgres_port`, the CA at `ca`.
+fn rewritten_config(broker: &str, postgres_port: u16, ca: &Path, archive: &Path) -> String {
     let text = std::fs::read_to_string(repo().join("tickflow.toml")).expect("tickflow.toml");
     let replaced = text
         .replace("\"kafka:9092\"", &format!("{broker:?}"))
-        .replace("\"postgres://tickflow@timescaledb:5432/tickflow\"", &format!("{store:?}"))
+        .replace("@timescaledb:5432/", &format!("@localhost:{postgres_port}/"))
+        .replace("sslrootcert=/run/secrets/tickflow/postgres-ca.crt", &format!("sslrootcert={}", ca.display()))
         .replace("\"/var/lib/tickflow/archive\"", &format!("{:?}", archive.display().to_string()));
-    for original in ["kafka:9092", "timescaledb:5432", "/var/lib/tickflow/archive"] {
+    for original in ["kafka:9092", "timescaledb:5432", "/run/secrets", "/var/lib/tickflow/archive"] {
         let active = replaced.lines().filter(|l| !l.starts_with('#')).any(|l| l.contains(original));
         assert!(!active, "tickflow.toml names {original} in a way this test does not rewrite");
     }
@@ -111,20 +119,73 @@ fn wait_for(what: &str, services: &mut [Service], mut check: impl FnMut() -> Res
     }
 }
 
+/// TimescaleDB as the compose file sets it up: the certificate of the
+/// postgres-tls service in its data directory, `ssl = on`, and the database
+/// and roles of its init script (with the passwords of `.env.example`).
+/// Returns the cluster and the CA's file.
+fn timescaledb(compose: &Value, dir: &Path) -> (Cluster, std::path::PathBuf) {
+    let cluster = Cluster::new(&["ssl = on"]);
+    let ca_dir = dir.join("ca");
+    std::fs::create_dir(&ca_dir).expect("mkdir");
+    let uid = run_ok(Command::new("id").arg("-u")).stdout;
+    let gid = run_ok(Command::new("id").arg("-g")).stdout;
+    let owner = format!("{}:{}", String::from_utf8_lossy(&uid).trim(), String::from_utf8_lossy(&gid).trim());
+    run_ok(
+        Command::new("sh")
+            .arg(repo().join("deploy/postgres-tls/make-certs.sh"))
+            .arg(cluster.data())
+            .arg(&ca_dir)
+            .env("TLS_OWNER", owner),
+    );
+    for file in ["server.crt", "server.key"] {
+        cluster.chown(&cluster.data().join(file));
+    }
+    cluster.start(" -c shared_preload_libraries=timescaledb -c timescaledb.telemetry_level=off");
+    let bin = tickflow_bench::postgres::pg_bin().expect("PostgreSQL's programs");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let env = compose["services"]["timescaledb"]["environment"].as_object().expect("environment");
+    let mut init = Command::new("bash");
+    init.arg(repo().join("deploy/timescaledb/init.sh"))
+        .envs(env.iter().filter_map(|(k, v)| Some((k, v.as_str()?))))
+        .env("PATH", path)
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", cluster.port.to_string());
+    run_ok(&mut init);
+    (cluster, ca_dir.join("postgres-ca.crt"))
+}
+
+/// The users of the tickflow services' connections, and whether each is encrypted.
+fn connections(cluster: &Cluster) -> Vec<(String, bool)> {
+    let url = format!("{}?sslmode=require", cluster.url());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let client = tickflow_shared::store::connect_postgres(&url).await.expect("connect");
+        let rows = client
+            .query(
+                "SELECT a.usename::text, s.ssl FROM pg_stat_activity AS a JOIN pg_stat_ssl AS s USING (pid)
+                 WHERE a.datname = 'tickflow' ORDER BY 1",
+                &[],
+            )
+            .await
+            .expect("pg_stat_ssl");
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+    })
+}
+
 #[test]
 fn the_compose_services_run_on_loopback_and_prometheus_sees_them_all() {
     let compose = resolved_compose();
     let broker = Broker::start();
-    let store = postgres::database();
     let dir = tempfile::tempdir().expect("tempdir");
+    let (cluster, ca) = timescaledb(&compose, dir.path());
     let archive = dir.path().join("archive");
     std::fs::create_dir(&archive).expect("archive dir");
     let config = dir.path().join("tickflow.toml");
-    std::fs::write(&config, rewritten_config(&broker.bootstrap(), &store, &archive)).expect("config");
+    std::fs::write(&config, rewritten_config(&broker.bootstrap(), cluster.port, &ca, &archive)).expect("config");
 
     for name in ONE_SHOT {
         let (args, env) = command_of(&compose["services"][name], &config, free_port());
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tickflow"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tickflow"));
         run_ok(command.args(&args).envs(env));
     }
     let ports: BTreeMap<String, u16> = SERVICES.iter().map(|(name, _)| (name.to_string(), free_port())).collect();
@@ -153,7 +214,7 @@ fn the_compose_services_run_on_loopback_and_prometheus_sees_them_all() {
     let prometheus_config = prometheus_dir.join("prometheus.yml");
     std::fs::write(&prometheus_config, rewritten_prometheus(&ports)).expect("write");
     let prometheus_addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let mut command = std::process::Command::new(tool("prometheus"));
+    let mut command = Command::new(tool("prometheus"));
     command
         .arg(format!("--config.file={}", prometheus_config.display()))
         .arg(format!("--storage.tsdb.path={}", prometheus_dir.join("data").display()))
@@ -197,6 +258,11 @@ fn the_compose_services_run_on_loopback_and_prometheus_sees_them_all() {
         let value = sent["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse::<f64>().ok());
         if value.is_some_and(|v| v > 0.0) { Ok(()) } else { Err(format!("{sent}")) }
     });
+    // Every connection to the store is TLS; serve's are the read-only role's.
+    let connections = connections(&cluster);
+    println!("store connections (user, TLS): {connections:?}");
+    assert!(connections.iter().all(|(_, ssl)| *ssl), "{connections:?}");
+    assert!(connections.iter().any(|(user, _)| user == "tickflow_reader"), "{connections:?}");
     for service in &mut services {
         let status = service.terminate();
         assert!(status.success(), "exit status {status} after SIGTERM:\n{}", service.log());

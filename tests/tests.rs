@@ -23,6 +23,8 @@ mod features_naive;
 mod kafka;
 mod kafka_security;
 mod logs;
+mod postgres_reader;
+mod postgres_tls;
 mod produce;
 mod quote;
 mod readers;

@@ -64,10 +64,8 @@ impl Drop for Cluster {
 
 /// Creates database `tickflow_bench_{name}` on the server of `admin` and returns its URL.
 pub async fn create_database(admin: &str, name: &str) -> Result<String, BenchError> {
-    let (client, connection) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
-        .await
-        .map_err(|e| BenchError::Prepare(format!("{e:?}")))?;
-    tokio::spawn(connection);
+    let client =
+        tickflow_shared::store::connect_postgres(admin).await.map_err(|e| BenchError::Prepare(e.to_string()))?;
     let database = format!("tickflow_bench_{name}");
     client
         .batch_execute(&format!("CREATE DATABASE {database}"))

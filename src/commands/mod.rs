@@ -8,6 +8,7 @@ pub mod bot;
 pub mod demo;
 pub mod features;
 pub mod generate;
+pub mod grant;
 pub mod kafka;
 pub mod migrate;
 pub mod produce;

@@ -10,6 +10,13 @@ pub enum StoreError {
     /// PostgreSQL failed.
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] tokio_postgres::Error),
+    /// The TLS settings of a PostgreSQL URL are wrong, or the server's
+    /// certificate did not pass the checks they ask for.
+    #[error("PostgreSQL TLS: {0}")]
+    Tls(String),
+    /// Granting a role read access failed.
+    #[error("cannot grant read access: {0}")]
+    Grant(String),
     /// SQLite failed.
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -39,8 +39,8 @@ pub mod testing;
 
 pub use batch::{BatchDay, BatchPublish, BatchRun, DayFile, DaySummary, FileManifest};
 pub use error::StoreError;
-pub use postgres::PostgresStore;
 pub use postgres::timescale::Conversion;
+pub use postgres::{GrantReport, PostgresStore, connect as connect_postgres};
 pub use query::{BarQuery, Bars, View, ViewBar, ViewSelect};
 pub use retention::{Retained, Retention};
 pub use roles::{BatchStore, Progress, ReadStore, SignalStore, SpeedStore, Store};
@@ -117,6 +117,21 @@ pub async fn migrate(url: &str) -> Result<MigrateReport, StoreError> {
         return Err(StoreError::Url(redact(url)));
     };
     migrated.map_err(|error| StoreError::Open { url: redact(url), source: Box::new(error) })
+}
+
+/// Lets the existing PostgreSQL role `role` read the store at `url` (and the
+/// tables later migrations add) and nothing else, after applying missing
+/// migrations; run as the role that owns the store. See `postgres/grant.rs`.
+pub async fn grant_read(url: &str, role: &str) -> Result<GrantReport, StoreError> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(StoreError::Grant(format!(
+            "{} is not a PostgreSQL URL; roles and grants are PostgreSQL's (SQLite has none)",
+            redact(url)
+        )));
+    }
+    postgres::grant_read(url, role)
+        .await
+        .map_err(|error| StoreError::Open { url: redact(url), source: Box::new(error) })
 }
 
 /// `url` with its password (in the user part or a `password=` parameter)

@@ -8,6 +8,8 @@
 //! [`read`] (with [`serving`] and [`speed_read`]).
 
 mod batch;
+mod connect;
+mod grant;
 mod numeric;
 mod password;
 mod read;
@@ -17,13 +19,18 @@ mod signals;
 mod speed;
 mod speed_read;
 pub(crate) mod timescale;
+mod tls;
+
+pub use connect::connect;
+pub use grant::GrantReport;
+pub(crate) use grant::grant_read;
 
 use super::{Access, BatchRun, Progress, SpeedStatus, StoreError, migrations, redact};
 use bytes::{BufMut, BytesMut};
 use std::collections::HashMap;
 use tokio::sync::{Mutex, Semaphore, SemaphorePermit};
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
-use tokio_postgres::{Client, NoTls, Statement, Transaction};
+use tokio_postgres::{Client, Statement, Transaction};
 
 /// How many connections serve reads: a bounded pool, enough to keep both
 /// cores of a small server busy while other reads wait on the network.
@@ -130,21 +137,8 @@ impl IoThread {
 
     /// Connects on the store's runtime, which then drives the connection.
     async fn client(&self, url: &str) -> Result<Client, StoreError> {
-        let mut config: tokio_postgres::Config = url.parse()?;
-        if config.get_password().is_none()
-            && let Some(password) = password::from(|name| std::env::var(name).ok())?
-        {
-            config.password(password);
-        }
-        let connect = self.handle.spawn(async move {
-            let (client, connection) = config.connect(NoTls).await?;
-            tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::warn!(%error, "PostgreSQL connection closed.");
-                }
-            });
-            Ok(client)
-        });
+        let url = url.to_owned();
+        let connect = self.handle.spawn(async move { connect::connect(&url).await });
         connect.await.map_err(|e| StoreError::Corrupt(format!("the PostgreSQL connection task failed: {e}")))?
     }
 }

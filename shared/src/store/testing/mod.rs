@@ -93,12 +93,8 @@ pub fn sqlite_at_version(path: &std::path::Path, version: i64) -> Result<(), Sto
 
 /// Applies the migrations up to `version` to the PostgreSQL database at `url`.
 pub async fn postgres_at_version(url: &str, version: i64) -> Result<(), StoreError> {
-    let (mut client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    let connection = tokio::spawn(connection);
-    let applied = migrations::run_postgres_to(&mut client, version).await;
-    drop(client);
-    let _ = connection.await;
-    applied.map(drop)
+    let mut client = super::connect_postgres(url).await?;
+    migrations::run_postgres_to(&mut client, version).await.map(drop)
 }
 
 fn interval(label: &str) -> Interval {
