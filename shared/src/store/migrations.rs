@@ -49,6 +49,7 @@ pub const MIGRATIONS: &[Migration] = &[
         postgres: PG_7,
         sqlite: SQLITE_7,
     },
+    Migration { version: 8, name: "the symbols of the bar tables", postgres: PG_8, sqlite: "" },
 ];
 
 /// The migration that makes the time tables hypertables when TimescaleDB is there.
@@ -165,6 +166,16 @@ CREATE INDEX rejects_seen_at ON rejects (seen_at);
 // Stores made by an older tickflow on TimescaleDB have the default index
 // `create_hypertable` adds (`start DESC`): no query uses it, and every
 // speed upsert paid for it.
+/// Every symbol that has had a bar, kept by the publish and the speed
+/// commit: `/api/v1/symbols` reads it instead of a loose index scan of the
+/// bar tables, which on a hypertable probes every chunk for every symbol
+/// (a year of daily chunks is 250 probes a symbol). SQLite's scan stays: its
+/// tables are single B-trees.
+const PG_8: &str = r#"
+CREATE TABLE bar_symbols (symbol TEXT COLLATE "C" PRIMARY KEY);
+INSERT INTO bar_symbols (symbol) SELECT symbol FROM batch_bars UNION SELECT symbol FROM speed_bars;
+"#;
+
 const PG_6: &str = "DROP INDEX IF EXISTS batch_bars_start_idx; DROP INDEX IF EXISTS speed_bars_start_idx;";
 
 // Speed bars get the number of their last change (bars that exist already

@@ -108,7 +108,9 @@ pub trait ReadStore: Progress {
     /// `(symbol, interval)`, pairs without a bar left out.
     async fn latest(&self, symbols: &[Symbol], intervals: &[Interval]) -> Result<Bars, StoreError>;
 
-    /// Every symbol with a bar in either view, in order.
+    /// Every symbol with a bar in either view, in order. A symbol whose
+    /// bars are all gone (a republished day without it) may stay listed:
+    /// PostgreSQL keeps the symbols it has seen in a table, as a symbol master.
     async fn symbols(&self) -> Result<Vec<Symbol>, StoreError>;
 
     /// The speed bars of `interval` (of `symbols`, if given) whose last change

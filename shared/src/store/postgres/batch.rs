@@ -6,10 +6,11 @@ use crate::bar::Bar;
 use crate::interval::Interval;
 use crate::store::common::{distinct_intervals, now_micros, to_i64, to_u64};
 use crate::store::{BatchPublish, BatchRun, BatchStore, FileManifest, Retained, Retention, StoreError};
+use crate::tick::Symbol;
 use crate::time::{NANOS_PER_DAY, day_of, format_rfc3339, write_rfc3339};
 use bytes::Bytes;
 use futures_util::SinkExt;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use tokio_postgres::{Client, Row, Transaction};
 
@@ -35,8 +36,9 @@ async fn publish(client: &mut Client, mut publish: BatchPublish) -> Result<Batch
     let tag: i64 = client.query_one("SELECT nextval('batch_bars_staging_tag')", &[]).await?.try_get(0)?;
     let mut bars_per_day: HashMap<i64, u64> = publish.days.iter().map(|d| (d.day, 0)).collect();
     let bars = std::mem::replace(&mut publish.bars, Box::new(std::iter::empty()));
-    let result = match stage(client, tag, bars, &mut bars_per_day).await {
-        Ok(staged) => swap(client, tag, staged, publish, &bars_per_day).await,
+    let mut symbols = BTreeSet::new();
+    let result = match stage(client, tag, bars, &mut bars_per_day, &mut symbols).await {
+        Ok(staged) => swap(client, tag, staged, publish, &bars_per_day, &symbols).await,
         Err(error) => Err(error),
     };
     if result.is_err() {
@@ -52,6 +54,7 @@ async fn swap(
     staged: u64,
     publish: BatchPublish,
     bars_per_day: &HashMap<i64, u64>,
+    symbols: &BTreeSet<Symbol>,
 ) -> Result<BatchRun, StoreError> {
     let days = publish.days;
     let tx = client.transaction().await?;
@@ -82,6 +85,8 @@ async fn swap(
         return Err(StoreError::Corrupt(format!("staged {staged} bars but found {moved} in staging")));
     }
     tx.execute("DELETE FROM batch_bars_staging WHERE version = $1", &[&tag]).await?;
+    let names: Vec<&str> = symbols.iter().map(Symbol::as_str).collect();
+    tx.execute("INSERT INTO bar_symbols SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", &[&names]).await?;
 
     write_days(&tx, &days, bars_per_day, version, published_at).await?;
     write_files(&tx, &publish.files, &publish.forget_files, version).await?;
@@ -129,6 +134,7 @@ async fn stage(
     tag: i64,
     bars: Box<dyn Iterator<Item = Bar> + Send>,
     bars_per_day: &mut HashMap<i64, u64>,
+    symbols: &mut BTreeSet<Symbol>,
 ) -> Result<u64, StoreError> {
     let sink = client
         .copy_in::<_, Bytes>(
@@ -156,6 +162,10 @@ async fn stage(
             Some((interval, text)) if *interval == bar.interval => text,
             _ => &label.insert((bar.interval, bar.interval.to_string())).1,
         };
+        // Bars come in key order, symbol first: the set's largest is this one but once a symbol.
+        if symbols.last() != Some(&bar.symbol) {
+            symbols.insert(bar.symbol.clone());
+        }
         // Symbols and labels never hold tabs, newlines or backslashes.
         text.push_str(bar.symbol.as_str());
         text.push('\t');

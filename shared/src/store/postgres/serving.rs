@@ -6,16 +6,19 @@ use super::read::{boundary, select, symbol, view_bar};
 use crate::interval::Interval;
 use crate::store::common::Labels;
 use crate::store::common::to_u64;
-use crate::store::serving::{COUNTS, PARTITIONS, distinct, latest_parts, newest};
+use crate::store::serving::{COUNTS, PARTITIONS, latest_parts, newest};
 use crate::store::{Bars, PartitionProgress, StoreError, StoreStats};
 use crate::tick::Symbol;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, IsolationLevel};
 
 pub(super) async fn symbols(client: &Client) -> Result<Vec<Symbol>, StoreError> {
-    let (batch, speed) = (distinct("batch_bars", "symbol", ""), distinct("speed_bars", "symbol", ""));
-    let sql = format!("SELECT v FROM ({batch}) AS b UNION SELECT v FROM ({speed}) AS s ORDER BY 1");
-    client.query(&sql, &[]).await?.iter().map(|row| symbol(row, 0)).collect()
+    client
+        .query("SELECT symbol FROM bar_symbols ORDER BY symbol", &[])
+        .await?
+        .iter()
+        .map(|row| symbol(row, 0))
+        .collect()
 }
 
 pub(super) async fn latest(

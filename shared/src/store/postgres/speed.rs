@@ -88,6 +88,11 @@ async fn commit(client: &mut Client, commit: &mut SpeedCommit) -> Result<(), Sto
         .await?
         .try_get(0)?;
     if count > 0 {
+        tx.execute(
+            "INSERT INTO bar_symbols SELECT DISTINCT symbol FROM speed_bars_staging ON CONFLICT DO NOTHING",
+            &[],
+        )
+        .await?;
         let upserted = tx
             .execute(
                 &format!(
