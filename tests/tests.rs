@@ -15,6 +15,7 @@ mod demo;
 mod deploy;
 mod deploy_dashboard;
 mod deploy_stack;
+mod faults_archive;
 mod faults_pg_batch;
 mod faults_pg_speed;
 mod features;

@@ -57,8 +57,16 @@ pub enum BatchError {
         /// What is wrong with it.
         problem: String,
     },
-    /// Some files could not be read at all.
-    #[error("{} archive file(s) could not be read, so nothing was published: {}; fix or move them and run again", .0.len(), .0.join("; "))]
+    /// Some files could not be read at all (truncated, corrupt). Nothing
+    /// is published, not even the days of the other files: the boundary
+    /// would move past a day left out and hide its speed bars.
+    #[error(
+        "{} archive file(s) could not be read: {}; nothing was published, not even the days of the other files \
+         (the batch boundary would move past the days left out); restore these files (or move them out of the \
+         archive, which drops their trades from the batch view) and run again",
+        .0.len(),
+        .0.join("; ")
+    )]
     Unreadable(Vec<String>),
     /// The dataflow failed to start or a worker failed.
     #[error("batch dataflow failed: {0}")]
@@ -224,14 +232,20 @@ fn recompute(
             return Ok(None);
         }
         let mut tasks = Vec::new();
+        let mut unreadable = Vec::new();
         for task in &plan.tasks {
-            let splits =
-                plan_splits(&found.files[task.file].path).map_err(|e| BatchError::Unreadable(vec![e.to_string()]))?;
-            tasks.extend(splits.into_iter().map(|split| dataflow::ReadTask {
-                split,
-                file: task.file,
-                filter: task.filter.clone(),
-            }));
+            // Every file whose footer or size cannot be read is named at once, not only the first.
+            match plan_splits(&found.files[task.file].path) {
+                Ok(splits) => tasks.extend(splits.into_iter().map(|split| dataflow::ReadTask {
+                    split,
+                    file: task.file,
+                    filter: task.filter.clone(),
+                })),
+                Err(error) => unreadable.push(error.to_string()),
+            }
+        }
+        if !unreadable.is_empty() {
+            return Err(BatchError::Unreadable(unreadable));
         }
         tasks.sort_by_key(|task| std::cmp::Reverse(task.split.bytes));
         let computed = dataflow::compute(tasks, interval_plan, workers)?;
