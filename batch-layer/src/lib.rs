@@ -14,6 +14,14 @@
 //! Storage). [`features`] exports point-in-time features of the published
 //! bars for machine learning (`tickflow features`).
 //!
+//! A publish the store's outage interrupts leaves nothing half-published
+//! (it is one transaction) and fails the run with
+//! [`BatchError::PublishInterrupted`]; the next run, or the next slot of a
+//! schedule, publishes it. A file that cannot be read fails the whole run
+//! before anything is published ([`BatchError::Unreadable`]): the boundary
+//! moves past every published day, so publishing the days around a bad one
+//! would hide that day's speed bars behind the boundary.
+//!
 //! Why no differential dataflow here: a day's bars are a pure function of the
 //! day's files, so a day-level manifest diff already makes a rerun with no
 //! new files cost a directory listing and one query. Incremental operators
@@ -49,8 +57,16 @@ pub enum BatchError {
         /// What is wrong with it.
         problem: String,
     },
-    /// Some files could not be read at all.
-    #[error("{} archive file(s) could not be read, so nothing was published: {}; fix or move them and run again", .0.len(), .0.join("; "))]
+    /// Some files could not be read at all (truncated, corrupt). Nothing
+    /// is published, not even the days of the other files: the boundary
+    /// would move past a day left out and hide its speed bars.
+    #[error(
+        "{} archive file(s) could not be read: {}; nothing was published, not even the days of the other files \
+         (the batch boundary would move past the days left out); restore these files (or move them out of the \
+         archive, which drops their trades from the batch view) and run again",
+        .0.len(),
+        .0.join("; ")
+    )]
     Unreadable(Vec<String>),
     /// The dataflow failed to start or a worker failed.
     #[error("batch dataflow failed: {0}")]
@@ -58,6 +74,21 @@ pub enum BatchError {
     /// The view store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The store became unreachable during the publish (the connection was
+    /// lost, the server restarted). The run is not retried in process: a
+    /// rerun is the retry, since it recomputes exactly the days the store
+    /// does not hold yet.
+    #[error(
+        "the store became unreachable while publishing {days}: {reason}; a publish is one transaction, so either \
+         all of these days were published or none of them, never part of a day; run tickflow batch again once the \
+         store is back: it publishes whatever is missing"
+    )]
+    PublishInterrupted {
+        /// The days of the publish, `YYYY-MM-DD, …`.
+        days: String,
+        /// The store's error, with its causes.
+        reason: String,
+    },
 }
 
 impl BatchError {
@@ -131,7 +162,14 @@ pub async fn run(config: &BatchConfig, store: &dyn BatchStore) -> Result<BatchRe
             })),
         };
     let clock = Instant::now();
-    let run = store.publish_batch(publish).await?;
+    let run = store.publish_batch(publish).await.map_err(|error| {
+        if error.is_transient() {
+            let days = inputs::day_names(&days.keys().copied().collect());
+            BatchError::PublishInterrupted { days, reason: error.with_causes() }
+        } else {
+            BatchError::Store(error)
+        }
+    })?;
     let publish_seconds = clock.elapsed().as_secs_f64();
     // After the publish: the boundary it moved decides which speed bars are superseded.
     let retained = store.apply_retention(&config.retention).await?;
@@ -194,14 +232,20 @@ fn recompute(
             return Ok(None);
         }
         let mut tasks = Vec::new();
+        let mut unreadable = Vec::new();
         for task in &plan.tasks {
-            let splits =
-                plan_splits(&found.files[task.file].path).map_err(|e| BatchError::Unreadable(vec![e.to_string()]))?;
-            tasks.extend(splits.into_iter().map(|split| dataflow::ReadTask {
-                split,
-                file: task.file,
-                filter: task.filter.clone(),
-            }));
+            // Every file whose footer or size cannot be read is named at once, not only the first.
+            match plan_splits(&found.files[task.file].path) {
+                Ok(splits) => tasks.extend(splits.into_iter().map(|split| dataflow::ReadTask {
+                    split,
+                    file: task.file,
+                    filter: task.filter.clone(),
+                })),
+                Err(error) => unreadable.push(error.to_string()),
+            }
+        }
+        if !unreadable.is_empty() {
+            return Err(BatchError::Unreadable(unreadable));
         }
         tasks.sort_by_key(|task| std::cmp::Reverse(task.split.bytes));
         let computed = dataflow::compute(tasks, interval_plan, workers)?;

@@ -3,16 +3,19 @@
 //! (then the bounded queue holds the sink worker back: backpressure). It
 //! also folds each commit's flushed bars into one write per key
 //! ([`Dedup`]), work the sink worker would otherwise do on top of its windows.
+//! While the store is unreachable it writes the same commit again with
+//! backoff ([`outage`](crate::outage)); the queue then holds the job back.
 
 use crate::SpeedReport;
 use crate::dedup::Dedup;
 use crate::metrics::SpeedMetrics;
+use crate::outage::Outage;
 use crate::sink::Gathered;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tickflow_shared::store::{SpeedCommit, SpeedStore, StoreError};
 use tickflow_shared::time::now_ns;
 
@@ -39,7 +42,8 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts writing to `store` on its own thread; a failed commit sets `stop`.
+    /// Starts writing to `store` on its own thread; a commit that fails
+    /// for good (not transiently, or while stopping) sets `stop`.
     pub fn start(
         store: Arc<dyn SpeedStore>,
         runtime: tokio::runtime::Runtime,
@@ -91,7 +95,7 @@ fn write(
         let (bars, late, rejects, watermark) =
             (commit.bars.len() as u64, commit.late.len() as u64, commit.rejects.len() as u64, commit.watermark);
         let started = Instant::now();
-        match runtime.block_on(store.commit_speed(&mut commit)) {
+        match write_one(store, runtime, &mut commit, stop, metrics) {
             Ok(()) => {
                 report.commits += 1;
                 report.bars += bars;
@@ -109,12 +113,62 @@ fn write(
                 tracing::trace!(bars, elapsed = ?started.elapsed(), "Speed commit written.");
             }
             Err(error) => {
-                tracing::error!(%error, "A speed commit failed; stopping (a restart resumes from the last commit).");
+                tracing::error!(
+                    error = %error.with_causes(),
+                    "A speed commit failed; stopping (a restart resumes from the last commit)."
+                );
                 stop.store(true, Ordering::Relaxed);
-                metrics.commit_failures.inc();
                 failure = Some(error);
             }
         }
     }
     failure.map_or(Ok(report), Err)
+}
+
+/// Writes `commit`, again and again with backoff while the store fails
+/// transiently, until it is written, fails for good, or `stop` is set.
+fn write_one(
+    store: &dyn SpeedStore,
+    runtime: &tokio::runtime::Runtime,
+    commit: &mut SpeedCommit,
+    stop: &AtomicBool,
+    metrics: &SpeedMetrics,
+) -> Result<(), StoreError> {
+    let mut outage: Option<Outage> = None;
+    loop {
+        match runtime.block_on(store.commit_speed(commit)) {
+            Ok(()) => {
+                if let Some(outage) = outage {
+                    outage.end();
+                }
+                return Ok(());
+            }
+            Err(error) => {
+                metrics.commit_failures.inc();
+                if !error.is_transient() || stop.load(Ordering::Relaxed) {
+                    if let Some(outage) = &outage {
+                        tracing::warn!(
+                            failed_attempts = outage.failures(),
+                            "Stopping while the view store is unreachable; a restart replays what was not written."
+                        );
+                    }
+                    return Err(error);
+                }
+                let wait = outage.get_or_insert_with(|| Outage::begin(&error)).failed();
+                sleep_unless(stop, wait);
+            }
+        }
+    }
+}
+
+/// Sleeps for `wait`, or less if `stop` is set meanwhile.
+fn sleep_unless(stop: &AtomicBool, wait: Duration) {
+    let until = Instant::now() + wait;
+    while !stop.load(Ordering::Relaxed) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
 }

@@ -13,7 +13,8 @@
 //! ([`sink`]) and writes both, each bar key once ([`dedup`]), in one store
 //! transaction per emit tick ([`commit`]); each tick carries the changed
 //! provisional bars of one phase of the symbols ([`emit`]), so a bar is
-//! written at most every `emit_interval`. On start the job seeks every partition back
+//! written at most every `emit_interval`; while the store is unreachable the
+//! committer retries with backoff ([`outage`]). On start the job seeks every partition back
 //! to where its open windows began and replays up to the stored offsets, so a
 //! crash at any point neither loses nor double-counts a trade.
 //!
@@ -26,6 +27,7 @@ pub mod dedup;
 pub mod emit;
 pub mod kafka;
 pub mod metrics;
+pub mod outage;
 pub mod route;
 pub mod sink;
 pub mod source;

@@ -45,7 +45,8 @@ pub struct SpeedMetrics {
     pub bars: Counter,
     /// Sink transactions committed.
     pub commits: Counter,
-    /// Sink transactions that failed (the job stops; a restart resumes).
+    /// Sink transaction attempts that failed: retried while the store is
+    /// unreachable, else the job stops (a restart resumes).
     pub commit_failures: Counter,
     /// Time one sink transaction takes, in seconds.
     pub commit_seconds: Histogram,
@@ -90,7 +91,11 @@ impl SpeedMetrics {
         speed.register("rejected_trades", "Messages that were not valid trades", metrics.rejects.clone());
         speed.register("bars_written", "Bar upserts written", metrics.bars.clone());
         speed.register("commits", "Sink transactions committed", metrics.commits.clone());
-        speed.register("commit_failures", "Sink transactions that failed", metrics.commit_failures.clone());
+        speed.register(
+            "commit_failures",
+            "Sink transaction attempts that failed (retried while the store is unreachable)",
+            metrics.commit_failures.clone(),
+        );
         speed.register("commit_duration_seconds", "Time of one sink transaction", metrics.commit_seconds.clone());
         metrics
     }

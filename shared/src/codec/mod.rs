@@ -216,6 +216,15 @@ pub enum CodecError {
         /// The Arrow error.
         source: arrow::error::ArrowError,
     },
+    /// The Parquet decoder gave up on corrupt bytes by panicking instead of
+    /// returning an error; the panic was caught.
+    #[error("{path}: the Parquet data is corrupt: the decoder failed with {message:?}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// The decoder's panic message.
+        message: String,
+    },
     /// The file is not a format tickflow reads.
     #[error("{path}: unknown file type; tickflow reads .csv, .csv.zst, .csv.gz and .parquet")]
     UnknownFormat {

@@ -27,10 +27,30 @@ pub(super) fn pq_error(path: &Path) -> impl FnOnce(parquet::errors::ParquetError
     move |source| CodecError::Parquet { path: path.display().to_string(), source }
 }
 
+/// Runs a call into the Parquet library on `path`, turning a panic into
+/// [`CodecError::Corrupt`]: its decoders panic on some corrupt bytes (an
+/// overflowing shift in the run-length decoder) instead of returning an
+/// error, and a panicking reader would take down the worker that reads.
+fn decoding<T>(path: &Path, call: impl FnOnce() -> T) -> Result<T, CodecError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        CodecError::Corrupt { path: path.display().to_string(), message }
+    })
+}
+
+/// Opens `path` and reads its footer.
+fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, CodecError> {
+    let file = File::open(path).map_err(|e| CodecError::io(path, e))?;
+    decoding(path, || ParquetRecordBatchReaderBuilder::try_new(file))?.map_err(pq_error(path))
+}
+
 /// `(index, rows before it, compressed bytes)` of every row group of a file.
 pub fn row_groups(path: &Path) -> Result<Vec<(usize, u64, u64)>, CodecError> {
-    let file = File::open(path).map_err(|e| CodecError::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq_error(path))?;
+    let builder = open(path)?;
     let mut first_row = 0u64;
     Ok(builder
         .metadata()
@@ -49,8 +69,7 @@ pub fn row_groups(path: &Path) -> Result<Vec<(usize, u64, u64)>, CodecError> {
 /// `Some(None)` for a group without a timestamp, `None` when the file's
 /// timestamp column or its statistics cannot say (text, unsigned, missing).
 pub(super) fn row_group_time_range(path: &Path, index: usize) -> Result<Option<TimeRange>, CodecError> {
-    let file = File::open(path).map_err(|e| CodecError::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq_error(path))?;
+    let builder = open(path)?;
     let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
     let Ok(columns) = TickColumns::find(&names, "schema") else { return Ok(Some(None)) };
     let field = &builder.schema().fields()[columns.timestamp];
@@ -76,8 +95,7 @@ pub(super) fn row_group_time_range(path: &Path, index: usize) -> Result<Option<T
 /// Reads one row group into `sink`.
 pub fn read_row_group(path: &Path, index: usize, first_row: u64, sink: &mut dyn TickSink) -> Result<(), CodecError> {
     let source = path.display().to_string();
-    let file = File::open(path).map_err(|e| CodecError::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq_error(path))?;
+    let builder = open(path)?;
     let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
     let columns = match TickColumns::find(&names, "schema") {
         Ok(columns) => columns,
@@ -96,7 +114,7 @@ pub fn read_row_group(path: &Path, index: usize, first_row: u64, sink: &mut dyn 
         sorted.sort_unstable();
         wanted.iter().map(|w| sorted.iter().position(|s| s == w).unwrap_or(0)).collect()
     };
-    let reader = builder
+    let mut reader = builder
         .with_projection(mask)
         .with_row_groups(vec![index])
         .with_batch_size(BATCH_ROWS * 8)
@@ -104,7 +122,7 @@ pub fn read_row_group(path: &Path, index: usize, first_row: u64, sink: &mut dyn 
         .map_err(pq_error(path))?;
     let mut decoder = Decoder { source, batch: TickBatch::default(), dictionary: FxHashMap::default() };
     let mut row = first_row;
-    for record in reader {
+    while let Some(record) = decoding(path, || reader.next())? {
         let record = record.map_err(|source| CodecError::Arrow { path: path.display().to_string(), source })?;
         let col = |i: usize| record.column(projected[i]).clone();
         let seq = columns.seq.map(|_| col(4));
@@ -339,5 +357,20 @@ fn sequence(array: &ArrayRef, errors: &mut BTreeMap<usize, String>) -> Vec<u64> 
     match arrow::compute::cast(array, &DataType::UInt64) {
         Ok(a) => a.as_primitive::<arrow::datatypes::UInt64Type>().values().to_vec(),
         Err(e) => fail_all(array.len(), &format!("seq cannot be read as an unsigned integer: {e}"), errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_decoder_is_an_error_that_names_the_file() {
+        let result: Result<(), CodecError> = decoding(Path::new("day.parquet"), || panic!("shift overflow"));
+        let error = result.expect_err("the panic is caught");
+        assert_eq!(
+            error.to_string(),
+            r#"day.parquet: the Parquet data is corrupt: the decoder failed with "shift overflow""#
+        );
     }
 }

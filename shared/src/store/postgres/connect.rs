@@ -108,7 +108,8 @@ pub async fn connect(url: &str) -> Result<Client, StoreError> {
     let (client, connection) = config.connect(tls).await.map_err(|e| explain(e, &settings, &config))?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
-            tracing::warn!(%error, "PostgreSQL connection closed.");
+            // The store connects again when the connection is next used; its caller reports outages.
+            tracing::debug!(%error, "PostgreSQL connection closed.");
         }
     });
     Ok(client)

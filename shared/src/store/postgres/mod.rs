@@ -6,6 +6,11 @@
 //! ONLY` transaction, so it sees the boundary and both views of one commit.
 //! Each role is implemented in its own module: [`batch`], [`speed`] and
 //! [`read`] (with [`serving`] and [`speed_read`]).
+//!
+//! A connection the server dropped (a restart, a failover) is replaced the
+//! next time it is taken: the store connects again with the URL it was
+//! opened with, so a caller that retries a failed call after an outage
+//! ([`StoreError::is_transient`]) needs no new store.
 
 mod batch;
 mod connect;
@@ -41,11 +46,13 @@ const PREPARED: usize = 64;
 
 /// A view store in a PostgreSQL database.
 pub struct PostgresStore {
+    /// The URL it was opened with, for connecting again; never shown, it may hold a password.
+    url: String,
     /// `None` when opened for reading only.
     write: Option<Mutex<Client>>,
     readers: Pool,
     /// Drives the connections; declared last, so it stops after the clients.
-    _io: IoThread,
+    io: IoThread,
 }
 
 /// The read connections: one queue of waiting reads, first come first
@@ -177,25 +184,39 @@ impl PostgresStore {
             readers.push(Reader { client: io.client(url).await?, statements: HashMap::new() });
         }
         let readers = Pool { free: std::sync::Mutex::new(readers), permits: Semaphore::new(READERS) };
-        Ok(Self { write, readers, _io: io })
+        Ok(Self { url: url.to_owned(), write, readers, io })
     }
 
-    /// The write connection, waiting for the writer before it.
+    /// The write connection, waiting for the writer before it; connected
+    /// again (with its session's staging table) if the server dropped it.
     async fn writer(&self) -> Result<tokio::sync::MutexGuard<'_, Client>, StoreError> {
         let write = self
             .write
             .as_ref()
             .ok_or_else(|| StoreError::Stopped("write connection (the store was opened for reading only)".into()))?;
-        Ok(write.lock().await)
+        let mut client = write.lock().await;
+        if client.is_closed() {
+            let fresh = self.io.client(&self.url).await?;
+            speed::create_staging(&fresh).await?;
+            *client = fresh;
+        }
+        Ok(client)
     }
 
-    /// A free read connection, waiting in line for one if all are busy.
+    /// A free read connection, waiting in line for one if all are busy;
+    /// connected again if the server dropped it.
     async fn reader(&self) -> Result<Lease<'_>, StoreError> {
         let closed = || StoreError::Stopped("pool of PostgreSQL read connections".into());
         let permit = self.readers.permits.acquire().await.map_err(|_| closed())?;
         // A permit per free connection: one is there.
         let reader = free_list(&self.readers.free).pop().ok_or_else(closed)?;
-        Ok(Lease { free: &self.readers.free, reader: Some(reader), _permit: permit })
+        let mut lease = Lease { free: &self.readers.free, reader: Some(reader), _permit: permit };
+        if lease.client.is_closed() {
+            // On failure the lease puts the closed connection back, to be tried again next time.
+            lease.client = self.io.client(&self.url).await?;
+            lease.statements.clear();
+        }
+        Ok(lease)
     }
 }
 
