@@ -31,7 +31,6 @@ use clap::error::{ContextKind, ContextValue};
 use clap::{Arg, ArgAction, Command};
 use std::ffi::OsString;
 use std::path::PathBuf;
-use tickflow_shared::kafka;
 
 /// The variable naming the config file, like `--config`.
 pub const CONFIG_ENV: &str = "TICKFLOW_CONFIG";
@@ -94,7 +93,7 @@ pub fn prepare(command: &Command, args: Vec<OsString>) -> anyhow::Result<Prepare
         if let Some(position) = subcommand_position(command, &args) {
             let sub =
                 command.find_subcommand(args[position].to_string_lossy().as_ref()).context("a known subcommand")?;
-            insert_kafka_env(sub, &mut args, position + 1);
+            tables::insert_kafka_env(sub, &mut args, position + 1);
         }
         return Ok(Prepared { args, ..Prepared::default() });
     };
@@ -154,22 +153,8 @@ pub fn apply(command: &Command, args: Vec<OsString>, text: &str, file: &str) -> 
     let after_file = position + 1 + inserted.len();
     let mut out = args;
     out.splice(position + 1..position + 1, inserted);
-    insert_kafka_env(sub, &mut out, after_file);
+    tables::insert_kafka_env(sub, &mut out, after_file);
     Ok(Prepared { args: out, file: None, origins })
-}
-
-/// Inserts a `--kafka-property` argument for each `TICKFLOW_KAFKA_<NAME>`
-/// variable at `at` (after the file's settings, before the user's), if
-/// `sub` has the flag. Secrets stay in the environment, where the command
-/// reads them itself.
-fn insert_kafka_env(sub: &Command, args: &mut Vec<OsString>, at: usize) {
-    if !sub.get_arguments().any(|a| a.get_id() == KAFKA_ARG) {
-        return;
-    }
-    let vars = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
-    let tokens =
-        kafka::properties_from_env(vars).into_iter().map(|(k, v)| OsString::from(format!("--kafka-property={k}={v}")));
-    args.splice(at..at, tokens);
 }
 
 /// Whether the user names a strategy (`--strategy` or `TICKFLOW_STRATEGY`)
@@ -208,34 +193,6 @@ fn chosen<'a>(sub: &'a Command, settings: &'a [Setting]) -> Vec<(&'a Arg, &'a Se
         });
     let global: Vec<_> = global.collect();
     own.into_iter().chain(global).collect()
-}
-
-/// The `[kafka]` table: each key a librdkafka property (`"security.protocol"
-/// = "SASL_SSL"`, or dotted: `sasl.mechanisms = "SCRAM-SHA-512"`), checked
-/// by librdkafka when a command builds its clients. Secrets are refused.
-fn kafka_table(body: &toml::Value, file: &str) -> anyhow::Result<Vec<Setting>> {
-    let toml::Value::Table(body) = body else {
-        anyhow::bail!("config file {file}: {KAFKA} must be a section ([{KAFKA}]), not a value");
-    };
-    let mut settings = Vec::new();
-    for (key, value) in flatten(body) {
-        if kafka::is_secret(&key) {
-            return Err(kafka_secret(file, KAFKA, &key));
-        }
-        let value = scalar(&value).map_err(|why| anyhow::anyhow!("config file {file}: [{KAFKA}] {key}: {why}"))?;
-        let values = vec![format!("{key}={value}")];
-        settings.push(Setting { section: KAFKA.to_owned(), key, id: KAFKA_ARG.to_owned(), values, flag: false });
-    }
-    Ok(settings)
-}
-
-/// The error for a Kafka secret in the file, naming where it belongs.
-fn kafka_secret(file: &str, section: &str, key: &str) -> anyhow::Error {
-    let env = kafka::env_name(key);
-    anyhow::anyhow!(
-        "config file {file}: [{section}] {key} is a secret; secrets never go in the config file: set {env} or \
-         {env}_FILE (a file whose first line is the value)"
-    )
 }
 
 /// The `--key=value` arguments of `chosen` and where each came from.
@@ -296,11 +253,11 @@ fn validate(command: &Command, table: &toml::Table, file: &str) -> anyhow::Resul
     let mut settings = Vec::new();
     for (section, body) in table {
         if section == STRATEGY {
-            settings.extend(strategy_table(body, file)?);
+            settings.extend(tables::strategy_table(body, file)?);
             continue;
         }
         if section == KAFKA {
-            settings.extend(kafka_table(body, file)?);
+            settings.extend(tables::kafka_table(body, file)?);
             continue;
         }
         let subs: Vec<&Command> = if section == GLOBAL {
@@ -341,10 +298,12 @@ fn validate(command: &Command, table: &toml::Table, file: &str) -> anyhow::Resul
                 );
             }
             if id == KAFKA_ARG
-                && let Some(secret) =
-                    values.iter().filter_map(|v| v.split_once('=')).find(|(k, _)| kafka::is_secret(k.trim()))
+                && let Some(secret) = values
+                    .iter()
+                    .filter_map(|v| v.split_once('='))
+                    .find(|(k, _)| tickflow_shared::kafka::is_secret(k.trim()))
             {
-                return Err(kafka_secret(file, section, secret.0.trim()));
+                return Err(tables::kafka_secret(file, section, secret.0.trim()));
             }
             settings.push(Setting { section: section.clone(), key, id, values, flag });
         }
@@ -363,23 +322,6 @@ fn flatten(body: &toml::Table) -> Vec<(String, toml::Value)> {
             value => vec![(key.clone(), value.clone())],
         })
         .collect()
-}
-
-/// The `[strategy]` table: `name = "sma-cross"` and the strategy's
-/// parameters (`fast = 10`), checked when the strategy is built.
-fn strategy_table(body: &toml::Value, file: &str) -> anyhow::Result<Vec<Setting>> {
-    let toml::Value::Table(body) = body else {
-        anyhow::bail!("config file {file}: {STRATEGY} must be a section ([{STRATEGY}]), not a value");
-    };
-    let mut settings = Vec::new();
-    for (key, value) in body {
-        let value = scalar(value).map_err(|why| anyhow::anyhow!("config file {file}: [{STRATEGY}] {key}: {why}"))?;
-        let (id, values) =
-            if key == "name" { ("strategy", vec![value]) } else { ("param", vec![format!("{key}={value}")]) };
-        let (section, key, id) = (STRATEGY.to_owned(), key.clone(), id.to_owned());
-        settings.push(Setting { section, key, id, values, flag: false });
-    }
-    Ok(settings)
 }
 
 /// The command-line values of a TOML value for `arg`, and whether it is a
@@ -482,5 +424,6 @@ fn explain(file: &str, origins: &[Origin], error: &clap::Error) -> Option<anyhow
     Some(anyhow::anyhow!("config file {file}: [{}] {} = {:?}: {message}", origin.section, origin.key, origin.value))
 }
 
+mod tables;
 #[cfg(test)]
 mod tests;

@@ -229,20 +229,13 @@ async fn serve_refuses_bad_requests_with_what_is_allowed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_store_failure_is_503_with_advice() {
-    let url = postgres::database();
-    let store = Arc::new(PostgresStore::open(&url, Access::Write).await.expect("connect"));
+async fn serve_store_failure_is_503_with_advice_and_recovers_when_the_database_is_back() {
+    let cluster = postgres::Cluster::new(&[]);
+    cluster.start("");
+    let store = Arc::new(PostgresStore::open(&cluster.url(), Access::Write).await.expect("connect"));
     let server = Server::start(store, ServeConfig::default()).await;
     assert_eq!(server.get("/readyz", &[]).await.status, 200);
-    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.expect("connect");
-    tokio::spawn(connection);
-    admin
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-            &[],
-        )
-        .await
-        .expect("terminate the store's connections");
+    cluster.stop_immediate();
     let path = "/api/v1/bars?symbol=A&interval=1m&from=0&to=60000";
     for reply in
         [server.get(path, &[]).await, server.get("/readyz", &[]).await, server.get("/api/v1/status", &[]).await]
@@ -251,6 +244,10 @@ async fn serve_store_failure_is_503_with_advice() {
         assert!(reply.json()["error"].as_str().is_some_and(|e| e.contains("check that the database is up")));
     }
     assert_eq!(server.get("/healthz", &[]).await.status, 200);
+    cluster.start("");
+    // The store connects again on the next request: no restart of serve.
+    assert_eq!(server.get(path, &[]).await.status, 200);
+    assert_eq!(server.get("/readyz", &[]).await.status, 200);
     server.stop().await;
 }
 

@@ -443,9 +443,12 @@ fn a_trade_past_the_lateness_goes_to_the_late_table_and_one_within_it_updates_fi
     // (ended T+46 s, closes for good at T+76 s); T+1.5 s is not (T+2 s + 30 s).
     // B at T+71 s moves the watermark on, so the job applies them.
     publish(&mut published, vec![at("A", 45_700, 13), at("A", 1_500, 14), at("B", 71_000, 51)]);
-    job.wait_for("the late trade recorded and the minute updated", |views| {
-        let minutes = views.bars("1m");
-        !views.late().is_empty() && bar(&minutes, "A", T).is_some_and(|b| b.bar.trades == 3)
+    // The intervals reach the views in separate commits: wait for the minute and the hour.
+    job.wait_for("the late trade recorded and the minute and hour updated", |views| {
+        let (minutes, hours) = (views.bars("1m"), views.bars("1h"));
+        !views.late().is_empty()
+            && bar(&minutes, "A", T).is_some_and(|b| b.bar.trades == 3)
+            && bar(&hours, "A", T).is_some_and(|b| b.bar.trades == 4)
     });
     let late = job.views.late();
     assert_eq!(late.len(), 1, "{late:?}");
