@@ -7,10 +7,12 @@ use crate::interval::Interval;
 use crate::store::common::Labels;
 use crate::store::common::to_u64;
 use crate::store::serving::{COUNTS, PARTITIONS, latest_parts, newest};
-use crate::store::{Bars, PartitionProgress, StoreError, StoreStats};
+use crate::store::{Bars, PartitionProgress, StoreError, StoreStats, View};
 use crate::tick::Symbol;
+use crate::time::NANOS_PER_DAY;
+use std::collections::HashSet;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, IsolationLevel};
+use tokio_postgres::{Client, IsolationLevel, Transaction};
 
 pub(super) async fn symbols(client: &Client) -> Result<Vec<Symbol>, StoreError> {
     client
@@ -21,38 +23,68 @@ pub(super) async fn symbols(client: &Client) -> Result<Vec<Symbol>, StoreError> 
         .collect()
 }
 
+/// The newest bar of each pair, part by part. A probe of a hypertable walks
+/// its chunks back from the newest, and with a year of daily chunks that
+/// walk dominates: so the batch part is searched in its last day first, and
+/// before it only for the pairs that had no bar that day.
 pub(super) async fn latest(
     client: &mut Client,
     symbols: &[Symbol],
     intervals: &[Interval],
 ) -> Result<Bars, StoreError> {
-    let names: Vec<&str> = symbols.iter().map(Symbol::as_str).collect();
-    let labels: Vec<String> = intervals.iter().map(ToString::to_string).collect();
     let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
     let boundary = boundary(&tx).await?;
     let mut bars = Vec::new();
     let mut decoded = Labels::default();
     for part in latest_parts(boundary) {
-        let (lo, hi) = (part.lo.map(PgTime), part.hi.map(PgTime));
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&names, &labels];
-        let mut sql = format!(
-            r#"SELECT t.* FROM unnest($1::text[]) AS s(name) CROSS JOIN unnest($2::text[]) AS i(label)
-               CROSS JOIN LATERAL ({} symbol = s.name AND "interval" = i.label"#,
-            select(part.view)
-        );
-        for (bound, op) in [(&lo, ">="), (&hi, "<")] {
-            if let Some(bound) = bound {
-                params.push(bound);
-                sql.push_str(&format!(" AND start {op} ${}", params.len()));
+        let mut pairs: Vec<(&Symbol, Interval)> =
+            symbols.iter().flat_map(|symbol| intervals.iter().map(move |interval| (symbol, *interval))).collect();
+        let windows = match (part.view, part.hi) {
+            (View::Batch, Some(hi)) => vec![(Some(hi - NANOS_PER_DAY), Some(hi)), (part.lo, Some(hi - NANOS_PER_DAY))],
+            _ => vec![(part.lo, part.hi)],
+        };
+        for (lo, hi) in windows {
+            if pairs.is_empty() {
+                break;
             }
-        }
-        sql.push_str(" ORDER BY start DESC LIMIT 1) AS t");
-        for row in tx.query(&sql, &params).await? {
-            bars.push(view_bar(&row, &mut decoded)?);
+            let mut found = HashSet::new();
+            for row in newest_in(&tx, part.view, &pairs, lo, hi).await? {
+                let bar = view_bar(&row, &mut decoded)?;
+                found.insert((bar.bar.symbol.clone(), bar.bar.interval));
+                bars.push(bar);
+            }
+            pairs.retain(|(symbol, interval)| !found.contains(&((*symbol).clone(), *interval)));
         }
     }
     tx.commit().await?;
     Ok(Bars { boundary, bars: newest(bars) })
+}
+
+/// The newest bar in `[lo, hi)` of `view` of each `(symbol, interval)` pair that has one.
+async fn newest_in(
+    tx: &Transaction<'_>,
+    view: View,
+    pairs: &[(&Symbol, Interval)],
+    lo: Option<i64>,
+    hi: Option<i64>,
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    let names: Vec<&str> = pairs.iter().map(|(symbol, _)| symbol.as_str()).collect();
+    let labels: Vec<String> = pairs.iter().map(|(_, interval)| interval.to_string()).collect();
+    let (lo, hi) = (lo.map(PgTime), hi.map(PgTime));
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&names, &labels];
+    let mut sql = format!(
+        r#"SELECT t.* FROM unnest($1::text[], $2::text[]) AS p(name, label)
+           CROSS JOIN LATERAL ({} symbol = p.name AND "interval" = p.label"#,
+        select(view)
+    );
+    for (bound, op) in [(&lo, ">="), (&hi, "<")] {
+        if let Some(bound) = bound {
+            params.push(bound);
+            sql.push_str(&format!(" AND start {op} ${}", params.len()));
+        }
+    }
+    sql.push_str(" ORDER BY start DESC LIMIT 1) AS t");
+    Ok(tx.query(&sql, &params).await?)
 }
 
 pub(super) async fn stats(client: &mut Client) -> Result<StoreStats, StoreError> {

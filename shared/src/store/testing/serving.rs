@@ -20,9 +20,11 @@ pub async fn serving_reads(store: &dyn Store) {
         }
         batch.push(bar(symbol, "1h", base, 2_000 + i as i64));
     }
+    // A symbol that traded the day before and not on the last day: its newest bar is a day back.
+    batch.insert(0, bar("KO", "1m", base - crate::time::NANOS_PER_DAY + 5 * MINUTE, 3_000));
     let publish = BatchPublish {
         started_at: T0,
-        days: vec![DaySummary { day, trades: 9 }],
+        days: vec![DaySummary { day: day - 1, trades: 1 }, DaySummary { day, trades: 9 }],
         bars: Box::new(batch.clone().into_iter()),
         files: Vec::new(),
         forget_files: Vec::new(),
@@ -41,9 +43,9 @@ pub async fn serving_reads(store: &dyn Store) {
     store.commit_speed(&mut commit).await.expect("commit");
 
     let names: Vec<String> = store.symbols().await.expect("symbols").iter().map(|s| s.to_string()).collect();
-    assert_eq!(names, ["AAPL", "MSFT", "ZZZ"]);
+    assert_eq!(names, ["AAPL", "KO", "MSFT", "ZZZ"]);
 
-    let symbols: Vec<Symbol> = ["AAPL", "MSFT", "NONE", "ZZZ"].map(|s| Symbol::new(s).expect("symbol")).to_vec();
+    let symbols: Vec<Symbol> = ["AAPL", "KO", "MSFT", "NONE", "ZZZ"].map(|s| Symbol::new(s).expect("symbol")).to_vec();
     let latest = store.latest(&symbols, &[interval("1m"), interval("1h")]).await.expect("latest");
     assert_eq!(latest.boundary, Some(boundary));
     let got: Vec<(Bar, View)> = latest.bars.into_iter().map(|b| (b.bar, b.view)).collect();
@@ -56,6 +58,7 @@ pub async fn serving_reads(store: &dyn Store) {
         vec![
             (after.bar, View::Speed),
             newest_batch("AAPL", "1h"),
+            newest_batch("KO", "1m"),
             newest_batch("MSFT", "1m"),
             newest_batch("MSFT", "1h"),
             (only_speed.bar, View::Speed),
