@@ -250,14 +250,7 @@ fn produce(bootstrap: &str, trades: &[(&str, i64, u64)]) {
 fn days_are_sealed_by_the_watermark_and_late_trades_land_beside_them() {
     let broker = Broker::start();
     let bootstrap = broker.bootstrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    runtime
-        .block_on(tickflow_ingest::producer::ensure_topic(
-            &tickflow_shared::kafka::KafkaConfig::plain(&bootstrap),
-            "ticks",
-            1,
-        ))
-        .expect("topic");
+    crate::support::kafka::create_topic(&bootstrap, "ticks", 1);
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("archive");
     let archive = ["archive", "--brokers", &bootstrap, "--out", out.to_str().expect("path"), "--stop-at-end"];

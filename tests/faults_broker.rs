@@ -135,14 +135,7 @@ fn a_broker_restart_during_produce_archive_and_speed_loses_and_doubles_nothing()
     let dir = tempfile::tempdir().expect("temp dir");
     let replay = dir.path().join("half-hour.csv");
     let trades = real_window(&replay, FROM_MS, TO_MS);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    runtime
-        .block_on(tickflow_ingest::producer::ensure_topic(
-            &tickflow_shared::kafka::KafkaConfig::plain(&bootstrap),
-            "ticks",
-            PARTITIONS,
-        ))
-        .expect("topic");
+    crate::support::kafka::create_topic(&bootstrap, "ticks", PARTITIONS);
     let archive = dir.path().join("archive");
     let store = format!("sqlite://{}", dir.path().join("views.db").display());
     let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();

@@ -130,14 +130,7 @@ fn a_speed_job_rides_out_a_postgres_restart_and_ends_with_the_reference_bars() {
     let views = Views::open(&store);
     let broker = Broker::with(Storage::Memory);
     let bootstrap = broker.bootstrap();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    runtime
-        .block_on(tickflow_ingest::producer::ensure_topic(
-            &tickflow_shared::kafka::KafkaConfig::plain(&bootstrap),
-            "ticks",
-            PARTITIONS,
-        ))
-        .expect("topic");
+    crate::support::kafka::create_topic(&bootstrap, "ticks", PARTITIONS);
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
         .set("enable.idempotence", "true")

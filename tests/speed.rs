@@ -99,14 +99,7 @@ struct Topic {
 impl Topic {
     /// Creates `name` with `partitions` partitions on `bootstrap`.
     fn create(bootstrap: &str, name: &str, partitions: i32) -> Topic {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        runtime
-            .block_on(tickflow_ingest::producer::ensure_topic(
-                &tickflow_shared::kafka::KafkaConfig::plain(bootstrap),
-                name,
-                partitions,
-            ))
-            .expect("topic");
+        crate::support::kafka::create_topic(bootstrap, name, partitions);
         let producer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
             .set("enable.idempotence", "true")

@@ -15,11 +15,12 @@
 use crate::BenchError;
 use crate::http::{Connection, wait_ready};
 use crate::report::Figures;
+use crate::serve::synthetic_bar;
 use serde_json::json;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tickflow_shared::store::{self, Access, BatchPublish, BatchStore, DaySummary};
-use tickflow_shared::{Bar, Interval, Price, Symbol, Volume};
+use tickflow_shared::{Interval, Symbol};
 use tokio::net::TcpStream;
 
 /// Arguments of `tickflow bench history`.
@@ -120,22 +121,8 @@ async fn publish(store: &dyn BatchStore, day: i64, args: &Args) -> Result<(), Be
     let all = (0..symbols).flat_map(move |s| {
         let symbol = Symbol::new(&format!("S{s:04}")).unwrap_or_else(|_| unreachable!("S0000 is a symbol"));
         (0..bars).map(move |i| {
-            let start = open + i * MINUTE;
             let price = 10_000_000_000 + ((day + i) * 7_919 + s as i64 * 104_729) % 100_000_000;
-            Bar {
-                symbol: symbol.clone(),
-                interval,
-                start,
-                open: Price(price),
-                high: Price(price + 1_000_000),
-                low: Price(price - 1_000_000),
-                close: Price(price + 500_000),
-                volume: Volume(100_000_000_000),
-                vwap: Price(price),
-                trades: 10,
-                first_ts: start,
-                last_ts: start + MINUTE - 1,
-            }
+            synthetic_bar(&symbol, interval, open + i * MINUTE, MINUTE, price)
         })
     });
     let publish = BatchPublish {

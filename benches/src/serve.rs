@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tickflow_shared::store::{self, Access, BatchPublish, DaySummary};
-use tickflow_shared::{Bar, Price, Symbol, Volume};
+use tickflow_shared::{Bar, Interval, Price, Symbol, Volume};
 use tokio::net::TcpStream;
 
 /// Arguments of `tickflow bench serve`.
@@ -277,22 +277,33 @@ fn day_of_bars(day: i64, n: usize) -> impl Iterator<Item = Bar> + Send {
             let symbol = symbol.clone();
             (0..(seconds + width - 1) / width).map(move |i| {
                 let start = base / (width * 1_000_000_000) * (width * 1_000_000_000) + i * width * 1_000_000_000;
-                let price = 10_000_000_000 + (i * 7_919) % 100_000_000;
-                Bar {
-                    symbol: symbol.clone(),
+                synthetic_bar(
+                    &symbol,
                     interval,
                     start,
-                    open: Price(price),
-                    high: Price(price + 1_000_000),
-                    low: Price(price - 1_000_000),
-                    close: Price(price + 500_000),
-                    volume: Volume(100_000_000_000),
-                    vwap: Price(price),
-                    trades: 10,
-                    first_ts: start,
-                    last_ts: start + width * 1_000_000_000 - 1,
-                }
+                    width * 1_000_000_000,
+                    10_000_000_000 + (i * 7_919) % 100_000_000,
+                )
             })
         })
     })
+}
+
+/// A bar of `width` ns from `start` around `price` (units of 10^-8), 10
+/// trades of 1,000 shares: the shape of the bars the serving benchmarks publish.
+pub(crate) fn synthetic_bar(symbol: &Symbol, interval: Interval, start: i64, width: i64, price: i64) -> Bar {
+    Bar {
+        symbol: symbol.clone(),
+        interval,
+        start,
+        open: Price(price),
+        high: Price(price + 1_000_000),
+        low: Price(price - 1_000_000),
+        close: Price(price + 500_000),
+        volume: Volume(100_000_000_000),
+        vwap: Price(price),
+        trades: 10,
+        first_ts: start,
+        last_ts: start + width - 1,
+    }
 }

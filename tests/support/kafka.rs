@@ -33,6 +33,14 @@ impl Broker {
     }
 }
 
+/// Creates topic `name` with `partitions` partitions on `bootstrap` (plain
+/// Kafka), as the commands do at start, or fails the test.
+pub fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let kafka = tickflow_shared::kafka::KafkaConfig::plain(bootstrap);
+    runtime.block_on(tickflow_ingest::producer::ensure_topic(&kafka, name, partitions)).expect("topic");
+}
+
 /// A tansu broker that requires SASL (SCRAM-SHA-256 and -512) from every
 /// client, on SQLite storage, with one user. tansu creates users over the
 /// Kafka protocol, which an authenticating broker refuses before the
