@@ -4,13 +4,15 @@
 //!
 //! For each engine a throwaway cluster is started (TimescaleDB preloaded,
 //! or not), one day of `--symbols` × `--bars` 1m bars is published and
-//! measured, then the other `--days - 1` trading days are published
-//! (untimed, one batch run per day, as the batch layer publishes) and the
-//! same is measured again: `/api/v1/bars` for one symbol over one day and
-//! over one month, `/api/v1/symbols` and `/api/v1/latest`, each for
-//! `--seconds` over `--connections` keep-alive connections against
-//! `tickflow serve` with its cache off (p50, p99), and the wall time of
-//! republishing one day. The last column is the year's p99 over the day's.
+//! measured, then the trading days of the month up to it, then the other
+//! trading days of `--days` (untimed, one batch run per day, as the batch
+//! layer publishes), each stage measured again: `/api/v1/bars` for one
+//! symbol over one day and over one month, `/api/v1/symbols` and
+//! `/api/v1/latest`, each for `--seconds` over `--connections` keep-alive
+//! connections against `tickflow serve` with its cache off (p50, p99), and
+//! the wall time of republishing one day. The last columns are the year's
+//! p99 over the day's and over the month's: the month store is the smallest
+//! one on which the month query returns what it returns on the year.
 
 use crate::BenchError;
 use crate::http::{Connection, wait_ready};
@@ -70,12 +72,16 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         let store =
             runtime.block_on(store::open(&url, Access::Write)).map_err(|e| BenchError::Prepare(e.to_string()))?;
         let middle = days[days.len() / 2];
+        let month: Vec<i64> = days.iter().copied().filter(|day| (middle - 29..=middle).contains(day)).collect();
+        let mut published: Vec<i64> = Vec::new();
         let mut measured = Vec::new();
-        for (label, published) in [("1 day", &days[days.len() / 2..=days.len() / 2]), ("all days", &days[..])] {
+        for (label, stage) in [("1 day", &[middle][..]), ("1 month", &month[..]), ("all days", &days[..])] {
             let load = Instant::now();
-            for &day in published.iter().filter(|&&day| label == "1 day" || day != middle) {
+            let new: Vec<i64> = stage.iter().copied().filter(|day| !published.contains(day)).collect();
+            for &day in &new {
                 runtime.block_on(publish(&*store, day, &args))?;
             }
+            published.extend(new);
             eprintln!("{engine}, {label}: published in {:.1} s", load.elapsed().as_secs_f64());
             let mut results = runtime.block_on(queries(&url, middle, &args))?;
             let republish = Instant::now();
@@ -83,13 +89,22 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
             results.push(("republish one day".into(), republish.elapsed().as_secs_f64() * 1000.0, 0.0));
             measured.push(results);
         }
-        println!("engine\tquery\tday_p50_ms\tday_p99_ms\tyear_p50_ms\tyear_p99_ms\tyear/day_p99");
-        for ((query, day_p50, day_p99), (_, year_p50, year_p99)) in measured[0].iter().zip(&measured[1]) {
-            let (day_p99, year_p99) =
-                if query.starts_with("republish") { (*day_p50, *year_p50) } else { (*day_p99, *year_p99) };
+        println!(
+            "engine\tquery\tday_p50_ms\tday_p99_ms\tmonth_p50_ms\tmonth_p99_ms\tyear_p50_ms\tyear_p99_ms\tyear/day_p99\tyear/month_p99"
+        );
+        for ((row, month), year) in measured[0].iter().zip(&measured[1]).zip(&measured[2]) {
+            // A republish has one figure, in the p50 column.
+            let p99 = |(query, p50, p99): &(String, f64, f64)| if query.starts_with("republish") { *p50 } else { *p99 };
+            let (query, day_p50, _) = row;
             println!(
-                "{engine}\t{query}\t{day_p50:.2}\t{day_p99:.2}\t{year_p50:.2}\t{year_p99:.2}\t{:.2}",
-                year_p99 / day_p99
+                "{engine}\t{query}\t{day_p50:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}",
+                p99(row),
+                month.1,
+                p99(month),
+                year.1,
+                p99(year),
+                p99(year) / p99(row),
+                p99(year) / p99(month)
             );
         }
     }

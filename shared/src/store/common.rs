@@ -14,16 +14,28 @@ pub(crate) struct Part {
 }
 
 /// The parts a query reads, given the boundary of its snapshot (contract 6):
-/// batch bars before the boundary, speed bars from it on.
+/// batch bars before the boundary, speed bars from it on. A side of the
+/// boundary the query's range does not reach is not read at all (a day
+/// before the boundary asks nothing of the speed table); a query whose
+/// range is empty still reads one part, so its SQL stays well formed.
 pub(crate) fn parts(query: &BarQuery, boundary: Option<i64>) -> Vec<Part> {
     let whole = |view| Part { view, lo: query.from, hi: query.to };
     match (query.view, boundary) {
         (ViewSelect::Batch, _) => vec![whole(View::Batch)],
         (ViewSelect::Speed, _) | (ViewSelect::Merged, None) => vec![whole(View::Speed)],
-        (ViewSelect::Merged, Some(b)) => vec![
-            Part { view: View::Batch, lo: query.from, hi: Some(query.to.map_or(b, |to| to.min(b))) },
-            Part { view: View::Speed, lo: Some(query.from.map_or(b, |from| from.max(b))), hi: query.to },
-        ],
+        (ViewSelect::Merged, Some(b)) => {
+            let batch = Part { view: View::Batch, lo: query.from, hi: Some(query.to.map_or(b, |to| to.min(b))) };
+            let speed = Part { view: View::Speed, lo: Some(query.from.map_or(b, |from| from.max(b))), hi: query.to };
+            let reached: Vec<Part> = [batch, speed].into_iter().filter(|part| !part.is_empty()).collect();
+            if reached.is_empty() { vec![batch] } else { reached }
+        }
+    }
+}
+
+impl Part {
+    /// Whether no bar start lies in `[lo, hi)`.
+    fn is_empty(&self) -> bool {
+        matches!((self.lo, self.hi), (Some(lo), Some(hi)) if lo >= hi)
     }
 }
 
@@ -190,5 +202,20 @@ mod tests {
             ]
         );
         assert_eq!(parts(&query, None), vec![Part { view: View::Speed, lo: Some(10), hi: None }]);
+    }
+
+    #[test]
+    fn merged_reads_only_the_sides_its_range_reaches() {
+        let query = |from, to| BarQuery {
+            interval: Interval::from_seconds(60).expect("1m"),
+            symbol: None,
+            from: Some(from),
+            to: Some(to),
+            view: ViewSelect::Merged,
+            limit: None,
+        };
+        assert_eq!(parts(&query(10, 100), Some(100)), vec![Part { view: View::Batch, lo: Some(10), hi: Some(100) }]);
+        assert_eq!(parts(&query(100, 200), Some(100)), vec![Part { view: View::Speed, lo: Some(100), hi: Some(200) }]);
+        assert_eq!(parts(&query(50, 50), Some(100)), vec![Part { view: View::Batch, lo: Some(50), hi: Some(50) }]);
     }
 }

@@ -35,7 +35,7 @@ use bytes::{BufMut, BytesMut};
 use std::collections::HashMap;
 use tokio::sync::{Mutex, Semaphore, SemaphorePermit};
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
-use tokio_postgres::{Client, Statement, Transaction};
+use tokio_postgres::{Client, GenericClient, Statement};
 
 /// How many connections serve reads: a bounded pool, enough to keep both
 /// cores of a small server busy while other reads wait on the network.
@@ -103,18 +103,21 @@ fn free_list(free: &std::sync::Mutex<Vec<Reader>>) -> std::sync::MutexGuard<'_, 
 pub(crate) struct Reader {
     client: Client,
     statements: HashMap<String, Statement>,
+    /// The batch boundary of this connection's last bars read (`None`
+    /// before the first), the guess of its next one.
+    boundary: Option<Option<i64>>,
 }
 
-/// The prepared statement of `sql` on the connection of `tx`.
+/// The prepared statement of `sql` on `client`'s connection.
 pub(crate) async fn prepared(
     statements: &mut HashMap<String, Statement>,
-    tx: &Transaction<'_>,
+    client: &impl GenericClient,
     sql: &str,
 ) -> Result<Statement, StoreError> {
     if let Some(statement) = statements.get(sql) {
         return Ok(statement.clone());
     }
-    let statement = tx.prepare(sql).await?;
+    let statement = client.prepare(sql).await?;
     if statements.len() < PREPARED {
         statements.insert(sql.to_owned(), statement.clone());
     }
@@ -181,7 +184,7 @@ impl PostgresStore {
         };
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(Reader { client: io.client(url).await?, statements: HashMap::new() });
+            readers.push(Reader { client: io.client(url).await?, statements: HashMap::new(), boundary: None });
         }
         let readers = Pool { free: std::sync::Mutex::new(readers), permits: Semaphore::new(READERS) };
         Ok(Self { url: url.to_owned(), write, readers, io })
