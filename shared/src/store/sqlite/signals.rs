@@ -245,7 +245,7 @@ fn positions(conn: &mut Connection, strategy: Option<&str>) -> Result<Vec<Positi
     let mut positions = Vec::new();
     while let Some(row) = rows.next()? {
         positions.push(Position {
-            strategy: row.get::<_, String>(0)?.into(),
+            strategy: row.get(0)?,
             symbol: symbol(row.get(1)?)?,
             quantity: row.get(2)?,
             entry_price: Price(row.get(3)?),
