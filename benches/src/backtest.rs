@@ -13,7 +13,7 @@ use tickflow_shared::signal::Costs;
 use tickflow_shared::store::{self, Access, BatchPublish, DaySummary};
 use tickflow_shared::time::NANOS_PER_DAY;
 use tickflow_shared::{Bar, Interval, Price, Size, Symbol, Volume};
-use tickflow_strategy::backtest::{self, Config};
+use tickflow_strategy::backtest::{self, CompactBar, CompactBars, Config};
 use tickflow_strategy::{Params, Spec};
 
 /// Arguments of `tickflow bench backtest`.
@@ -42,8 +42,39 @@ const MINUTE: i64 = 60_000_000_000;
 /// The bars: a deterministic random walk in cents per symbol, every minute
 /// from a day's start, ordered by `(symbol, start)`.
 pub fn bars(symbols: usize, per_symbol: usize) -> Vec<Bar> {
-    let interval = Interval::from_seconds(60).unwrap_or_else(|| unreachable!("60 s is an interval"));
+    let interval = minute();
     let mut out = Vec::with_capacity(symbols * per_symbol);
+    walk(symbols, per_symbol, |symbol, start, open, close| {
+        out.push(Bar {
+            symbol: symbol.clone(),
+            interval,
+            start,
+            open,
+            high: open.max(close),
+            low: open.min(close),
+            close,
+            volume: Volume(100 * 100_000_000),
+            vwap: close,
+            trades: 1,
+            first_ts: start,
+            last_ts: start + MINUTE - 1,
+        });
+    });
+    out
+}
+
+/// The same bars as [`bars`], as the backtest's compact bars.
+pub fn compact(symbols: usize, per_symbol: usize) -> CompactBars {
+    let mut out = CompactBars::with_capacity(minute(), symbols * per_symbol);
+    walk(symbols, per_symbol, |symbol, start, open, close| {
+        let bar = CompactBar { start, open, close };
+        out.push(symbol, bar).unwrap_or_else(|_| unreachable!("the walk is in (symbol, start) order"));
+    });
+    out
+}
+
+/// Calls `bar` with each bar's symbol, start, open and close, by symbol, then start.
+fn walk(symbols: usize, per_symbol: usize, mut bar: impl FnMut(&Symbol, i64, Price, Price)) {
     for s in 0..symbols {
         let symbol = Symbol::new(&format!("S{s:04}")).unwrap_or_else(|_| unreachable!("a valid symbol"));
         let mut state = 0x9E37_79B9_7F4A_7C15_u64 ^ (s as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -55,30 +86,19 @@ pub fn bars(symbols: usize, per_symbol: usize) -> Vec<Bar> {
             let open = cents + (state % 3) as i64 - 1;
             cents = (open + ((state >> 8) % 21) as i64 - 10).max(100);
             let (open, close) = (Price(open.max(100) * 1_000_000), Price(cents * 1_000_000));
-            let start = START + i as i64 * MINUTE;
-            out.push(Bar {
-                symbol: symbol.clone(),
-                interval,
-                start,
-                open,
-                high: open.max(close),
-                low: open.min(close),
-                close,
-                volume: Volume(100 * 100_000_000),
-                vwap: close,
-                trades: 1,
-                first_ts: start,
-                last_ts: start + MINUTE - 1,
-            });
+            bar(&symbol, START + i as i64 * MINUTE, open, close);
         }
     }
-    out
+}
+
+fn minute() -> Interval {
+    Interval::from_seconds(60).unwrap_or_else(|| unreachable!("60 s is an interval"))
 }
 
 fn config(threads: usize) -> Config {
     Config {
         spec: Spec::new("sma-cross", &Params::new()).unwrap_or_else(|_| unreachable!("the defaults are valid")),
-        interval: Interval::from_seconds(60).unwrap_or_else(|| unreachable!("60 s is an interval")),
+        interval: minute(),
         quantity: Size(100 * 100_000_000),
         costs: Costs::default(),
         capital: 100_000 * 100_000_000,
@@ -86,17 +106,18 @@ fn config(threads: usize) -> Config {
     }
 }
 
-/// Generates the bars, times the in-memory runs, then the store and NumPy.
+/// Generates the bars, times the in-memory runs, then NumPy and the store.
 pub fn run(args: Args) -> Result<Figures, BenchError> {
     let workers = args.workers.unwrap_or_else(crate::cores);
-    eprintln!("Generating {} × {} bars in memory (not timed) ...", args.symbols, args.bars);
-    let bars = bars(args.symbols, args.bars);
-    let total = bars.len() as u64;
+    eprintln!("Generating {} × {} compact bars in memory (not timed) ...", args.symbols, args.bars);
+    let compact = compact(args.symbols, args.bars);
+    let total = compact.len() as u64;
     let mut rows = Vec::new();
     let mut signals = 0;
     for threads in [1, workers] {
         let clock = std::time::Instant::now();
-        let outcome = backtest::run(&config(threads), &bars, &|_| {}).map_err(|e| BenchError::Run(e.to_string()))?;
+        let outcome =
+            backtest::run_compact(&config(threads), &compact, &|_| {}).map_err(|e| BenchError::Run(e.to_string()))?;
         let seconds = clock.elapsed().as_secs_f64();
         signals = outcome.signals.len();
         eprintln!(
@@ -110,7 +131,7 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         rows.push((threads, seconds));
     }
     let memory_peak = self_peak_rss();
-    let numpy = numpy(&args.data_dir, &bars, args.symbols, args.bars)?;
+    let numpy = numpy(&args.data_dir, &compact, args.symbols, args.bars)?;
     if let Some((seconds, crossings)) = numpy {
         let best = rows.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
         eprintln!(
@@ -137,6 +158,15 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         wall_seconds: rows[rows.len() - 1].1,
         peak_rss_bytes: memory_peak,
     };
+    eprintln!("Generating {} × {} bars in memory (not timed) ...", args.symbols, args.bars);
+    let bars = bars(args.symbols, args.bars);
+    let clock = std::time::Instant::now();
+    backtest::run(&config(workers), &bars, &|_| {}).map_err(|e| BenchError::Run(e.to_string()))?;
+    let seconds = clock.elapsed().as_secs_f64();
+    eprintln!(
+        "memory from Bar structs (compacted in the run), {workers} thread(s): {total} bars in {seconds:.3} s = {:.1} M bars/s",
+        total as f64 / seconds / 1e6
+    );
     if args.memory_only {
         return Ok(memory);
     }
@@ -200,10 +230,15 @@ fn sqlite(data_dir: &Path, bars: Vec<Bar>, symbols: usize, per_symbol: usize) ->
 
 /// Runs `benches/backtest_numpy.py` on the same closes: its loop's seconds
 /// and crossings, or `None` (said on stderr) without python3 and NumPy.
-fn numpy(data_dir: &Path, bars: &[Bar], symbols: usize, per_symbol: usize) -> Result<Option<(f64, u64)>, BenchError> {
+fn numpy(
+    data_dir: &Path,
+    bars: &CompactBars,
+    symbols: usize,
+    per_symbol: usize,
+) -> Result<Option<(f64, u64)>, BenchError> {
     std::fs::create_dir_all(data_dir)?;
     let input = data_dir.join(format!("backtest-closes-{symbols}x{per_symbol}.f64"));
-    let bytes: Vec<u8> = bars.iter().flat_map(|b| b.close.to_f64().to_le_bytes()).collect();
+    let bytes: Vec<u8> = bars.bars().iter().flat_map(|b| b.close.to_f64().to_le_bytes()).collect();
     std::fs::write(&input, bytes)?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("backtest_numpy.py");
     let output =

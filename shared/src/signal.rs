@@ -5,10 +5,15 @@
 //! fixed-point money, so the backtest and the live bot give byte-identical
 //! records from the same bars. The live bot stores a signal keyed by
 //! `(strategy, symbol, interval, start)`: [`Signal::key`].
+//!
+//! Strategy and indicator names are [`SmolStr`]s: kept inline up to 23
+//! bytes, so a backtest's hundreds of thousands of signals and fills do not
+//! allocate for them.
 
 use crate::fixed::{Price, SCALE};
 use crate::interval::Interval;
 use crate::tick::Symbol;
+pub use smol_str::SmolStr;
 use std::fmt;
 
 /// Buy or sell.
@@ -50,7 +55,7 @@ impl fmt::Display for Side {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Signal {
     /// The strategy's name (`sma-cross`, …).
-    pub strategy: String,
+    pub strategy: SmolStr,
     /// The instrument.
     pub symbol: Symbol,
     /// The bars' interval.
@@ -62,7 +67,7 @@ pub struct Signal {
     /// The deciding bar's close.
     pub close: Price,
     /// The indicator values that decided it, by name (`sma_10`, `rsi_14`, …).
-    pub values: Vec<(String, f64)>,
+    pub values: Vec<(SmolStr, f64)>,
     /// Why, in words (`sma_10 crossed above sma_30`).
     pub reason: String,
 }
@@ -71,7 +76,7 @@ impl Signal {
     /// The key a signal is stored under: one signal per strategy, symbol,
     /// interval and bar.
     pub fn key(&self) -> (&str, &Symbol, Interval, i64) {
-        (&self.strategy, &self.symbol, self.interval, self.start)
+        (self.strategy.as_str(), &self.symbol, self.interval, self.start)
     }
 }
 
@@ -79,7 +84,7 @@ impl Signal {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Fill {
     /// The strategy whose signal caused it.
-    pub strategy: String,
+    pub strategy: SmolStr,
     /// The instrument.
     pub symbol: Symbol,
     /// Bought or sold.

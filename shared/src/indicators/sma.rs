@@ -1,7 +1,5 @@
 //! Simple moving average, with an exact window sum.
 
-use std::collections::VecDeque;
-
 use super::{CloseIndicator, Indicator, IndicatorError, check_period};
 use crate::bar::Bar;
 use crate::fixed::{Price, SCALE};
@@ -19,10 +17,16 @@ use crate::fixed::{Price, SCALE};
 /// nearest `f64` while the sum stays below 2^53 units (a window of prices
 /// adding up to 90 million). TA-Lib keeps a running `f64` sum instead, which
 /// drifts by a few units in the last place; the fixtures test allows for it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The window is a ring of `n` slots: a close overwrites the oldest one, so
+/// an update is an add, a subtract and a store (the backtest's hot loop).
+#[derive(Clone, Debug)]
 pub struct Sma {
     period: usize,
-    window: VecDeque<i64>,
+    /// The last closes; `ring[next]` is the oldest once `len == period`.
+    ring: Box<[i64]>,
+    next: usize,
+    len: usize,
     sum: i128,
 }
 
@@ -34,7 +38,14 @@ impl Sma {
 
     /// An SMA over a period already checked.
     pub(super) fn of(period: usize) -> Self {
-        Self { period, window: VecDeque::with_capacity(period + 1), sum: 0 }
+        Self { period, ring: vec![0; period].into_boxed_slice(), next: 0, len: 0, sum: 0 }
+    }
+
+    /// The closes in the window, oldest first.
+    fn window(&self) -> impl Iterator<Item = i64> + '_ {
+        let (newer, older) = self.ring.split_at(self.next);
+        let older = &older[older.len().min(self.period - self.len)..];
+        older.iter().chain(newer.iter().take(self.len)).copied()
     }
 
     /// The number of closes averaged, `n`.
@@ -45,7 +56,7 @@ impl Sma {
     /// The exact sum of the last `n` closes in units of 10^-8 (the average
     /// times `n`), once warmed up.
     pub fn sum(&self) -> Option<i128> {
-        (self.window.len() == self.period).then_some(self.sum)
+        (self.len == self.period).then_some(self.sum)
     }
 }
 
@@ -61,7 +72,8 @@ impl Indicator for Sma {
     }
 
     fn reset(&mut self) {
-        self.window.clear();
+        self.next = 0;
+        self.len = 0;
         self.sum = 0;
     }
 
@@ -71,14 +83,29 @@ impl Indicator for Sma {
 }
 
 impl CloseIndicator for Sma {
+    #[inline]
     fn update_close(&mut self, close: Price) -> Option<f64> {
-        self.window.push_back(close.units());
-        self.sum += i128::from(close.units());
-        if self.window.len() > self.period
-            && let Some(oldest) = self.window.pop_front()
-        {
-            self.sum -= i128::from(oldest);
+        let slot = &mut self.ring[self.next];
+        if self.len == self.period {
+            self.sum -= i128::from(*slot);
+        } else {
+            self.len += 1;
         }
+        *slot = close.units();
+        self.sum += i128::from(close.units());
+        self.next = if self.next + 1 == self.period { 0 } else { self.next + 1 };
         self.value()
     }
 }
+
+/// Equal when the periods and the closes in the window are.
+impl PartialEq for Sma {
+    fn eq(&self, other: &Self) -> bool {
+        self.period == other.period
+            && self.sum == other.sum
+            && self.len == other.len
+            && self.window().eq(other.window())
+    }
+}
+
+impl Eq for Sma {}

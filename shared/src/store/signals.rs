@@ -185,7 +185,7 @@ impl SignalChanges {
 
 /// Indicator values as the JSON text both engines store: an array of
 /// `[name, value]` pairs, in the signal's order.
-pub(crate) fn values_json(values: &[(String, f64)]) -> Result<String, StoreError> {
+pub(crate) fn values_json<N: serde::Serialize>(values: &[(N, f64)]) -> Result<String, StoreError> {
     serde_json::to_string(values).map_err(|e| StoreError::Range(format!("indicator values: {e}")))
 }
 

@@ -9,6 +9,14 @@
 //! independent of every other's, so symbols run in parallel
 //! ([`Config::threads`]) and the outcome does not depend on how many threads.
 //!
+//! The run itself reads [`CompactBars`]: per bar only the start, open and
+//! close (24 bytes; a [`Bar`] has 128), cut into symbols and checked for
+//! order as they are built, so the pass over the bars is neither bound by
+//! memory bandwidth nor preceded by a pass that checks them.
+//! [`run_compact`] takes them as they are; [`run`] builds them from bars.
+//! Each thread calls its strategy by its concrete type (no virtual call per
+//! bar), and the records of the first symbol size the output vectors.
+//!
 //! The account's equity at every distinct bar close time is cash plus every
 //! open position at its symbol's last close. Each book adds the change of its
 //! value at each of its bars to a dense [`timeline`] (one slot per interval
@@ -18,13 +26,17 @@
 //! [`files`] writes the CSV files and `summary.json`, [`report`] the HTML page;
 //! [`summary`] defines the figures.
 
+pub mod compact;
 pub mod files;
 pub mod report;
 pub mod summary;
 pub mod timeline;
 
+use crate::builtin::{BarClose, CloseStrategy, WithStrategy};
 use crate::ledger::{Book, RoundTrip, Totals, totals};
 use crate::{Spec, StrategyError};
+pub use compact::{CompactBar, CompactBars, SymbolRun};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tickflow_shared::signal::{Costs, Fill, Signal};
 use tickflow_shared::{Bar, Interval, Size};
 use timeline::Timeline;
@@ -90,20 +102,35 @@ struct Part {
 
 /// Runs `config` over `bars`, ordered by `(symbol, start)`; calls `progress`
 /// with the number of bars done now and then (from the calling thread).
+///
+/// The same as [`run_compact`] over [`CompactBars::from_bars`].
 pub fn run(config: &Config, bars: &[Bar], progress: &(dyn Fn(u64) + Sync)) -> Result<Outcome, StrategyError> {
-    let runs = symbol_runs(config.interval, bars)?;
+    run_compact(config, &CompactBars::from_bars(config.interval, bars)?, progress)
+}
+
+/// Runs `config` over `bars`; calls `progress` with the number of bars done
+/// now and then (from the calling thread).
+pub fn run_compact(
+    config: &Config,
+    bars: &CompactBars,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Outcome, StrategyError> {
+    if bars.interval() != config.interval {
+        return Err(StrategyError::Bars(format!("bars of {}, not {}", bars.interval(), config.interval)));
+    }
+    let runs = bars.runs();
     let threads = config.threads.clamp(1, runs.len().max(1));
     let chunk = bars.len().div_ceil(threads).max(1);
     // Cut the symbols into `threads` groups of about equal bars.
-    let mut groups: Vec<&[std::ops::Range<usize>]> = Vec::with_capacity(threads);
+    let mut groups: Vec<&[SymbolRun]> = Vec::with_capacity(threads);
     let mut first = 0;
     for i in 0..runs.len() {
-        if runs[i].end >= (groups.len() + 1) * chunk || i + 1 == runs.len() {
+        if runs[i].range.end >= (groups.len() + 1) * chunk || i + 1 == runs.len() {
             groups.push(&runs[first..=i]);
             first = i + 1;
         }
     }
-    let done = std::sync::atomic::AtomicU64::new(0);
+    let done = AtomicU64::new(0);
     let parts: Vec<Part> = std::thread::scope(|scope| {
         let (finished, wait) = std::sync::mpsc::channel();
         let workers: Vec<_> = groups
@@ -111,7 +138,7 @@ pub fn run(config: &Config, bars: &[Bar], progress: &(dyn Fn(u64) + Sync)) -> Re
             .map(|group| {
                 let (finished, done) = (finished.clone(), &done);
                 scope.spawn(move || {
-                    let part = run_part(config, bars, group, done);
+                    let part = config.spec.with_strategy(Symbols { config, bars, group, done });
                     let _ = finished.send(());
                     part
                 })
@@ -119,7 +146,7 @@ pub fn run(config: &Config, bars: &[Bar], progress: &(dyn Fn(u64) + Sync)) -> Re
             .collect();
         for _ in 0..workers.len() {
             while wait.recv_timeout(std::time::Duration::from_millis(500)).is_err() {
-                progress(done.load(std::sync::atomic::Ordering::Relaxed));
+                progress(done.load(Ordering::Relaxed));
             }
         }
         let joined = workers.into_iter().map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
@@ -129,65 +156,69 @@ pub fn run(config: &Config, bars: &[Bar], progress: &(dyn Fn(u64) + Sync)) -> Re
     Ok(merge(config, parts, runs.len()))
 }
 
-/// The index range of each symbol's bars; checks the order.
-fn symbol_runs(interval: Interval, bars: &[Bar]) -> Result<Vec<std::ops::Range<usize>>, StrategyError> {
-    let mut runs = Vec::new();
-    let mut first = 0;
-    for i in 0..bars.len() {
-        let bar = &bars[i];
-        if bar.interval != interval {
-            return Err(StrategyError::Bars(format!(
-                "bar {} {} has interval {}, not {interval}",
-                bar.symbol, bar.start, bar.interval
-            )));
-        }
-        if i + 1 < bars.len() {
-            let next = &bars[i + 1];
-            if next.symbol == bar.symbol {
-                if next.start <= bar.start {
-                    return Err(StrategyError::Bars(format!(
-                        "bars of {} are not in start order at {}",
-                        bar.symbol, next.start
-                    )));
-                }
-                continue;
-            }
-        }
-        runs.push(first..i + 1);
-        first = i + 1;
-    }
-    Ok(runs)
+/// One thread's symbols, run one after the other with the strategy's
+/// concrete type.
+struct Symbols<'a> {
+    config: &'a Config,
+    bars: &'a CompactBars,
+    group: &'a [SymbolRun],
+    done: &'a AtomicU64,
 }
 
-/// Runs the symbols of `group`, one after the other.
-fn run_part(
-    config: &Config,
-    bars: &[Bar],
-    group: &[std::ops::Range<usize>],
-    done: &std::sync::atomic::AtomicU64,
-) -> Part {
-    let mut part = Part { timeline: Timeline::new(config.interval.nanos()), ..Part::default() };
-    for range in group {
-        run_symbol(config, &bars[range.clone()], &mut part);
-        done.fetch_add(range.len() as u64, std::sync::atomic::Ordering::Relaxed);
+impl WithStrategy for Symbols<'_> {
+    type Output = Part;
+
+    fn run<S: CloseStrategy>(self, build: impl Fn() -> S + Sync) -> Part {
+        let mut part = Part { timeline: Timeline::new(self.config.interval.nanos()), ..Part::default() };
+        let total: usize = self.group.iter().map(|run| run.range.len()).sum();
+        for (i, run) in self.group.iter().enumerate() {
+            run_symbol(
+                self.config,
+                self.bars.interval(),
+                run,
+                &self.bars.bars()[run.range.clone()],
+                build(),
+                &mut part,
+            );
+            if i == 0 {
+                // Room for the rest at the first symbol's rates and an eighth more: no growing.
+                let scale = |n: usize| {
+                    let rest = n * (total - run.range.len()) / run.range.len().max(1);
+                    rest + rest / 8
+                };
+                part.signals.reserve(scale(part.signals.len()));
+                part.fills.reserve(scale(part.fills.len()));
+                part.trades.reserve(scale(part.trades.len()));
+                part.books.reserve(self.group.len());
+            }
+            self.done.fetch_add(run.range.len() as u64, Ordering::Relaxed);
+        }
+        part
     }
-    part
 }
 
 /// Feeds one symbol's bars to a fresh strategy and book.
-fn run_symbol(config: &Config, bars: &[Bar], part: &mut Part) {
+#[inline]
+fn run_symbol<S: CloseStrategy>(
+    config: &Config,
+    interval: Interval,
+    run: &SymbolRun,
+    bars: &[CompactBar],
+    mut strategy: S,
+    part: &mut Part,
+) {
     let Some(first) = bars.first() else { return };
-    let mut strategy = config.spec.build();
-    let mut book = Book::new(first.symbol.clone(), config.spec.name(), config.quantity, config.costs);
+    let mut book = Book::new(run.symbol.clone(), config.spec.name(), config.quantity, config.costs);
     let mut slots = part.timeline.cursor(first.start);
     let mut value = 0;
     let mut held = 0;
     for bar in bars {
-        if let Some(executed) = book.on_bar(bar) {
+        if let Some(executed) = book.on_prices(bar.start, bar.open, bar.close) {
             part.fills.push(executed.fill);
             part.trades.extend(executed.round_trip);
         }
-        if let Some(signal) = strategy.on_bar(bar) {
+        let close = BarClose { symbol: &run.symbol, interval, start: bar.start, close: bar.close };
+        if let Some(signal) = strategy.on_close(close) {
             book.order(signal.side);
             part.signals.push(signal);
         }
@@ -207,9 +238,9 @@ fn merge(config: &Config, parts: Vec<Part>, symbols: usize) -> Outcome {
     let mut timeline = Timeline::new(config.interval.nanos());
     let mut books = Vec::new();
     for part in parts {
-        outcome.signals.extend(part.signals);
-        outcome.fills.extend(part.fills);
-        outcome.trades.extend(part.trades);
+        join(&mut outcome.signals, part.signals);
+        join(&mut outcome.fills, part.fills);
+        join(&mut outcome.trades, part.trades);
         outcome.bars += part.bars;
         outcome.held_bars += part.held_bars;
         books.extend(part.books);
@@ -218,6 +249,15 @@ fn merge(config: &Config, parts: Vec<Part>, symbols: usize) -> Outcome {
     outcome.totals = totals(config.capital, &books);
     outcome.equity = timeline.curve(config.capital);
     outcome
+}
+
+/// Appends `part` to `into`; takes it whole when `into` is empty (no copy).
+fn join<T>(into: &mut Vec<T>, mut part: Vec<T>) {
+    if into.is_empty() {
+        *into = part;
+    } else {
+        into.append(&mut part);
+    }
 }
 
 #[cfg(test)]

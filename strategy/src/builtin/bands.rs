@@ -1,6 +1,6 @@
 //! `bollinger`: buy below the lower band, sell above the middle one.
 
-use super::Long;
+use super::{BarClose, CloseStrategy, Long};
 use crate::Strategy;
 use tickflow_shared::Bar;
 use tickflow_shared::indicators::{Bollinger, CloseIndicator};
@@ -20,6 +20,7 @@ impl BollingerReversion {
             bands: Bollinger::new(period, k).unwrap_or_else(|_| unreachable!("checked by Spec")),
             long: Long::new(
                 "bollinger",
+                &["bb_upper", "bb_middle", "bb_lower"],
                 format!("close below the lower band (sma_{period} - {k} sd)"),
                 format!("close above the middle band (sma_{period})"),
             ),
@@ -27,12 +28,8 @@ impl BollingerReversion {
     }
 }
 
-impl Strategy for BollingerReversion {
-    fn name(&self) -> &'static str {
-        "bollinger"
-    }
-
-    fn on_bar(&mut self, bar: &Bar) -> Option<Signal> {
+impl CloseStrategy for BollingerReversion {
+    fn on_close(&mut self, bar: BarClose<'_>) -> Option<Signal> {
         let bands = self.bands.update_close(bar.close)?;
         let sma = self.bands.sma();
         let sum = sma.sum()?;
@@ -45,13 +42,17 @@ impl Strategy for BollingerReversion {
         } else {
             return None;
         };
-        self.long.signal(side, bar, || {
-            vec![
-                ("bb_upper".to_owned(), bands.upper),
-                ("bb_middle".to_owned(), bands.middle),
-                ("bb_lower".to_owned(), bands.lower),
-            ]
-        })
+        self.long.signal(side, bar, || [bands.upper, bands.middle, bands.lower])
+    }
+}
+
+impl Strategy for BollingerReversion {
+    fn name(&self) -> &'static str {
+        "bollinger"
+    }
+
+    fn on_bar(&mut self, bar: &Bar) -> Option<Signal> {
+        self.on_close(BarClose::of(bar))
     }
 
     fn warm_up(&self) -> usize {

@@ -1,6 +1,6 @@
 //! Moving averages crossing: `sma-cross` (exact) and `ema-cross`.
 
-use super::{Long, crossing};
+use super::{BarClose, CloseStrategy, Long, crossing};
 use crate::Strategy;
 use std::cmp::Ordering;
 use tickflow_shared::Bar;
@@ -24,8 +24,21 @@ impl SmaCross {
             fast: Sma::new(fast).unwrap_or_else(|_| unreachable!("checked by Spec")),
             slow: Sma::new(slow).unwrap_or_else(|_| unreachable!("checked by Spec")),
             prev: None,
-            long: Long::new("sma-cross", format!("{f} crossed above {s}"), format!("{f} crossed below {s}")),
+            long: Long::new("sma-cross", &[&f, &s], format!("{f} crossed above {s}"), format!("{f} crossed below {s}")),
         }
+    }
+}
+
+impl CloseStrategy for SmaCross {
+    fn on_close(&mut self, bar: BarClose<'_>) -> Option<Signal> {
+        self.fast.update_close(bar.close);
+        self.slow.update_close(bar.close);
+        let (sum_fast, sum_slow) = (self.fast.sum()?, self.slow.sum()?);
+        // SMA_fast ⋚ SMA_slow  ⟺  slow · Σfast ⋚ fast · Σslow, in exact integers.
+        let now = (self.slow.period() as i128 * sum_fast).cmp(&(self.fast.period() as i128 * sum_slow));
+        let side = crossing(self.prev.replace(now)?, now)?;
+        let value = |sma: &Sma| sma.value().unwrap_or(f64::NAN);
+        self.long.signal(side, bar, || [value(&self.fast), value(&self.slow)])
     }
 }
 
@@ -35,14 +48,7 @@ impl Strategy for SmaCross {
     }
 
     fn on_bar(&mut self, bar: &Bar) -> Option<Signal> {
-        self.fast.update_close(bar.close);
-        self.slow.update_close(bar.close);
-        let (sum_fast, sum_slow) = (self.fast.sum()?, self.slow.sum()?);
-        // SMA_fast ⋚ SMA_slow  ⟺  slow · Σfast ⋚ fast · Σslow, in exact integers.
-        let now = (self.slow.period() as i128 * sum_fast).cmp(&(self.fast.period() as i128 * sum_slow));
-        let side = crossing(self.prev.replace(now)?, now)?;
-        let value = |sma: &Sma| (format!("sma_{}", sma.period()), sma.value().unwrap_or(f64::NAN));
-        self.long.signal(side, bar, || vec![value(&self.fast), value(&self.slow)])
+        self.on_close(BarClose::of(bar))
     }
 
     fn warm_up(&self) -> usize {
@@ -71,8 +77,18 @@ impl EmaCross {
             fast: Ema::new(fast).unwrap_or_else(|_| unreachable!("checked by Spec")),
             slow: Ema::new(slow).unwrap_or_else(|_| unreachable!("checked by Spec")),
             prev: None,
-            long: Long::new("ema-cross", format!("{f} crossed above {s}"), format!("{f} crossed below {s}")),
+            long: Long::new("ema-cross", &[&f, &s], format!("{f} crossed above {s}"), format!("{f} crossed below {s}")),
         }
+    }
+}
+
+impl CloseStrategy for EmaCross {
+    fn on_close(&mut self, bar: BarClose<'_>) -> Option<Signal> {
+        let (fast, slow) = (self.fast.update_close(bar.close), self.slow.update_close(bar.close));
+        let (fast, slow) = (fast?, slow?);
+        let now = fast.partial_cmp(&slow)?;
+        let side = crossing(self.prev.replace(now)?, now)?;
+        self.long.signal(side, bar, || [fast, slow])
     }
 }
 
@@ -82,12 +98,7 @@ impl Strategy for EmaCross {
     }
 
     fn on_bar(&mut self, bar: &Bar) -> Option<Signal> {
-        let (fast, slow) = (self.fast.update_close(bar.close), self.slow.update_close(bar.close));
-        let (fast, slow) = (fast?, slow?);
-        let now = fast.partial_cmp(&slow)?;
-        let side = crossing(self.prev.replace(now)?, now)?;
-        let (f, s) = (self.fast.period(), self.slow.period());
-        self.long.signal(side, bar, || vec![(format!("ema_{f}"), fast), (format!("ema_{s}"), slow)])
+        self.on_close(BarClose::of(bar))
     }
 
     fn warm_up(&self) -> usize {

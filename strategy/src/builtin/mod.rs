@@ -5,6 +5,13 @@
 //! strategy here is long only and follows the same two rules: a buy while
 //! long and a sell while flat are not signals, and *t−1* is the symbol's
 //! previous bar (bars exist only where trades happened).
+//!
+//! Every built-in strategy reads only the close of a bar (and the bar's
+//! symbol, interval and start for its signal): [`BarClose`]. Its rule lives
+//! in [`CloseStrategy::on_close`], and [`Strategy::on_bar`] is that rule fed
+//! a bar's close, so the backtest, which runs on compact bars and reaches the
+//! concrete type through [`Spec::with_strategy`] (no virtual call per bar),
+//! runs the very code the live bot runs.
 
 mod bands;
 mod cross;
@@ -14,8 +21,8 @@ pub(crate) mod tests;
 
 use crate::{Params, Strategy, StrategyError};
 use std::cmp::Ordering;
-use tickflow_shared::Bar;
-use tickflow_shared::signal::{Side, Signal};
+use tickflow_shared::signal::{Side, Signal, SmolStr};
+use tickflow_shared::{Bar, Interval, Price, Symbol};
 
 /// The names of the built-in strategies.
 pub const STRATEGIES: [&str; 5] = ["sma-cross", "ema-cross", "rsi", "macd", "bollinger"];
@@ -181,15 +188,69 @@ impl Spec {
 
     /// A new strategy state for one symbol, with no bar fed.
     pub fn build(&self) -> Box<dyn Strategy> {
+        self.with_strategy(Boxed)
+    }
+
+    /// Hands `with` a builder of this strategy's state by its concrete type,
+    /// so a hot loop calls it without a virtual call.
+    pub(crate) fn with_strategy<W: WithStrategy>(&self, with: W) -> W::Output {
         match *self {
-            Spec::SmaCross { fast, slow } => Box::new(cross::SmaCross::new(fast, slow)),
-            Spec::EmaCross { fast, slow } => Box::new(cross::EmaCross::new(fast, slow)),
+            Spec::SmaCross { fast, slow } => with.run(|| cross::SmaCross::new(fast, slow)),
+            Spec::EmaCross { fast, slow } => with.run(|| cross::EmaCross::new(fast, slow)),
             Spec::Rsi { period, oversold, overbought } => {
-                Box::new(oscillators::RsiLevels::new(period, oversold, overbought))
+                with.run(|| oscillators::RsiLevels::new(period, oversold, overbought))
             }
-            Spec::Macd { fast, slow, signal } => Box::new(oscillators::MacdCross::new(fast, slow, signal)),
-            Spec::Bollinger { period, k } => Box::new(bands::BollingerReversion::new(period, k)),
+            Spec::Macd { fast, slow, signal } => with.run(|| oscillators::MacdCross::new(fast, slow, signal)),
+            Spec::Bollinger { period, k } => with.run(|| bands::BollingerReversion::new(period, k)),
         }
+    }
+}
+
+/// What a built-in strategy reads of a bar: its close, and for the signal
+/// its symbol, interval and start.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct BarClose<'a> {
+    /// The instrument.
+    pub symbol: &'a Symbol,
+    /// The bars' interval.
+    pub interval: Interval,
+    /// The bar's start, ns.
+    pub start: i64,
+    /// The bar's close.
+    pub close: Price,
+}
+
+impl<'a> BarClose<'a> {
+    /// The close of `bar`.
+    pub fn of(bar: &'a Bar) -> Self {
+        Self { symbol: &bar.symbol, interval: bar.interval, start: bar.start, close: bar.close }
+    }
+}
+
+/// A strategy whose rule reads only closes: every built-in one.
+pub(crate) trait CloseStrategy: Strategy + 'static {
+    /// Feeds the next final bar's close; the signal decided at it. The same
+    /// as [`Strategy::on_bar`] with that bar.
+    fn on_close(&mut self, bar: BarClose<'_>) -> Option<Signal>;
+}
+
+/// Something done with a built-in strategy by its concrete type ([`Spec::with_strategy`]).
+pub(crate) trait WithStrategy {
+    /// What it gives.
+    type Output;
+
+    /// Does it, building one state per symbol with `build`.
+    fn run<S: CloseStrategy>(self, build: impl Fn() -> S + Sync) -> Self::Output;
+}
+
+/// Boxes one state: [`Spec::build`].
+struct Boxed;
+
+impl WithStrategy for Boxed {
+    type Output = Box<dyn Strategy>;
+
+    fn run<S: CloseStrategy>(self, build: impl Fn() -> S + Sync) -> Box<dyn Strategy> {
+        Box::new(build())
     }
 }
 
@@ -270,35 +331,42 @@ fn crossing(prev: Ordering, now: Ordering) -> Option<Side> {
     }
 }
 
-/// A long-only strategy's position and the words of its signals.
+/// A long-only strategy's position and the words of its signals: the
+/// names of its values and its reasons, made once.
 #[derive(Clone, Debug)]
 struct Long {
     name: &'static str,
     long: bool,
+    values: Vec<SmolStr>,
     buy: String,
     sell: String,
 }
 
 impl Long {
-    fn new(name: &'static str, buy: String, sell: String) -> Self {
-        Self { name, long: false, buy, sell }
+    fn new(name: &'static str, values: &[&str], buy: String, sell: String) -> Self {
+        Self { name, long: false, values: values.iter().copied().map(SmolStr::from).collect(), buy, sell }
     }
 
     /// The signal for `side` at `bar`, unless it would buy while long or
-    /// sell while flat.
-    fn signal(&mut self, side: Side, bar: &Bar, values: impl FnOnce() -> Vec<(String, f64)>) -> Option<Signal> {
+    /// sell while flat; `values` are those of the names given to [`Long::new`].
+    fn signal<const N: usize>(
+        &mut self,
+        side: Side,
+        bar: BarClose<'_>,
+        values: impl FnOnce() -> [f64; N],
+    ) -> Option<Signal> {
         if self.long == (side == Side::Buy) {
             return None;
         }
         self.long = side == Side::Buy;
         Some(Signal {
-            strategy: self.name.to_owned(),
+            strategy: SmolStr::new_static(self.name),
             symbol: bar.symbol.clone(),
             interval: bar.interval,
             start: bar.start,
             side,
             close: bar.close,
-            values: values(),
+            values: self.values.iter().cloned().zip(values()).collect(),
             reason: if side == Side::Buy { self.buy.clone() } else { self.sell.clone() },
         })
     }

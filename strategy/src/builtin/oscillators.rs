@@ -1,6 +1,6 @@
 //! Oscillators: `rsi` crossing its levels, `macd` crossing its signal line.
 
-use super::{Long, crossing};
+use super::{BarClose, CloseStrategy, Long, crossing};
 use crate::Strategy;
 use std::cmp::Ordering;
 use tickflow_shared::Bar;
@@ -28,6 +28,7 @@ impl RsiLevels {
             prev: None,
             long: Long::new(
                 "rsi",
+                &[&name],
                 format!("{name} crossed above oversold {oversold}"),
                 format!("{name} crossed below overbought {overbought}"),
             ),
@@ -35,12 +36,8 @@ impl RsiLevels {
     }
 }
 
-impl Strategy for RsiLevels {
-    fn name(&self) -> &'static str {
-        "rsi"
-    }
-
-    fn on_bar(&mut self, bar: &Bar) -> Option<Signal> {
+impl CloseStrategy for RsiLevels {
+    fn on_close(&mut self, bar: BarClose<'_>) -> Option<Signal> {
         let now = self.rsi.update_close(bar.close)?;
         let prev = self.prev.replace(now)?;
         let through = |level: f64| crossing(prev.partial_cmp(&level)?, now.partial_cmp(&level)?);
@@ -51,8 +48,17 @@ impl Strategy for RsiLevels {
         } else {
             return None;
         };
-        let period = self.rsi.period();
-        self.long.signal(side, bar, || vec![(format!("rsi_{period}"), now)])
+        self.long.signal(side, bar, || [now])
+    }
+}
+
+impl Strategy for RsiLevels {
+    fn name(&self) -> &'static str {
+        "rsi"
+    }
+
+    fn on_bar(&mut self, bar: &Bar) -> Option<Signal> {
+        self.on_close(BarClose::of(bar))
     }
 
     fn warm_up(&self) -> usize {
@@ -80,10 +86,20 @@ impl MacdCross {
             prev: None,
             long: Long::new(
                 "macd",
+                &["macd", "macd_signal", "macd_histogram"],
                 "macd crossed above its signal line".to_owned(),
                 "macd crossed below its signal line".to_owned(),
             ),
         }
+    }
+}
+
+impl CloseStrategy for MacdCross {
+    fn on_close(&mut self, bar: BarClose<'_>) -> Option<Signal> {
+        let value = self.macd.update_close(bar.close)?;
+        let now = value.line.partial_cmp(&value.signal)?;
+        let side = crossing(self.prev.replace(now)?, now)?;
+        self.long.signal(side, bar, || [value.line, value.signal, value.histogram])
     }
 }
 
@@ -93,16 +109,7 @@ impl Strategy for MacdCross {
     }
 
     fn on_bar(&mut self, bar: &Bar) -> Option<Signal> {
-        let value = self.macd.update_close(bar.close)?;
-        let now = value.line.partial_cmp(&value.signal)?;
-        let side = crossing(self.prev.replace(now)?, now)?;
-        self.long.signal(side, bar, || {
-            vec![
-                ("macd".to_owned(), value.line),
-                ("macd_signal".to_owned(), value.signal),
-                ("macd_histogram".to_owned(), value.histogram),
-            ]
-        })
+        self.on_close(BarClose::of(bar))
     }
 
     fn warm_up(&self) -> usize {

@@ -23,7 +23,7 @@ mod tests;
 pub use account::{Account, Totals, totals};
 
 use tickflow_shared::fixed::{SCALE, div_round};
-use tickflow_shared::signal::{Costs, Fill, Side};
+use tickflow_shared::signal::{Costs, Fill, Side, SmolStr};
 use tickflow_shared::{Bar, Price, Size, Symbol};
 
 /// `price × quantity` in units of 10^-8 of the quote currency.
@@ -88,7 +88,7 @@ pub struct Entry {
 #[derive(Clone, Debug)]
 pub struct Book {
     symbol: Symbol,
-    strategy: String,
+    strategy: SmolStr,
     quantity: i64,
     costs: Costs,
     pending: Option<Side>,
@@ -104,7 +104,7 @@ impl Book {
     pub fn new(symbol: Symbol, strategy: &str, quantity: Size, costs: Costs) -> Self {
         Self {
             symbol,
-            strategy: strategy.to_owned(),
+            strategy: strategy.into(),
             quantity: quantity.units(),
             costs,
             pending: None,
@@ -127,16 +127,23 @@ impl Book {
     /// then marks the position at its close.
     #[inline]
     pub fn on_bar(&mut self, bar: &Bar) -> Option<Executed> {
+        self.on_prices(bar.start, bar.open, bar.close)
+    }
+
+    /// [`Book::on_bar`] with the parts of the bar the ledger reads: its
+    /// start, open and close.
+    #[inline]
+    pub fn on_prices(&mut self, start: i64, open: Price, close: Price) -> Option<Executed> {
         let executed = match self.pending.take() {
-            Some(side) => self.fill(side, bar),
+            Some(side) => self.fill(side, start, open),
             None => None,
         };
-        self.mark = Some(bar.close);
+        self.mark = Some(close);
         executed
     }
 
-    fn fill(&mut self, side: Side, bar: &Bar) -> Option<Executed> {
-        let price = self.costs.fill_price(side, bar.open);
+    fn fill(&mut self, side: Side, start: i64, open: Price) -> Option<Executed> {
+        let price = self.costs.fill_price(side, open);
         let (quantity, round_trip) = match (side, self.entry) {
             (Side::Buy, None) => (self.quantity, None),
             (Side::Sell, Some(entry)) => (entry.quantity, Some(entry)),
@@ -148,7 +155,7 @@ impl Book {
         let round_trip = match round_trip {
             None => {
                 self.cash -= value + i128::from(fee);
-                self.entry = Some(Entry { time: bar.start, price, quantity, fee });
+                self.entry = Some(Entry { time: start, price, quantity, fee });
                 None
             }
             Some(entry) => {
@@ -160,7 +167,7 @@ impl Book {
                     symbol: self.symbol.clone(),
                     entry_time: entry.time,
                     entry_price: entry.price,
-                    exit_time: bar.start,
+                    exit_time: start,
                     exit_price: price,
                     quantity,
                     pnl,
@@ -171,7 +178,7 @@ impl Book {
             strategy: self.strategy.clone(),
             symbol: self.symbol.clone(),
             side,
-            time: bar.start,
+            time: start,
             price,
             quantity,
             fee,

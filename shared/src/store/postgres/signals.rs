@@ -59,7 +59,7 @@ impl SignalStore for PostgresStore {
         rows.iter()
             .map(|row| {
                 Ok(Fill {
-                    strategy: row.try_get(0)?,
+                    strategy: row.try_get::<_, &str>(0)?.into(),
                     symbol: symbol(row, 1)?,
                     time: row.try_get::<_, PgTime>(2)?.0,
                     side: side(row, 3)?,
@@ -271,13 +271,13 @@ fn side(row: &Row, column: usize) -> Result<Side, StoreError> {
 fn signal(row: &Row, at: usize, labels: &mut Labels) -> Result<Signal, StoreError> {
     let label: &str = row.try_get(at + 2)?;
     Ok(Signal {
-        strategy: row.try_get(at)?,
+        strategy: row.try_get::<_, &str>(at)?.into(),
         symbol: symbol(row, at + 1)?,
         interval: labels.interval(label)?,
         start: row.try_get::<_, PgTime>(at + 3)?.0,
         side: side(row, at + 4)?,
         close: Price(units(row, at + 5)?),
-        values: values_from_json(row.try_get(at + 6)?)?,
+        values: values_from_json(row.try_get(at + 6)?)?.into_iter().map(|(name, v)| (name.into(), v)).collect(),
         reason: row.try_get(at + 7)?,
     })
 }

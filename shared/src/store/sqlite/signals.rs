@@ -97,7 +97,7 @@ fn commit(conn: &mut Connection, commit: &SignalCommit) -> Result<(), StoreError
         for signal in &commit.signals {
             let values = values_json(&signal.values)?;
             let inserted = insert.execute(params![
-                signal.strategy,
+                signal.strategy.as_str(),
                 signal.symbol.as_str(),
                 label,
                 signal.start,
@@ -118,7 +118,7 @@ fn commit(conn: &mut Connection, commit: &SignalCommit) -> Result<(), StoreError
         )?;
         for fill in &commit.fills {
             insert.execute(params![
-                fill.strategy,
+                fill.strategy.as_str(),
                 fill.symbol.as_str(),
                 fill.time,
                 fill.side.as_str(),
@@ -182,13 +182,13 @@ fn signal(row: &Row<'_>, at: usize, labels: &mut Labels) -> Result<Signal, Store
     let label: String = row.get(at + 2)?;
     let values: String = row.get(at + 6)?;
     Ok(Signal {
-        strategy: row.get(at)?,
+        strategy: row.get::<_, String>(at)?.into(),
         symbol: symbol(row.get(at + 1)?)?,
         interval: labels.interval(&label)?,
         start: row.get(at + 3)?,
         side: side(row.get(at + 4)?)?,
         close: Price(row.get(at + 5)?),
-        values: values_from_json(&values)?,
+        values: values_from_json(&values)?.into_iter().map(|(name, v)| (name.into(), v)).collect(),
         reason: row.get(at + 7)?,
     })
 }
@@ -224,7 +224,7 @@ fn fills(conn: &mut Connection, query: &SignalQuery) -> Result<Vec<Fill>, StoreE
     let mut fills = Vec::new();
     while let Some(row) = rows.next()? {
         fills.push(Fill {
-            strategy: row.get(0)?,
+            strategy: row.get::<_, String>(0)?.into(),
             symbol: symbol(row.get(1)?)?,
             time: row.get(2)?,
             side: side(row.get(3)?)?,
