@@ -290,8 +290,8 @@ fn trades_per_day(
 ) -> BTreeMap<i64, u64> {
     let root = interval_plan.roots().next().unwrap_or(0);
     let mut days: BTreeMap<i64, u64> = plan.dirty.iter().map(|d| (*d, 0)).collect();
-    for (_, start, acc) in computed.bars.iter().filter_map(|owned| owned.levels.get(root)).flatten() {
-        *days.entry(day_of(*start)).or_default() += acc.trades();
+    for (start, trades) in computed.bars.iter().flat_map(|owned| owned.trades(root)) {
+        *days.entry(day_of(start)).or_default() += trades;
     }
     days
 }
