@@ -125,7 +125,7 @@ pub fn compute(tasks: Vec<ReadTask>, plan: &IntervalPlan, workers: usize) -> Res
                     output.session(&cap).give_iterator(agg.finish());
                 }
             });
-            let mut merger = Some(Merger::default());
+            let mut merger = Some(Merger::new(plan.intervals().len()));
             partials.sink(Exchange::new(symbol_hash), "MergeBars", move |(input, frontier)| {
                 input.for_each_time(|_time, data| {
                     if let Some(merger) = merger.as_mut() {

@@ -218,7 +218,94 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// This plan cut into plans of consecutive days, oldest first, each
+    /// holding days until their files pass `budget` bytes (at least one day),
+    /// to be computed and published one after another. `None` when the days
+    /// cannot be told apart before reading: a file named explicitly (its days
+    /// are learned by reading it, or it may hold several), or a vanished file
+    /// whose days fall in two groups.
+    pub fn by_days(&self, found: &Discovery, manifest: &[FileManifest], budget: u64) -> Option<Vec<Plan>> {
+        let mut bytes: BTreeMap<i64, u64> = self.dirty.iter().map(|&d| (d, 0)).collect();
+        for task in &self.tasks {
+            let DayFilter::Partition(day) = task.filter else { return None };
+            *bytes.get_mut(&day)? += found.files[task.file].bytes;
+        }
+        let (mut groups, mut group_of, mut filled) = (Vec::<Plan>::new(), BTreeMap::new(), budget);
+        for (day, day_bytes) in bytes {
+            if filled >= budget {
+                groups.push(Plan::default());
+                filled = 0;
+            }
+            filled += day_bytes;
+            group_of.insert(day, groups.len() - 1);
+            groups.last_mut()?.dirty.insert(day);
+        }
+        for task in &self.tasks {
+            let DayFilter::Partition(day) = task.filter else { return None };
+            groups[*group_of.get(&day)?].tasks.push(task.clone());
+        }
+        for &i in &self.changed {
+            groups[*group_of.get(&found.files[i].partition?)?].changed.push(i);
+        }
+        let known: BTreeMap<&str, &FileManifest> = manifest.iter().map(|m| (m.path.as_str(), m)).collect();
+        for path in &self.forget {
+            let days = known.get(path.as_str()).map(|m| m.days.as_slice()).unwrap_or_default();
+            let of: BTreeSet<usize> = days.iter().map(|d| group_of.get(d).copied()).collect::<Option<_>>()?;
+            let group = match of.len() {
+                0 => 0,
+                1 => of.first().copied()?,
+                _ => return None,
+            };
+            groups.get_mut(group)?.forget.push(path.clone());
+        }
+        Some(groups)
+    }
+}
+
 /// `YYYY-MM-DD` names of days, for messages.
 pub fn day_names(days: &BTreeSet<i64>) -> String {
     days.iter().map(|d| format_day(*d)).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(day: Option<i64>, bytes: u64) -> InputFile {
+        let name = format!("/archive/{}/part-{bytes}.csv", day.map_or_else(|| "loose".to_owned(), format_day));
+        InputFile { path: PathBuf::from(name), partition: day, bytes, modified_ns: 1 }
+    }
+
+    fn found(files: Vec<InputFile>) -> Discovery {
+        Discovery { files, unsealed: Vec::new(), roots: vec![PathBuf::from("/archive")] }
+    }
+
+    #[test]
+    fn partitioned_days_are_grouped_oldest_first_until_the_budget() {
+        let found =
+            found(vec![file(Some(1), 60), file(Some(1), 50), file(Some(2), 30), file(Some(3), 10), file(Some(4), 200)]);
+        let plan = plan(&found, &[], &BTreeSet::new());
+        let groups = plan.by_days(&found, &[], 100).expect("partitioned");
+        let days: Vec<Vec<i64>> = groups.iter().map(|g| g.dirty.iter().copied().collect()).collect();
+        assert_eq!(days, [vec![1], vec![2, 3, 4]], "a day over the budget stands alone; small days share a group");
+        let files: Vec<Vec<usize>> = groups.iter().map(|g| g.tasks.iter().map(|t| t.file).collect()).collect();
+        assert_eq!(files, [vec![0, 1], vec![2, 3, 4]]);
+        assert_eq!(groups.iter().map(|g| g.changed.len()).sum::<usize>(), 5, "every new file is recorded once");
+        let all = plan.by_days(&found, &[], u64::MAX).expect("partitioned");
+        assert_eq!(all.len(), 1, "small archives are published in one transaction");
+    }
+
+    #[test]
+    fn files_named_explicitly_and_vanished_files_of_two_groups_are_not_split() {
+        let loose = found(vec![file(Some(1), 10), file(None, 10)]);
+        assert!(plan(&loose, &[], &BTreeSet::new()).by_days(&loose, &[], 1).is_none(), "its days are unknown");
+        let found = found(vec![file(Some(1), 10), file(Some(2), 10)]);
+        let gone = FileManifest { path: "/archive/gone.csv".into(), bytes: 1, modified_ns: 1, days: vec![1, 2] };
+        let manifest = [gone];
+        let plan = plan(&found, &manifest, &BTreeSet::new());
+        assert_eq!(plan.forget, ["/archive/gone.csv"]);
+        assert!(plan.by_days(&found, &manifest, 1).is_none(), "its two days are replaced together");
+        assert_eq!(plan.by_days(&found, &manifest, 100).expect("one group")[0].forget, ["/archive/gone.csv"]);
+    }
 }

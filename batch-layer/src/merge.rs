@@ -1,131 +1,203 @@
 //! Merging partial bars on the worker that owns their symbols, and deriving
 //! the coarser intervals.
 //!
-//! Partials are kept as they arrive. At the end they are ordered by compact
-//! keys (interval, symbol rank, start) instead of being hashed one by one, and
-//! equal keys are folded in one pass. A coarser interval is then a second pass
-//! over its finer, already sorted level: its windows are contiguous runs.
+//! Memory is the design constraint: the finest level of a day (3.2M
+//! one-second bars for 10M trades) is most of what a run holds. Partials are
+//! kept once, as they arrive, grouped by (symbol, interval) in fixed-size
+//! chunks of packed accumulators (104 bytes, [`PackedBarAcc`]), and never
+//! copied: a chunk is sorted in place by its accumulators'
+//! first trades, and a group's bars are a merge of its sorted chunks that
+//! folds the partials of one window ([`Windows`]). A window's start is not
+//! stored: the first trade lies in the window, so the start is derived from
+//! it. A coarser interval is one pass over its finer level's windows. When
+//! the bars are handed to the store, each group is freed as soon as it is
+//! read ([`in_order`]).
 
 use crate::aggregate::Partial;
 use rustc_hash::FxHashMap;
-use std::sync::Arc;
-use tickflow_shared::{BarAcc, IntervalPlan, Symbol};
+use tickflow_shared::{BarAcc, Interval, IntervalPlan, PackedBarAcc, Symbol};
 
-/// Bars of one symbol rank and window start.
-pub type Slot = (u32, i64, BarAcc);
+/// Accumulators per chunk: small enough that the unfilled tails of 500
+/// symbols' last chunks cost little, large enough that a group is a merge of
+/// few chunks.
+const CHUNK: usize = 512;
 
-/// The bars one worker owns: per interval of the plan, sorted by `(symbol, start)`.
+/// The partials of one (symbol, interval): chunks of at most [`CHUNK`]
+/// accumulators, each sorted by first trade once merging starts.
+pub type Chunks = Vec<Vec<PackedBarAcc>>;
+
+/// One interval of the bars a worker owns.
+#[derive(Debug)]
+pub struct Level {
+    /// The interval.
+    pub interval: Interval,
+    /// Per symbol rank, its sorted chunks.
+    pub groups: Vec<Chunks>,
+}
+
+/// The bars one worker owns, per interval of the plan.
 #[derive(Debug, Default)]
 pub struct OwnedBars {
     /// Symbols by rank (byte order).
     pub symbols: Vec<Symbol>,
-    /// Per interval index: `(symbol rank, start, accumulator)`, sorted.
-    pub levels: Vec<Vec<Slot>>,
+    /// Per interval index of the plan.
+    pub levels: Vec<Level>,
 }
 
-/// Partials per storage chunk: chunks never move, so growing the store never
-/// holds an old and a new copy of it at once.
-const CHUNK: usize = 1 << 16;
+impl OwnedBars {
+    /// `(window start, trades)` of every bar of interval `level`, in no particular order.
+    pub fn trades(&self, level: usize) -> impl Iterator<Item = (i64, u64)> + '_ {
+        self.levels.get(level).into_iter().flat_map(|level| {
+            let start = |acc: &PackedBarAcc| level.interval.start_of(acc.open_key().ts);
+            level.groups.iter().flatten().flatten().map(move |acc| (start(acc), BarAcc::from(*acc).trades()))
+        })
+    }
+}
 
 /// Collects partial bars and merges them.
-#[derive(Default)]
 pub struct Merger {
+    intervals: usize,
     symbols: Vec<Symbol>,
     ids: FxHashMap<Symbol, u32>,
-    partials: Vec<Vec<(u32, u8, i64, BarAcc)>>,
+    /// Per `symbol id × intervals + interval index`.
+    pending: Vec<Chunks>,
 }
 
 impl Merger {
+    /// A merger for a plan of `intervals` intervals.
+    pub fn new(intervals: usize) -> Self {
+        Self { intervals, symbols: Vec::new(), ids: FxHashMap::default(), pending: Vec::new() }
+    }
+
     /// Takes one partial bar.
     pub fn add(&mut self, (symbol, interval, start, acc): Partial) {
+        let acc = PackedBarAcc::from(acc);
+        debug_assert!(start <= acc.open_key().ts, "a partial's first trade lies in its window");
         let id = match self.ids.get(&symbol) {
             Some(&id) => id,
             None => {
                 let id = self.symbols.len() as u32;
                 self.ids.insert(symbol.clone(), id);
                 self.symbols.push(symbol);
+                self.pending.resize_with(self.pending.len() + self.intervals, Vec::new);
                 id
             }
         };
-        if self.partials.last().is_none_or(|chunk| chunk.len() == CHUNK) {
-            self.partials.push(Vec::with_capacity(CHUNK));
-        }
-        if let Some(chunk) = self.partials.last_mut() {
-            chunk.push((id, interval, start, acc));
+        let chunks = &mut self.pending[id as usize * self.intervals + interval as usize];
+        match chunks.last_mut() {
+            Some(chunk) if chunk.len() < CHUNK => chunk.push(acc),
+            _ => {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                chunk.push(acc);
+                chunks.push(chunk);
+            }
         }
     }
 
-    /// Folds equal keys, derives every planned interval and returns the bars.
+    /// Sorts the partials in place, derives every planned interval and returns the bars.
     pub fn finish(self, plan: &IntervalPlan) -> OwnedBars {
-        let Merger { symbols, partials, .. } = self;
+        let Merger { intervals, symbols, pending, .. } = self;
         let mut by_name: Vec<u32> = (0..symbols.len() as u32).collect();
         by_name.sort_unstable_by(|&a, &b| symbols[a as usize].cmp(&symbols[b as usize]));
-        let mut rank = vec![0u32; symbols.len()];
+        let mut rank = vec![0usize; symbols.len()];
         for (r, &id) in by_name.iter().enumerate() {
-            rank[id as usize] = r as u32;
+            rank[id as usize] = r;
         }
-        let mut keys: Vec<(u64, i64, u32)> = partials
+        let mut levels: Vec<Level> = plan
+            .intervals()
             .iter()
-            .flatten()
-            .enumerate()
-            .map(|(i, p)| ((u64::from(p.1) << 32) | u64::from(rank[p.0 as usize]), p.2, i as u32))
+            .map(|&interval| Level { interval, groups: (0..symbols.len()).map(|_| Vec::new()).collect() })
             .collect();
-        keys.sort_unstable();
-        let mut levels: Vec<Vec<Slot>> = vec![Vec::new(); plan.intervals().len()];
-        for (i, level) in levels.iter_mut().enumerate() {
-            level.reserve_exact(keys.iter().filter(|k| (k.0 >> 32) as usize == i).count());
+        for (slot, mut chunks) in pending.into_iter().enumerate() {
+            chunks.iter_mut().for_each(|chunk| chunk.sort_unstable_by_key(PackedBarAcc::open_key));
+            levels[slot % intervals].groups[rank[slot / intervals]] = chunks;
         }
-        for (high, start, index) in keys {
-            let (chunk, at) = (index as usize / CHUNK, index as usize % CHUNK);
-            fold(&mut levels[(high >> 32) as usize], high as u32, start, &partials[chunk][at].3);
-        }
-        drop(partials);
-        for (i, interval) in plan.intervals().iter().enumerate() {
+        for i in 0..levels.len() {
             let Some(source) = plan.source(i) else { continue };
-            let mut level = Vec::new();
-            for (symbol, start, acc) in &levels[source] {
-                fold(&mut level, *symbol, interval.start_of(*start), acc);
-            }
-            levels[i] = level;
+            let (finer, interval) = (levels[source].interval, levels[i].interval);
+            let groups = levels[source]
+                .groups
+                .iter()
+                .map(|chunks| {
+                    let (mut coarser, mut open) = (Vec::new(), None::<(i64, BarAcc)>);
+                    for (start, acc) in Windows::new(chunks.iter().map(|c| c.iter().copied()), finer) {
+                        let start = interval.start_of(start);
+                        match &mut open {
+                            Some((window, folded)) if *window == start => folded.merge(&acc),
+                            _ => coarser.extend(open.replace((start, acc)).map(|(_, done)| PackedBarAcc::from(done))),
+                        }
+                    }
+                    coarser.extend(open.map(|(_, done)| PackedBarAcc::from(done)));
+                    vec![coarser]
+                })
+                .collect();
+            levels[i].groups = groups;
         }
         let symbols = by_name.into_iter().map(|id| symbols[id as usize].clone()).collect();
         OwnedBars { symbols, levels }
     }
 }
 
-/// Merges `acc` into the last slot when it has the same key, else appends.
-fn fold(level: &mut Vec<Slot>, symbol: u32, start: i64, acc: &BarAcc) {
-    match level.last_mut() {
-        Some((s, t, last)) if *s == symbol && *t == start => last.merge(acc),
-        _ => level.push((symbol, start, *acc)),
+/// The bars of one group: the merge of its sorted runs by first trade, the
+/// partials of one window folded into one accumulator, as `(start, acc)` in
+/// start order.
+struct Windows<I> {
+    interval: Interval,
+    runs: Vec<I>,
+    heads: Vec<Option<PackedBarAcc>>,
+    pending: Option<(i64, BarAcc)>,
+}
+
+impl<I: Iterator<Item = PackedBarAcc>> Windows<I> {
+    fn new(runs: impl IntoIterator<Item = I>, interval: Interval) -> Self {
+        let mut runs: Vec<I> = runs.into_iter().collect();
+        let heads = runs.iter_mut().map(Iterator::next).collect();
+        Self { interval, runs, heads, pending: None }
     }
 }
 
-type Run = (Arc<Vec<Symbol>>, std::vec::IntoIter<Slot>);
+impl<I: Iterator<Item = PackedBarAcc>> Iterator for Windows<I> {
+    type Item = (i64, BarAcc);
 
-/// Every worker's bars as one run ordered by `(interval, symbol, start)`, the
-/// order the stores keep bars in. Each level is freed once it is consumed.
-pub fn in_order(owned: Vec<OwnedBars>) -> impl Iterator<Item = Partial> + Send {
-    let levels = owned.iter().map(|o| o.levels.len()).max().unwrap_or(0);
-    let mut per_interval: Vec<Vec<Run>> = (0..levels).map(|_| Vec::new()).collect();
-    for worker in owned {
-        let symbols = Arc::new(worker.symbols);
-        for (interval, level) in worker.levels.into_iter().enumerate() {
-            per_interval[interval].push((symbols.clone(), level.into_iter()));
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let first = self.heads.iter().enumerate().filter_map(|(i, h)| h.map(|acc| (acc.open_key(), i))).min();
+            let Some((_, i)) = first else {
+                return self.pending.take();
+            };
+            let next = self.runs[i].next();
+            let packed = std::mem::replace(&mut self.heads[i], next)?;
+            let (start, acc) = (self.interval.start_of(packed.open_key().ts), BarAcc::from(packed));
+            match &mut self.pending {
+                Some((open, folded)) if *open == start => folded.merge(&acc),
+                _ => {
+                    if let Some(done) = self.pending.replace((start, acc)) {
+                        return Some(done);
+                    }
+                }
+            }
         }
     }
-    per_interval.into_iter().enumerate().flat_map(|(interval, runs)| merge_runs(runs, interval as u8))
 }
 
-fn merge_runs(mut runs: Vec<Run>, interval: u8) -> impl Iterator<Item = Partial> {
-    let mut heads: Vec<Option<Slot>> = runs.iter_mut().map(|(_, run)| run.next()).collect();
-    std::iter::from_fn(move || {
-        let best = (0..heads.len())
-            .filter_map(|i| heads[i].as_ref().map(|h| (i, &runs[i].0[h.0 as usize], h.1)))
-            .min_by(|a, b| (a.1, a.2).cmp(&(b.1, b.2)))
-            .map(|(i, _, _)| i)?;
-        let next = runs[best].1.next();
-        let (symbol, start, acc) = std::mem::replace(&mut heads[best], next)?;
-        Some((runs[best].0[symbol as usize].clone(), interval, start, acc))
+/// Every worker's bars as one run ordered by `(interval, symbol, start)`, the
+/// order the stores keep bars in. A symbol is owned by one worker, so each
+/// level is its groups ordered by symbol; each group is freed once read.
+pub fn in_order(owned: Vec<OwnedBars>) -> impl Iterator<Item = Partial> + Send {
+    let mut per_level: Vec<(Interval, Vec<(Symbol, Chunks)>)> = Vec::new();
+    for worker in owned {
+        for (i, level) in worker.levels.into_iter().enumerate() {
+            if per_level.len() <= i {
+                per_level.push((level.interval, Vec::new()));
+            }
+            per_level[i].1.extend(worker.symbols.iter().cloned().zip(level.groups));
+        }
+    }
+    per_level.into_iter().enumerate().flat_map(|(index, (interval, mut groups))| {
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        groups.into_iter().flat_map(move |(symbol, chunks)| {
+            Windows::new(chunks.into_iter().map(Vec::into_iter), interval)
+                .map(move |(start, acc)| (symbol.clone(), index as u8, start, acc))
+        })
     })
 }

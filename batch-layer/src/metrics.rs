@@ -39,7 +39,7 @@ impl Outcome {
     /// The outcome of a finished run.
     pub fn of(result: &Result<BatchReport, BatchError>) -> Self {
         match result {
-            Ok(report) if report.run.is_some() => Outcome::Published,
+            Ok(report) if !report.runs.is_empty() => Outcome::Published,
             Ok(_) => Outcome::Unchanged,
             Err(_) => Outcome::Failed,
         }
@@ -139,7 +139,7 @@ impl BatchMetrics {
         if let Ok(report) = result {
             self.last_success.set(tickflow_shared::time::now_ns() as f64 / 1e9);
             self.count_retained(&report.retained);
-            if let Some(run) = &report.run {
+            for run in &report.runs {
                 self.trades.inc_by(run.trades);
                 self.bars.inc_by(run.bars);
                 self.rejects.inc_by(run.rejects);

@@ -94,16 +94,20 @@ where
 fn log(outcome: Outcome, result: &Result<BatchReport, BatchError>, took: Duration) {
     let seconds = took.as_secs_f64();
     match result {
-        Ok(BatchReport { run: Some(run), .. }) => tracing::info!(
-            outcome = outcome.as_str(),
-            version = run.version,
-            days = run.days,
-            trades = run.trades,
-            bars = run.bars,
-            rejects = run.rejects,
-            seconds,
-            "Batch run published."
-        ),
+        Ok(BatchReport { runs, .. }) if !runs.is_empty() => {
+            for run in runs {
+                tracing::info!(
+                    outcome = outcome.as_str(),
+                    version = run.version,
+                    days = run.days,
+                    trades = run.trades,
+                    bars = run.bars,
+                    rejects = run.rejects,
+                    seconds,
+                    "Batch run published."
+                );
+            }
+        }
         Ok(report) => tracing::info!(
             outcome = outcome.as_str(),
             unsealed = report.unsealed.len(),

@@ -11,9 +11,13 @@ use tickflow_ingest::simulator::Format;
 /// Arguments of `tickflow bench batch`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Trades to generate.
+    /// Trades to generate per trading day.
     #[arg(long, default_value_t = 10_000_000)]
     ticks: u64,
+    /// Trading days to generate (one partition each): a run over many days
+    /// shows whether throughput and memory stay flat as the archive grows.
+    #[arg(long, default_value_t = 1)]
+    days: u32,
     /// Symbols to generate.
     #[arg(long, default_value_t = 500)]
     symbols: usize,
@@ -115,6 +119,7 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
         ("format".into(), json!(format!("{:?}", args.format).to_lowercase())),
         ("store".into(), json!(if args.postgres { "postgres" } else { "sqlite" })),
         ("ticks".into(), json!(args.ticks)),
+        ("days".into(), json!(args.days)),
         ("symbols".into(), json!(args.symbols)),
         ("intervals".into(), json!(args.intervals)),
         ("workers".into(), json!(workers)),
@@ -137,7 +142,7 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
     Ok(Figures {
         scenario: "batch".into(),
         params,
-        items: args.ticks,
+        items: args.ticks * u64::from(args.days),
         wall_seconds,
         peak_rss_bytes: ours.iter().map(|f| f.peak_rss_bytes).max().unwrap_or(0),
     })
@@ -145,13 +150,14 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
 
 /// The archive of `args`, generated (and for `pyarrow` rewritten) once and cached.
 fn input(args: &Args) -> Result<PathBuf, BenchError> {
-    let generate = |format| crate::generated(&args.data_dir, args.ticks, args.symbols, args.seed, format);
+    let generate = |format| crate::generated(&args.data_dir, (args.ticks, args.days), args.symbols, args.seed, format);
     match args.format {
         Input::Csv => generate(Format::Csv),
         Input::Parquet => generate(Format::Parquet),
         Input::Pyarrow => {
             let csv = generate(Format::Csv)?;
-            let out = args.data_dir.join(format!("pyarrow-{}-{}-{}", args.ticks, args.symbols, args.seed));
+            let name = csv.file_name().and_then(|n| n.to_str()).unwrap_or_default().replacen("csv", "pyarrow", 1);
+            let out = args.data_dir.join(name);
             let done = out.join("_GENERATED");
             if !done.exists() {
                 eprintln!("Rewriting {} as pyarrow's default Parquet (not timed) ...", csv.display());

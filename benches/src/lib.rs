@@ -66,11 +66,12 @@ pub enum BenchError {
     Io(#[from] std::io::Error),
 }
 
-/// Generated archive files for a scenario, cached in `data_dir` between runs
-/// (generation is not timed). Returns the archive directory.
+/// Generated archive files for a scenario: `ticks` trades on each of `days`
+/// trading days, cached in `data_dir` between runs (generation is not timed).
+/// Returns the archive directory.
 fn generated(
     data_dir: &std::path::Path,
-    ticks: u64,
+    (ticks, days): (u64, u32),
     symbols: usize,
     seed: u64,
     format: tickflow_ingest::simulator::Format,
@@ -79,7 +80,8 @@ fn generated(
         tickflow_ingest::simulator::Format::Csv => "csv",
         tickflow_ingest::simulator::Format::Parquet => "parquet",
     };
-    let archive = data_dir.join(format!("{name}-{ticks}-{symbols}-{seed}"));
+    let per_day = if days > 1 { format!("{ticks}x{days}") } else { ticks.to_string() };
+    let archive = data_dir.join(format!("{name}-{per_day}-{symbols}-{seed}"));
     let done = archive.join("_GENERATED");
     if done.exists() {
         return Ok(archive);
@@ -87,7 +89,8 @@ fn generated(
     if archive.exists() {
         std::fs::remove_dir_all(&archive)?;
     }
-    let config = tickflow_ingest::simulator::SimConfig { symbols, seed, ..Default::default() };
+    let config = tickflow_ingest::simulator::SimConfig { symbols, seed, days, ..Default::default() };
+    let ticks = ticks * u64::from(days);
     eprintln!("Generating {ticks} trades into {} (not timed) ...", archive.display());
     tickflow_ingest::simulator::generate(&archive, ticks, &config, format)
         .map_err(|e| BenchError::Prepare(e.to_string()))?;

@@ -52,7 +52,7 @@ pub struct Args {
 /// drifts, so a round compares neighbours and the figure is the median round.
 pub fn run(args: Args) -> Result<Figures, BenchError> {
     let (format, name) = args.format.generated();
-    let archive = crate::generated(&args.data_dir, args.ticks, args.symbols, 7, format)?;
+    let archive = crate::generated(&args.data_dir, (args.ticks, 1), args.symbols, 7, format)?;
     let messages = messages(&archive, args.ticks)?;
     let mut rounds = Vec::new();
     for round in 0..args.rounds.max(1) {

@@ -140,6 +140,65 @@ impl BarAcc {
     }
 }
 
+/// A [`BarAcc`] stored without the 16-byte alignment of its `i128` sums:
+/// 104 bytes instead of 112. What a store of millions of accumulators keeps
+/// (the batch layer's partial bars); convert back to merge or finish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackedBarAcc {
+    open: TradeKey,
+    close: TradeKey,
+    high: Price,
+    low: Price,
+    volume: [u64; 2],
+    notional: [u64; 2],
+    trades: u64,
+}
+
+impl PackedBarAcc {
+    /// The order key of the first trade (the open); `ts` lies in the bar's
+    /// window, so a sorted store can keep the accumulator without its start.
+    pub fn open_key(&self) -> TradeKey {
+        self.open
+    }
+}
+
+/// An `i128` as two words, low first.
+fn split(value: i128) -> [u64; 2] {
+    [value as u64, (value >> 64) as u64]
+}
+
+fn join([low, high]: [u64; 2]) -> i128 {
+    (i128::from(high as i64) << 64) | i128::from(low)
+}
+
+impl From<BarAcc> for PackedBarAcc {
+    fn from(acc: BarAcc) -> Self {
+        Self {
+            open: acc.open,
+            close: acc.close,
+            high: acc.high,
+            low: acc.low,
+            volume: split(acc.volume),
+            notional: split(acc.notional),
+            trades: acc.trades,
+        }
+    }
+}
+
+impl From<PackedBarAcc> for BarAcc {
+    fn from(packed: PackedBarAcc) -> Self {
+        Self {
+            open: packed.open,
+            close: packed.close,
+            high: packed.high,
+            low: packed.low,
+            volume: join(packed.volume),
+            notional: join(packed.notional),
+            trades: packed.trades,
+        }
+    }
+}
+
 /// One OHLCV bar: the trades of one symbol in `[start, start + interval)`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Bar {
@@ -184,6 +243,18 @@ mod tests {
             acc.push(ts, seq, Price(p), Size(s));
         }
         acc
+    }
+
+    #[test]
+    fn a_packed_accumulator_is_smaller_and_unpacks_to_itself() {
+        assert_eq!((std::mem::size_of::<BarAcc>(), std::mem::size_of::<PackedBarAcc>()), (112, 104));
+        let mut acc = acc_of(&[(3, 1, 1_999_999_999_999, 99_999_999_999_999), (1, 0, 7, 5)]);
+        for _ in 0..20 {
+            acc.merge(&acc.clone());
+        }
+        assert!(acc.volume > i128::from(u64::MAX) && acc.notional > i128::from(u64::MAX), "both sums use two words");
+        assert_eq!(BarAcc::from(PackedBarAcc::from(acc)), acc);
+        assert_eq!(PackedBarAcc::from(acc).open_key(), acc.open);
     }
 
     proptest! {

@@ -25,7 +25,7 @@ pub mod time;
 pub mod watermark;
 pub mod wire;
 
-pub use bar::{Bar, BarAcc};
+pub use bar::{Bar, BarAcc, PackedBarAcc};
 pub use fixed::{Price, Size, Volume};
 pub use interval::{Interval, IntervalPlan};
 pub use tick::{Symbol, Tick};

@@ -97,20 +97,22 @@ pub fn print(report: &BatchReport, show_rejects: usize) {
     if report.rejects.len() > show_rejects {
         eprintln!("... and {} more rejected rows (see the store's rejects table)", report.rejects.len() - show_rejects);
     }
-    let Some(run) = &report.run else {
+    if report.runs.is_empty() {
         println!("Nothing to publish: no archive file changed since the last batch run.");
         print_retained(&report.retained);
         return;
-    };
-    println!(
-        "Published batch run {}: {} day(s), {} trades, {} bars, {} rejected rows; boundary {}.",
-        run.version,
-        run.days,
-        run.trades,
-        run.bars,
-        report.rejects.len(),
-        run.boundary.map_or_else(|| "none".to_owned(), format_rfc3339)
-    );
+    }
+    for run in &report.runs {
+        println!(
+            "Published batch run {}: {} day(s), {} trades, {} bars, {} rejected rows; boundary {}.",
+            run.version,
+            run.days,
+            run.trades,
+            run.bars,
+            run.rejects,
+            run.boundary.map_or_else(|| "none".to_owned(), format_rfc3339)
+        );
+    }
     println!(
         "Read {} file(s), {:.1} MB in {:.2} s ({:.2} M trades/s), published in {:.2} s.",
         report.files_read,

@@ -232,8 +232,8 @@ fn scheduled_batches(
         next += every;
         match runtime.block_on(tickflow_batch::run(config, store)) {
             Ok(report) => {
-                if let Some(run) = report.run {
-                    published += 1;
+                published += u64::from(!report.runs.is_empty());
+                for run in report.runs {
                     let boundary = run.boundary.map_or_else(|| "none".to_owned(), format_rfc3339);
                     tracing::info!(version = run.version, days = run.days, %boundary, "Published a batch run.");
                 }
