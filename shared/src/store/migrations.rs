@@ -50,6 +50,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: SQLITE_7,
     },
     Migration { version: 8, name: "the symbols of the bar tables", postgres: PG_8, sqlite: "" },
+    Migration { version: 9, name: "no batch staging table", postgres: PG_9, sqlite: "" },
 ];
 
 /// The migration that makes the time tables hypertables when TimescaleDB is there.
@@ -175,6 +176,10 @@ const PG_8: &str = r#"
 CREATE TABLE bar_symbols (symbol TEXT COLLATE "C" PRIMARY KEY);
 INSERT INTO bar_symbols (symbol) SELECT symbol FROM batch_bars UNION SELECT symbol FROM speed_bars;
 "#;
+
+/// A publish copies its bars straight into `batch_bars` inside its
+/// transaction (binary `COPY`): the staging table and its tags are unused.
+const PG_9: &str = "DROP TABLE IF EXISTS batch_bars_staging; DROP SEQUENCE IF EXISTS batch_bars_staging_tag;";
 
 const PG_6: &str = "DROP INDEX IF EXISTS batch_bars_start_idx; DROP INDEX IF EXISTS speed_bars_start_idx;";
 

@@ -1,17 +1,18 @@
-//! The batch role in PostgreSQL: a publish is a `COPY` into staging, then
-//! one transaction that swaps the days; the manifest and runs read back.
+//! The batch role in PostgreSQL: a publish is one transaction that deletes
+//! the days and streams their new bars in by a binary `COPY`; the manifest
+//! and runs read back.
 
+use super::copy::{BinaryRows, COLUMNS};
 use super::{PgTime, PostgresStore};
 use crate::bar::Bar;
 use crate::interval::Interval;
 use crate::store::common::{distinct_intervals, now_micros, to_i64, to_u64};
 use crate::store::{BatchPublish, BatchRun, BatchStore, FileManifest, Retained, Retention, StoreError};
 use crate::tick::Symbol;
-use crate::time::{NANOS_PER_DAY, day_of, format_rfc3339, write_rfc3339};
+use crate::time::{NANOS_PER_DAY, day_of, format_rfc3339};
 use bytes::Bytes;
 use futures_util::SinkExt;
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Write as _;
 use tokio_postgres::{Client, Row, Transaction};
 
 #[async_trait::async_trait]
@@ -29,33 +30,15 @@ impl BatchStore for PostgresStore {
     }
 }
 
-/// Flush the `COPY` buffer at this size.
+/// Hand the `COPY` its bytes in pieces of about this size.
 const COPY_CHUNK: usize = 1 << 20;
 
+/// The publish transaction: deletes the days' bars, copies the new ones in
+/// (straight into `batch_bars`, or the day's chunk of the hypertable), and
+/// moves the boundary. Readers see the old days until it commits; if
+/// anything fails, dropping the transaction rolls it all back.
 async fn publish(client: &mut Client, mut publish: BatchPublish) -> Result<BatchRun, StoreError> {
-    let tag: i64 = client.query_one("SELECT nextval('batch_bars_staging_tag')", &[]).await?.try_get(0)?;
-    let mut bars_per_day: HashMap<i64, u64> = publish.days.iter().map(|d| (d.day, 0)).collect();
     let bars = std::mem::replace(&mut publish.bars, Box::new(std::iter::empty()));
-    let mut symbols = BTreeSet::new();
-    let result = match stage(client, tag, bars, &mut bars_per_day, &mut symbols).await {
-        Ok(staged) => swap(client, tag, staged, publish, &bars_per_day, &symbols).await,
-        Err(error) => Err(error),
-    };
-    if result.is_err() {
-        let _ = client.execute("DELETE FROM batch_bars_staging WHERE version = $1", &[&tag]).await;
-    }
-    result
-}
-
-/// The publish transaction: replaces the days with the staged bars.
-async fn swap(
-    client: &mut Client,
-    tag: i64,
-    staged: u64,
-    publish: BatchPublish,
-    bars_per_day: &HashMap<i64, u64>,
-    symbols: &BTreeSet<Symbol>,
-) -> Result<BatchRun, StoreError> {
     let days = publish.days;
     let tx = client.transaction().await?;
     // The row lock serialises publishers: versions follow commit order.
@@ -71,24 +54,13 @@ async fn swap(
         tx.execute(&delete, &[&intervals, &PgTime(day.day * NANOS_PER_DAY), &PgTime((day.day + 1) * NANOS_PER_DAY)])
             .await?;
     }
-    let moved = tx
-        .execute(
-            r#"INSERT INTO batch_bars (symbol, "interval", start, open, high, low, close, volume, vwap, trades,
-                   first_ts_ns, last_ts_ns, version)
-               SELECT symbol, "interval", start, open, high, low, close, volume, vwap, trades, first_ts_ns,
-                   last_ts_ns, $1
-               FROM batch_bars_staging WHERE version = $2"#,
-            &[&version, &tag],
-        )
-        .await?;
-    if moved != staged {
-        return Err(StoreError::Corrupt(format!("staged {staged} bars but found {moved} in staging")));
-    }
-    tx.execute("DELETE FROM batch_bars_staging WHERE version = $1", &[&tag]).await?;
+    let mut bars_per_day: HashMap<i64, u64> = days.iter().map(|d| (d.day, 0)).collect();
+    let mut symbols = BTreeSet::new();
+    let copied = copy(&tx, version, bars, &mut bars_per_day, &mut symbols).await?;
     let names: Vec<&str> = symbols.iter().map(Symbol::as_str).collect();
     tx.execute("INSERT INTO bar_symbols SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", &[&names]).await?;
 
-    write_days(&tx, &days, bars_per_day, version, published_at).await?;
+    write_days(&tx, &days, &bars_per_day, version, published_at).await?;
     write_files(&tx, &publish.files, &publish.forget_files, version).await?;
     super::speed::write_rejects(&tx, &publish.rejects, "batch", published_at).await?;
 
@@ -106,7 +78,7 @@ async fn swap(
         boundary,
         days: days.len() as u64,
         trades: days.iter().map(|d| d.trades).sum(),
-        bars: staged,
+        bars: copied,
         rejects: publish.rejects.len() as u64,
     };
     tx.execute(
@@ -128,28 +100,26 @@ async fn swap(
     Ok(run)
 }
 
-/// Copies every bar into `batch_bars_staging` under `tag`; returns how many.
-async fn stage(
-    client: &Client,
-    tag: i64,
+/// Streams every bar into `batch_bars` as `version` by a binary `COPY`,
+/// encoding the next piece while the server stores the last; returns how
+/// many bars it copied.
+async fn copy(
+    tx: &Transaction<'_>,
+    version: i64,
     bars: Box<dyn Iterator<Item = Bar> + Send>,
     bars_per_day: &mut HashMap<i64, u64>,
     symbols: &mut BTreeSet<Symbol>,
 ) -> Result<u64, StoreError> {
-    let sink = client
-        .copy_in::<_, Bytes>(
-            r#"COPY batch_bars_staging (symbol, "interval", start, open, high, low, close, volume, vwap, trades,
-                   first_ts_ns, last_ts_ns, version) FROM STDIN"#,
-        )
-        .await?;
+    let sink = tx.copy_in::<_, Bytes>(&format!("COPY batch_bars ({COLUMNS}) FROM STDIN (FORMAT binary)")).await?;
     let mut sink = std::pin::pin!(sink);
-    let mut text = String::with_capacity(COPY_CHUNK + 4096);
+    let mut rows = BinaryRows::new(version, COPY_CHUNK + 4096);
     let mut label: Option<(Interval, String)> = None;
     let mut count = 0u64;
     for bar in bars {
         match bars_per_day.get_mut(&day_of(bar.start)) {
             Some(n) => *n += 1,
             None => {
+                // Dropping the sink fails the `COPY`; dropping the transaction rolls it back.
                 return Err(StoreError::Range(format!(
                     "the {} {} bar at {} is not in any day this publish replaces",
                     bar.symbol,
@@ -166,26 +136,13 @@ async fn stage(
         if symbols.last() != Some(&bar.symbol) {
             symbols.insert(bar.symbol.clone());
         }
-        // Symbols and labels never hold tabs, newlines or backslashes.
-        text.push_str(bar.symbol.as_str());
-        text.push('\t');
-        text.push_str(label);
-        text.push('\t');
-        write_rfc3339(&mut text, bar.start);
-        let _ = writeln!(
-            text,
-            "\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{tag}",
-            bar.open, bar.high, bar.low, bar.close, bar.volume, bar.vwap, bar.trades, bar.first_ts, bar.last_ts
-        );
+        rows.push(&bar, label)?;
         count += 1;
-        if text.len() >= COPY_CHUNK {
-            sink.send(Bytes::from(std::mem::take(&mut text).into_bytes())).await?;
-            text.reserve(COPY_CHUNK + 4096);
+        if rows.len() >= COPY_CHUNK {
+            sink.send(rows.take()).await?;
         }
     }
-    if !text.is_empty() {
-        sink.send(Bytes::from(text.into_bytes())).await?;
-    }
+    sink.send(rows.finish()).await?;
     let copied = sink.as_mut().finish().await?;
     if copied != count {
         return Err(StoreError::Corrupt(format!("sent {count} bars to COPY but it stored {copied}")));

@@ -14,6 +14,7 @@
 
 mod batch;
 mod connect;
+mod copy;
 mod grant;
 mod numeric;
 mod password;
@@ -284,10 +285,17 @@ const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct PgTime(pub i64);
 
+impl PgTime {
+    /// The value PostgreSQL's binary format holds: microseconds since 2000-01-01.
+    fn micros(self) -> i64 {
+        let micros = self.0.div_euclid(1000) + i64::from(self.0.rem_euclid(1000) != 0);
+        micros - PG_EPOCH_MICROS
+    }
+}
+
 impl ToSql for PgTime {
     fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        let micros = self.0.div_euclid(1000) + i64::from(self.0.rem_euclid(1000) != 0);
-        out.put_i64(micros - PG_EPOCH_MICROS);
+        out.put_i64(self.micros());
         Ok(IsNull::No)
     }
 

@@ -22,24 +22,7 @@ pub(crate) struct PgNumeric(pub i128);
 
 impl ToSql for PgNumeric {
     fn to_sql(&self, _: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
-        // Base-10000 digits of |units|, least significant first; the first two are the fraction.
-        let mut rest = self.0.unsigned_abs();
-        let mut digits: Vec<i16> = Vec::with_capacity(12);
-        while rest > 0 {
-            digits.push((rest % UNITS_PER_DIGIT as u128) as i16);
-            rest /= UNITS_PER_DIGIT as u128;
-        }
-        let lowest = digits.iter().position(|&d| d != 0).unwrap_or(digits.len());
-        let significant = &digits[lowest..];
-        // The weight of the most significant digit, counted from the first digit before the point.
-        let weight = if significant.is_empty() { 0 } else { digits.len() as i16 - 1 - FRACTION_DIGITS };
-        out.put_i16(significant.len() as i16);
-        out.put_i16(weight);
-        out.put_u16(if self.0 < 0 { NEGATIVE } else { POSITIVE });
-        out.put_u16(8);
-        for &digit in significant.iter().rev() {
-            out.put_i16(digit);
-        }
+        Digits::of(self.0).put(out);
         Ok(IsNull::No)
     }
 
@@ -48,6 +31,61 @@ impl ToSql for PgNumeric {
     }
 
     tokio_postgres::types::to_sql_checked!();
+}
+
+/// The base-10000 digits of a value in units of 10^-8, worked out on the
+/// stack: a binary `COPY` encodes six of them per bar.
+pub(crate) struct Digits {
+    /// Significant digits, least significant first (trailing zeros dropped).
+    digits: [i16; MAX_DIGITS],
+    count: usize,
+    weight: i16,
+    negative: bool,
+}
+
+/// Base-10000 digits of `u128::MAX`.
+const MAX_DIGITS: usize = 10;
+
+impl Digits {
+    /// The digits of `units`.
+    pub(crate) fn of(units: i128) -> Self {
+        let mut digits = [0i16; MAX_DIGITS];
+        let mut all = 0;
+        let mut rest = units.unsigned_abs();
+        // Prices and most volumes fit 64 bits, whose division by a constant is a multiplication.
+        while rest > u128::from(u64::MAX) {
+            digits[all] = (rest % UNITS_PER_DIGIT as u128) as i16;
+            rest /= UNITS_PER_DIGIT as u128;
+            all += 1;
+        }
+        let mut small = rest as u64;
+        while small > 0 {
+            digits[all] = (small % UNITS_PER_DIGIT as u64) as i16;
+            small /= UNITS_PER_DIGIT as u64;
+            all += 1;
+        }
+        let lowest = digits[..all].iter().position(|&d| d != 0).unwrap_or(all);
+        digits.copy_within(lowest..all, 0);
+        // The weight of the most significant digit, counted from the first digit before the point.
+        let weight = if lowest == all { 0 } else { all as i16 - 1 - FRACTION_DIGITS };
+        Digits { digits, count: all - lowest, weight, negative: units < 0 }
+    }
+
+    /// Bytes [`Digits::put`] writes.
+    pub(crate) fn len(&self) -> usize {
+        8 + 2 * self.count
+    }
+
+    /// Writes the value in the binary format (without a length prefix).
+    pub(crate) fn put(&self, out: &mut impl BufMut) {
+        out.put_i16(self.count as i16);
+        out.put_i16(self.weight);
+        out.put_u16(if self.negative { NEGATIVE } else { POSITIVE });
+        out.put_u16(8);
+        for &digit in self.digits[..self.count].iter().rev() {
+            out.put_i16(digit);
+        }
+    }
 }
 
 impl<'a> FromSql<'a> for PgNumeric {
