@@ -193,12 +193,17 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
     })
 }
 
-/// The SQLite store with the bars published as a batch run, made once and cached.
+/// The SQLite store with the bars published as a batch run, made once and
+/// cached; a cached store made by an older build is migrated first (opened
+/// as a writer), since `tickflow backtest` only reads.
 fn sqlite(data_dir: &Path, bars: Vec<Bar>, symbols: usize, per_symbol: usize) -> Result<PathBuf, BenchError> {
     let dir = data_dir.join(format!("backtest-{symbols}x{per_symbol}"));
     let db = dir.join("views.db");
     let done = dir.join("_PUBLISHED");
+    let url = format!("sqlite://{}", db.display());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     if done.exists() {
+        runtime.block_on(store::open(&url, Access::Write)).map_err(|e| BenchError::Prepare(e.to_string()))?;
         return Ok(db);
     }
     if dir.exists() {
@@ -217,10 +222,9 @@ fn sqlite(data_dir: &Path, bars: Vec<Bar>, symbols: usize, per_symbol: usize) ->
         forget_files: Vec::new(),
         rejects: Vec::new(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime
         .block_on(async {
-            let store = store::open(&format!("sqlite://{}", db.display()), Access::Write).await?;
+            let store = store::open(&url, Access::Write).await?;
             store.publish_batch(publish).await
         })
         .map_err(|e| BenchError::Prepare(e.to_string()))?;
