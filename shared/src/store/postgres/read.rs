@@ -106,8 +106,9 @@ async fn bars(reader: &mut Reader, query: &BarQuery, newest: bool) -> Result<Bar
     let boundary_read = prepared(statements, client, BOUNDARY).await?;
     let guessed = match *seen {
         Some(guess) => {
-            let bars_read = prepared(statements, client, &bars_sql(query, &parts(query, guess), newest).0).await?;
-            let (boundary, rows) = pipelined(client, &boundary_read, &bars_read, query, guess, newest).await?;
+            let (sql, values) = bars_sql(query, &parts(query, guess), newest);
+            let bars_read = prepared(statements, client, &sql).await?;
+            let (boundary, rows) = pipelined(client, &boundary_read, &bars_read, &values).await?;
             (boundary == guess).then_some((boundary, rows))
         }
         None => None,
@@ -137,20 +138,17 @@ async fn bars(reader: &mut Reader, query: &BarQuery, newest: bool) -> Result<Bar
     Ok(Bars { boundary, bars })
 }
 
-/// One snapshot's boundary and the bars of `query` over the parts of
-/// `guess`, in one round trip. Every statement is sent before any answer is
-/// awaited, `COMMIT` included, so the transaction ends (or, after an error,
-/// rolls back) even if the caller stops waiting.
+/// One snapshot's boundary and the rows of `bars_read` bound to `values`,
+/// in one round trip. Every statement is sent before any answer is awaited,
+/// `COMMIT` included, so the transaction ends (or, after an error, rolls
+/// back) even if the caller stops waiting.
 async fn pipelined(
     client: &Client,
     boundary_read: &Statement,
     bars_read: &Statement,
-    query: &BarQuery,
-    guess: Option<i64>,
-    newest: bool,
+    values: &[Param],
 ) -> Result<(Option<i64>, Vec<Row>), StoreError> {
-    let values = bars_sql(query, &parts(query, guess), newest).1;
-    let params = params(&values);
+    let params = params(values);
     let (begin, boundary, rows, commit) = futures_util::future::join4(
         client.batch_execute("START TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
         client.query_opt(boundary_read, &[]),
