@@ -107,6 +107,9 @@ pub(crate) struct Reader {
     /// The batch boundary of this connection's last bars read (`None`
     /// before the first), the guess of its next one.
     boundary: Option<Option<i64>>,
+    /// Whether `batch_bars` is a hypertable, learned by this connection's
+    /// first newest-bars read (`None` before it).
+    chunked: Option<bool>,
 }
 
 /// The prepared statement of `sql` on `client`'s connection.
@@ -185,7 +188,12 @@ impl PostgresStore {
         };
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(Reader { client: io.client(url).await?, statements: HashMap::new(), boundary: None });
+            readers.push(Reader {
+                client: io.client(url).await?,
+                statements: HashMap::new(),
+                boundary: None,
+                chunked: None,
+            });
         }
         let readers = Pool { free: std::sync::Mutex::new(readers), permits: Semaphore::new(READERS) };
         Ok(Self { url: url.to_owned(), write, readers, io })
@@ -219,6 +227,7 @@ impl PostgresStore {
             // On failure the lease puts the closed connection back, to be tried again next time.
             lease.client = self.io.client(&self.url).await?;
             lease.statements.clear();
+            lease.chunked = None;
         }
         Ok(lease)
     }

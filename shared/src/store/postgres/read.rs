@@ -27,7 +27,7 @@ impl ReadStore for PostgresStore {
     }
 
     async fn latest(&self, symbols: &[Symbol], intervals: &[Interval]) -> Result<Bars, StoreError> {
-        serving::latest(&mut self.reader().await?.client, symbols, intervals).await
+        serving::latest(&mut *self.reader().await?, symbols, intervals).await
     }
 
     async fn symbols(&self) -> Result<Vec<Symbol>, StoreError> {
@@ -102,7 +102,7 @@ async fn batch_days(client: &mut Client, from: i64, to: i64) -> Result<Vec<Batch
 /// guess. A publish in between (or a first read) misses it, and the read is
 /// made again the careful way, the parts from the boundary of its snapshot.
 async fn bars(reader: &mut Reader, query: &BarQuery, newest: bool) -> Result<Bars, StoreError> {
-    let Reader { client, statements, boundary: seen } = reader;
+    let Reader { client, statements, boundary: seen, .. } = reader;
     let boundary_read = prepared(statements, client, BOUNDARY).await?;
     let guessed = match *seen {
         Some(guess) => {

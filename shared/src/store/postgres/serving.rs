@@ -1,7 +1,8 @@
 //! The serving layer's reads in PostgreSQL: symbols by loose index scans,
 //! the newest bars by one `LATERAL` probe per part, counts in one statement.
 
-use super::PgTime;
+use super::timescale::is_hypertable;
+use super::{PgTime, Reader};
 use super::read::{boundary, select, symbol, view_bar};
 use crate::interval::Interval;
 use crate::store::common::Labels;
@@ -25,14 +26,26 @@ pub(super) async fn symbols(client: &Client) -> Result<Vec<Symbol>, StoreError> 
 
 /// The newest bar of each pair, part by part. A probe of a hypertable walks
 /// its chunks back from the newest, and with a year of daily chunks that
-/// walk dominates: so the batch part is searched in its last day first, and
-/// before it only for the pairs that had no bar that day.
+/// walk dominates: so there the batch part is searched in its last day
+/// first, and before it only for the pairs that had no bar that day. A
+/// plain table is probed whole: bounded by a day, its probe can take the
+/// `("interval", start)` index and filter a day of every symbol's bars.
 pub(super) async fn latest(
-    client: &mut Client,
+    reader: &mut Reader,
     symbols: &[Symbol],
     intervals: &[Interval],
 ) -> Result<Bars, StoreError> {
-    let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
+    let chunked = match reader.chunked {
+        Some(chunked) => chunked,
+        None => *reader.chunked.insert(is_hypertable(&reader.client, "batch_bars").await?),
+    };
+    let tx = reader
+        .client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
     let boundary = boundary(&tx).await?;
     let mut bars = Vec::new();
     let mut decoded = Labels::default();
@@ -40,7 +53,7 @@ pub(super) async fn latest(
         let mut pairs: Vec<(&Symbol, Interval)> =
             symbols.iter().flat_map(|symbol| intervals.iter().map(move |interval| (symbol, *interval))).collect();
         let windows = match (part.view, part.hi) {
-            (View::Batch, Some(hi)) => vec![(Some(hi - NANOS_PER_DAY), Some(hi)), (part.lo, Some(hi - NANOS_PER_DAY))],
+            (View::Batch, Some(hi)) if chunked => vec![(Some(hi - NANOS_PER_DAY), Some(hi)), (part.lo, Some(hi - NANOS_PER_DAY))],
             _ => vec![(part.lo, part.hi)],
         };
         for (lo, hi) in windows {
