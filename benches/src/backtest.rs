@@ -1,9 +1,11 @@
 //! `tickflow bench backtest`: `sma-cross` over many symbols' 1m bars, from
 //! memory (in process) and end to end from a SQLite store (the real
 //! `tickflow backtest` as a child), beside a hand-vectorized NumPy loop that
-//! computes only the crossings (`benches/backtest_numpy.py`).
+//! computes only the crossings (`benches/backtest_numpy.py`) and vectorbt
+//! end to end from a CSV file (`benches/backtest_vectorbt.py`).
 
 use crate::BenchError;
+use crate::backtest_peers::{numpy, vectorbt};
 use crate::child::run_to_end;
 use crate::report::{Figures, self_peak_rss};
 use serde_json::json;
@@ -179,14 +181,30 @@ pub fn run(args: Args) -> Result<Figures, BenchError> {
     command.args(["--strategy", "sma-cross", "--workers", &workers.to_string(), "--out"]).arg(out.path());
     let finished = run_to_end(&mut command)?;
     eprint!("{}", finished.stdout);
+    let mut params = vec![
+        ("source".into(), json!("sqlite")),
+        ("symbols".into(), json!(args.symbols)),
+        ("bars_per_symbol".into(), json!(args.bars)),
+        ("workers".into(), json!(workers)),
+    ];
+    if let Some(peer) = vectorbt(&args.data_dir, &compact)? {
+        let stage = |name: &str| peer.report[name].as_f64().unwrap_or(f64::NAN);
+        eprintln!(
+            "vectorbt end to end: {:.2} s (imports {:.2} s, CSV load {:.2} s, JIT and run {:.2} s), {} round trips, peak {} MiB; tickflow/vectorbt: {:.2}×",
+            peer.finished.seconds,
+            stage("import_seconds"),
+            stage("load_seconds"),
+            stage("run_seconds"),
+            peer.report["trades"],
+            peer.finished.peak_rss_bytes >> 20,
+            peer.finished.seconds / finished.seconds
+        );
+        params.push(("vectorbt_seconds".into(), json!(peer.finished.seconds)));
+        params.push(("vectorbt_peak_rss_mib".into(), json!(peer.finished.peak_rss_bytes >> 20)));
+    }
     Ok(Figures {
         scenario: "backtest".into(),
-        params: vec![
-            ("source".into(), json!("sqlite")),
-            ("symbols".into(), json!(args.symbols)),
-            ("bars_per_symbol".into(), json!(args.bars)),
-            ("workers".into(), json!(workers)),
-        ],
+        params,
         items: total,
         wall_seconds: finished.seconds,
         peak_rss_bytes: finished.peak_rss_bytes,
@@ -230,35 +248,4 @@ fn sqlite(data_dir: &Path, bars: Vec<Bar>, symbols: usize, per_symbol: usize) ->
         .map_err(|e| BenchError::Prepare(e.to_string()))?;
     std::fs::write(done, b"")?;
     Ok(db)
-}
-
-/// Runs `benches/backtest_numpy.py` on the same closes: its loop's seconds
-/// and crossings, or `None` (said on stderr) without python3 and NumPy.
-fn numpy(
-    data_dir: &Path,
-    bars: &CompactBars,
-    symbols: usize,
-    per_symbol: usize,
-) -> Result<Option<(f64, u64)>, BenchError> {
-    std::fs::create_dir_all(data_dir)?;
-    let input = data_dir.join(format!("backtest-closes-{symbols}x{per_symbol}.f64"));
-    let bytes: Vec<u8> = bars.bars().iter().flat_map(|b| b.close.to_f64().to_le_bytes()).collect();
-    std::fs::write(&input, bytes)?;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("backtest_numpy.py");
-    let output =
-        Command::new("python3").arg(&script).arg(&input).args([symbols.to_string(), per_symbol.to_string()]).output();
-    let output = match output {
-        Ok(output) if output.status.success() => output,
-        Ok(output) => {
-            eprintln!("numpy loop skipped: {}", String::from_utf8_lossy(&output.stderr).trim());
-            return Ok(None);
-        }
-        Err(error) => {
-            eprintln!("numpy loop skipped: python3 cannot run ({error})");
-            return Ok(None);
-        }
-    };
-    let answer: serde_json::Value =
-        serde_json::from_slice(&output.stdout).map_err(|e| BenchError::Run(format!("{}: {e}", script.display())))?;
-    Ok(answer["seconds"].as_f64().zip(answer["crossings"].as_u64()))
 }

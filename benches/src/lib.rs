@@ -9,6 +9,7 @@
 
 mod archive;
 pub mod backtest;
+mod backtest_peers;
 mod batch;
 pub mod child;
 mod features;
