@@ -19,6 +19,7 @@ use parquet::file::statistics::Statistics;
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::ops::Range;
 use std::path::Path;
 
 pub use super::parquet_write::{ParquetTickWriter, tick_schema};
@@ -48,8 +49,8 @@ fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, CodecError
     decoding(path, || ParquetRecordBatchReaderBuilder::try_new(file))?.map_err(pq_error(path))
 }
 
-/// `(index, rows before it, compressed bytes)` of every row group of a file.
-pub fn row_groups(path: &Path) -> Result<Vec<(usize, u64, u64)>, CodecError> {
+/// Every row group of a file: where it is and its size.
+pub fn row_groups(path: &Path) -> Result<Vec<RowGroup>, CodecError> {
     let builder = open(path)?;
     let mut first_row = 0u64;
     Ok(builder
@@ -57,17 +58,28 @@ pub fn row_groups(path: &Path) -> Result<Vec<(usize, u64, u64)>, CodecError> {
         .row_groups()
         .iter()
         .enumerate()
-        .map(|(i, group)| {
-            let entry = (i, first_row, group.compressed_size().max(0) as u64);
-            first_row += group.num_rows().max(0) as u64;
+        .map(|(index, group)| {
+            let rows = group.num_rows().max(0) as u64;
+            let entry = RowGroup { index, first_row, rows, bytes: group.compressed_size().max(0) as u64 };
+            first_row += rows;
             entry
         })
         .collect())
 }
 
-/// The range of event times in row group `index` from its statistics:
-/// `Some(None)` for a group without a timestamp, `None` when the file's
-/// timestamp column or its statistics cannot say (text, unsigned, missing).
+/// Where one row group of a Parquet file is, and its size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowGroup {
+    /// Its index in the file.
+    pub index: usize,
+    /// Rows of the file before it.
+    pub first_row: u64,
+    /// Its rows.
+    pub rows: u64,
+    /// Its compressed bytes.
+    pub bytes: u64,
+}
+
 pub(super) fn row_group_time_range(path: &Path, index: usize) -> Result<Option<TimeRange>, CodecError> {
     let builder = open(path)?;
     let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
@@ -92,15 +104,21 @@ pub(super) fn row_group_time_range(path: &Path, index: usize) -> Result<Option<T
     })
 }
 
-/// Reads one row group into `sink`.
-pub fn read_row_group(path: &Path, index: usize, first_row: u64, sink: &mut dyn TickSink) -> Result<(), CodecError> {
+/// Reads rows `rows` (counted from the group's first) of one row group into `sink`.
+pub fn read_row_group(
+    path: &Path,
+    index: usize,
+    first_row: u64,
+    rows: Range<u64>,
+    sink: &mut dyn TickSink,
+) -> Result<(), CodecError> {
     let source = path.display().to_string();
     let builder = open(path)?;
     let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
     let columns = match TickColumns::find(&names, "schema") {
         Ok(columns) => columns,
         Err(reason) => {
-            if index == 0 {
+            if index == 0 && rows.start == 0 {
                 sink.reject(Reject::new(&source, 0, reason, b""));
             }
             return Ok(());
@@ -117,11 +135,13 @@ pub fn read_row_group(path: &Path, index: usize, first_row: u64, sink: &mut dyn 
     let mut reader = builder
         .with_projection(mask)
         .with_row_groups(vec![index])
+        .with_offset(usize::try_from(rows.start).unwrap_or(usize::MAX))
+        .with_limit(usize::try_from(rows.end - rows.start).unwrap_or(usize::MAX))
         .with_batch_size(BATCH_ROWS * 8)
         .build()
         .map_err(pq_error(path))?;
     let mut decoder = Decoder { source, batch: TickBatch::default(), dictionary: FxHashMap::default() };
-    let mut row = first_row;
+    let mut row = first_row + rows.start;
     while let Some(record) = decoding(path, || reader.next())? {
         let record = record.map_err(|source| CodecError::Arrow { path: path.display().to_string(), source })?;
         let col = |i: usize| record.column(projected[i]).clone();

@@ -6,6 +6,12 @@ use std::path::{Path, PathBuf};
 /// Target bytes per plain-CSV split.
 const CSV_SPLIT_BYTES: u64 = 8 << 20;
 
+/// Most rows per Parquet split: a row group larger than this (pyarrow writes
+/// 1M rows per group by default) is read as slices of it, as many trades as
+/// an 8 MiB CSV split holds. A split's bars travel to their owners only
+/// after the whole split is read, so its size bounds the memory in flight.
+const PARQUET_SPLIT_ROWS: u64 = 1 << 18;
+
 /// The file formats tickflow reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataFormat {
@@ -50,12 +56,17 @@ pub enum SplitKind {
         /// One past the last byte.
         end: u64,
     },
-    /// One Parquet row group, whose first row is `first_row` of the file.
+    /// Rows `[skip, skip + rows)` of one Parquet row group, whose first row
+    /// is `first_row` of the file.
     RowGroup {
         /// Row group index.
         index: usize,
         /// Rows before this group in the file.
         first_row: u64,
+        /// Rows of the group before the split.
+        skip: u64,
+        /// Rows of the split.
+        rows: u64,
     },
 }
 
@@ -96,7 +107,16 @@ pub fn plan_splits_sized(path: &Path, csv_split_bytes: u64) -> Result<Vec<Split>
         DataFormat::CsvZstd | DataFormat::CsvGzip => vec![split(SplitKind::Whole, bytes)],
         DataFormat::Parquet => super::parquet::row_groups(path)?
             .into_iter()
-            .map(|(index, first_row, group_bytes)| split(SplitKind::RowGroup { index, first_row }, group_bytes))
+            .flat_map(|group| {
+                let pieces = group.rows.div_ceil(PARQUET_SPLIT_ROWS).max(1);
+                let step = group.rows.div_ceil(pieces).max(1);
+                (0..pieces).map(move |i| {
+                    let (skip, rows) = (i * step, step.min(group.rows - (i * step).min(group.rows)));
+                    let kind = SplitKind::RowGroup { index: group.index, first_row: group.first_row, skip, rows };
+                    (kind, group.bytes * rows / group.rows.max(1))
+                })
+            })
+            .map(|(kind, bytes)| split(kind, bytes))
             .collect(),
     })
 }
@@ -105,8 +125,8 @@ pub fn plan_splits_sized(path: &Path, csv_split_bytes: u64) -> Result<Vec<Split>
 /// cannot be read at all is an error.
 pub fn read_split(split: &Split, sink: &mut dyn TickSink) -> Result<(), CodecError> {
     match (&split.format, &split.kind) {
-        (DataFormat::Parquet, SplitKind::RowGroup { index, first_row }) => {
-            super::parquet::read_row_group(&split.path, *index, *first_row, sink)
+        (DataFormat::Parquet, SplitKind::RowGroup { index, first_row, skip, rows }) => {
+            super::parquet::read_row_group(&split.path, *index, *first_row, *skip..*skip + *rows, sink)
         }
         (_, SplitKind::Bytes { start, end }) => super::csv::read_range(&split.path, *start, *end, sink),
         (format, _) => super::csv::read_stream(&split.path, *format, sink),

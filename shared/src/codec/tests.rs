@@ -197,3 +197,49 @@ fn parquet_written_by_other_tools() {
     let ms = 1_000_000;
     assert_eq!(time_range(split).expect("range"), Some((1_381_132_800_464 * ms, 1_381_132_800_465 * ms)));
 }
+
+/// A row group larger than a split (pyarrow writes 1M rows per group) is
+/// read as slices of it: every row once, in order, each with the position
+/// (and so the `seq`) it has in the file, a bad row in a later slice too.
+#[test]
+fn a_large_row_group_is_read_in_slices_that_keep_positions() {
+    use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let rows = 300_000_usize;
+    let bad = 290_000_usize;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.parquet");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("timestamp", DataType::Int64, false),
+        Field::new("symbol", DataType::Utf8, false),
+        Field::new("price", DataType::Float64, true),
+        Field::new("volume", DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values((0..rows as i64).map(|i| 1_381_132_800_000 + i))),
+            Arc::new(StringArray::from_iter_values((0..rows).map(|i| ["SPY", "QQQ"][i % 2]))),
+            Arc::new(Float64Array::from_iter(
+                (0..rows).map(|i| (i != bad).then_some((10_000 + i % 1000) as f64 / 100.0)),
+            )),
+            Arc::new(Int64Array::from_iter_values((0..rows as i64).map(|i| 1 + i % 7))),
+        ],
+    )
+    .expect("batch");
+    let mut writer = ::parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).expect("file"), schema, None)
+        .expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+    let splits = plan_splits(&path).expect("splits");
+    assert_eq!(super::parquet::row_groups(&path).expect("groups").len(), 1, "one row group");
+    assert_eq!(splits.len(), 2, "{splits:?}");
+    let got = read_all(&path, 1 << 30);
+    assert_eq!(got.ticks.len(), rows - 1);
+    let expected_seq: Vec<u64> = (0..rows as u64).filter(|&i| i != bad as u64).collect();
+    assert_eq!(got.ticks.iter().map(|t| t.seq).collect::<Vec<_>>(), expected_seq, "each row once, at its position");
+    assert!(got.ticks.iter().all(|t| t.ts == 1_381_132_800_000_000_000 + t.seq as i64 * 1_000_000));
+    assert_eq!(got.rejects.len(), 1);
+    assert_eq!((got.rejects[0].position, got.rejects[0].reason.as_str()), (bad as u64 + 1, "price is missing"));
+}

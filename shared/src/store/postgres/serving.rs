@@ -1,9 +1,9 @@
 //! The serving layer's reads in PostgreSQL: symbols by loose index scans,
 //! the newest bars by one `LATERAL` probe per part, counts in one statement.
 
+use super::read::{boundary, select, symbol, view_bar};
 use super::timescale::is_hypertable;
 use super::{PgTime, Reader};
-use super::read::{boundary, select, symbol, view_bar};
 use crate::interval::Interval;
 use crate::store::common::Labels;
 use crate::store::common::to_u64;
@@ -53,7 +53,9 @@ pub(super) async fn latest(
         let mut pairs: Vec<(&Symbol, Interval)> =
             symbols.iter().flat_map(|symbol| intervals.iter().map(move |interval| (symbol, *interval))).collect();
         let windows = match (part.view, part.hi) {
-            (View::Batch, Some(hi)) if chunked => vec![(Some(hi - NANOS_PER_DAY), Some(hi)), (part.lo, Some(hi - NANOS_PER_DAY))],
+            (View::Batch, Some(hi)) if chunked => {
+                vec![(Some(hi - NANOS_PER_DAY), Some(hi)), (part.lo, Some(hi - NANOS_PER_DAY))]
+            }
             _ => vec![(part.lo, part.hi)],
         };
         for (lo, hi) in windows {
