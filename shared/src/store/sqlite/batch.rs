@@ -7,7 +7,8 @@ use super::SqliteStore;
 use super::insert::BarInserter;
 use crate::bar::Bar;
 use crate::store::common::{distinct_intervals, now_micros, to_i64, to_u64};
-use crate::store::{BatchPublish, BatchRun, BatchStore, FileManifest, Retained, Retention, StoreError};
+use crate::store::serving::distinct;
+use crate::store::{BatchPublish, BatchRun, BatchStore, DaySummary, FileManifest, Retained, Retention, StoreError};
 use crate::time::{NANOS_PER_DAY, day_of, format_rfc3339};
 use rusqlite::{Connection, TransactionBehavior, params};
 use std::collections::HashMap;
@@ -32,17 +33,7 @@ fn publish(conn: &mut Connection, publish: BatchPublish) -> Result<BatchRun, Sto
     let version: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) + 1 FROM batch_runs", [], |r| r.get(0))?;
     let published_at = now_micros();
 
-    let intervals =
-        tx.prepare(&distinct_intervals())?.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
-    {
-        let mut delete =
-            tx.prepare_cached(r#"DELETE FROM batch_bars WHERE "interval" = ?1 AND start >= ?2 AND start < ?3"#)?;
-        for day in &publish.days {
-            for interval in &intervals {
-                delete.execute(params![interval, day.day * NANOS_PER_DAY, (day.day + 1) * NANOS_PER_DAY])?;
-            }
-        }
-    }
+    delete_days(&tx, &publish.days)?;
 
     let mut bars_per_day: HashMap<i64, u64> = publish.days.iter().map(|d| (d.day, 0)).collect();
     let mut bars = 0u64;
@@ -126,6 +117,27 @@ fn publish(conn: &mut Connection, publish: BatchPublish) -> Result<BatchRun, Sto
     )?;
     tx.commit()?;
     Ok(run)
+}
+
+/// Deletes the bars of `days`, one key range per interval and symbol: the
+/// key is `("interval", symbol, start)`, so a range of starts alone would
+/// scan every bar of the interval, a cost that grows with the history held.
+fn delete_days(tx: &Connection, days: &[DaySummary]) -> Result<(), StoreError> {
+    let intervals =
+        tx.prepare(&distinct_intervals())?.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    let mut symbols = tx.prepare_cached(&distinct("batch_bars", "symbol", r#""interval" = ?1 AND "#))?;
+    let mut delete = tx.prepare_cached(
+        r#"DELETE FROM batch_bars WHERE "interval" = ?1 AND symbol = ?2 AND start >= ?3 AND start < ?4"#,
+    )?;
+    for interval in &intervals {
+        let names = symbols.query_map([interval], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        for day in days {
+            for name in &names {
+                delete.execute(params![interval, name, day.day * NANOS_PER_DAY, (day.day + 1) * NANOS_PER_DAY])?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn outside(bar: &Bar) -> StoreError {
