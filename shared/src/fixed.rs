@@ -51,7 +51,8 @@ fn parse_plain(text: &[u8]) -> Option<i64> {
     for (i, &b) in text.iter().enumerate() {
         let digit = b.wrapping_sub(b'0');
         if digit < 10 {
-            value = value * 10 + i64::from(digit);
+            // 19 digits can overflow; such a value has more than 10 whole digits and is refused below.
+            value = value.wrapping_mul(10).wrapping_add(i64::from(digit));
         } else if b == b'.' && point.is_none() {
             point = Some(i);
         } else {

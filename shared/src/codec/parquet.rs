@@ -336,7 +336,7 @@ fn scaled(array: &ArrayRef, name: &str, errors: &mut BTreeMap<usize, String>) ->
                 .values()
                 .iter()
                 .enumerate()
-                .map(|(i, f)| convert(i, parse_scaled(f.to_string().as_bytes()).map_err(|e| format!("{f} {e}"))))
+                .map(|(i, &f)| convert(i, units_of_double(f)))
                 .collect(),
             Err(e) => fail_all(array.len(), &format!("{name} cannot be read: {e}"), errors),
         },
@@ -355,6 +355,26 @@ fn scaled(array: &ArrayRef, name: &str, errors: &mut BTreeMap<usize, String>) ->
             Err(_) => fail_all(array.len(), &format!("{name} column has type {}", array.data_type()), errors),
         },
     }
+}
+
+/// A double as units of 10^-8: the shortest decimal that round-trips to
+/// it (what `f64`'s `Display` prints), exactly, or an error if that has
+/// more than 8 decimals.
+///
+/// Below 2^52 / 10^8 (about 45 million) neighbouring doubles are less than
+/// 10^-8 apart, so at most one multiple of 10^-8 rounds to a given double:
+/// if `round(f · 10^8) / 10^8` (a correctly rounded division of two exact
+/// doubles) is `f` again, it is that multiple and the shortest decimal's
+/// value. Anything else takes the printed decimal.
+pub(super) fn units_of_double(f: f64) -> Result<i64, String> {
+    const EXACT_BELOW: f64 = 45_035_996.0;
+    if f.abs() < EXACT_BELOW {
+        let units = (f * SCALE as f64).round();
+        if units / SCALE as f64 == f {
+            return Ok(units as i64);
+        }
+    }
+    parse_scaled(f.to_string().as_bytes()).map_err(|e| format!("{f} {e}"))
 }
 
 /// A decimal of `scale` places as units of 10^-8, exactly or not at all.

@@ -243,3 +243,35 @@ fn a_large_row_group_is_read_in_slices_that_keep_positions() {
     assert_eq!(got.rejects.len(), 1);
     assert_eq!((got.rejects[0].position, got.rejects[0].reason.as_str()), (bad as u64 + 1, "price is missing"));
 }
+
+/// The fast conversion of a double gives what printing it and parsing the
+/// decimal gives: the same units, or an error where that errs.
+fn double_units_agree(f: f64) -> Result<(), TestCaseError> {
+    let printed = crate::fixed::parse_scaled(f.to_string().as_bytes()).map_err(|e| format!("{f} {e}"));
+    prop_assert_eq!(super::parquet::units_of_double(f), printed, "{}", f);
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn a_double_converts_as_its_printed_decimal(
+        units in -10_000_000_000_000_i64..10_000_000_000_000,
+        places in 0_u32..=10,
+        bits in any::<u64>(),
+    ) {
+        // Decimals of up to 10 places (some with more than 8), as a writer's doubles would hold them.
+        double_units_agree(units as f64 / 10f64.powi(places as i32))?;
+        double_units_agree(f64::from_bits(bits))?;
+    }
+}
+
+#[test]
+fn doubles_at_the_edges_convert_as_printed() {
+    for f in [0.0, -0.0, 1e-8, 5e-9, 0.1 + 0.2, 167.41, 45_035_995.99999999, 45_035_996.0, 9.999_999_999, 1e300] {
+        double_units_agree(f).expect("agree");
+    }
+    for f in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        assert!(super::parquet::units_of_double(f).is_err(), "{f}");
+    }
+    assert!(crate::fixed::parse_scaled(b"9999999999999999999").is_err(), "19 digits: refused, no overflow");
+}
