@@ -108,7 +108,7 @@ pub(crate) struct Reader {
     /// before the first), the guess of its next one.
     boundary: Option<Option<i64>>,
     /// Whether `batch_bars` is a hypertable, learned by this connection's
-    /// first newest-bars read (`None` before it).
+    /// first `/latest` read (`None` before it).
     chunked: Option<bool>,
 }
 

@@ -62,7 +62,7 @@ impl ReadStore for PostgresStore {
 }
 
 async fn batch_days(client: &mut Client, from: i64, to: i64) -> Result<Vec<BatchDay>, StoreError> {
-    let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
+    let tx = snapshot(client).await?;
     let days = tx.query(BATCH_DAYS, &[&from, &to]).await?;
     let files = tx.query(BATCH_DAY_FILES, &[&from, &to]).await?;
     tx.commit().await?;
@@ -116,12 +116,7 @@ async fn bars(reader: &mut Reader, query: &BarQuery, newest: bool) -> Result<Bar
     let (boundary, rows) = match guessed {
         Some(read) => read,
         None => {
-            let tx = client
-                .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()
-                .await?;
+            let tx = snapshot(client).await?;
             let boundary = read_boundary(tx.query_opt(&boundary_read, &[]).await?)?;
             let (sql, values) = bars_sql(query, &parts(query, boundary), newest);
             let rows = tx.query(&prepared(statements, &tx, &sql).await?, &params(&values)).await?;
@@ -168,6 +163,12 @@ fn params(values: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
 
 fn read_boundary(row: Option<Row>) -> Result<Option<i64>, StoreError> {
     Ok(row.map(|r| r.try_get::<_, Option<PgTime>>(0)).transpose()?.flatten().map(|t| t.0))
+}
+
+/// A `REPEATABLE READ READ ONLY` transaction on `client`: one snapshot, so
+/// every statement in it sees the same commit.
+pub(super) async fn snapshot(client: &mut Client) -> Result<Transaction<'_>, StoreError> {
+    Ok(client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?)
 }
 
 const BOUNDARY: &str = "SELECT boundary FROM batch_boundary WHERE id = 1";

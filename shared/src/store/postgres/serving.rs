@@ -1,7 +1,7 @@
 //! The serving layer's reads in PostgreSQL: symbols by loose index scans,
 //! the newest bars by one `LATERAL` probe per part, counts in one statement.
 
-use super::read::{boundary, select, symbol, view_bar};
+use super::read::{boundary, select, snapshot, symbol, view_bar};
 use super::timescale::is_hypertable;
 use super::{PgTime, Reader};
 use crate::interval::Interval;
@@ -13,7 +13,7 @@ use crate::tick::Symbol;
 use crate::time::NANOS_PER_DAY;
 use std::collections::HashSet;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, IsolationLevel, Transaction};
+use tokio_postgres::{Client, Transaction};
 
 pub(super) async fn symbols(client: &Client) -> Result<Vec<Symbol>, StoreError> {
     client
@@ -39,13 +39,7 @@ pub(super) async fn latest(
         Some(chunked) => chunked,
         None => *reader.chunked.insert(is_hypertable(&reader.client, "batch_bars").await?),
     };
-    let tx = reader
-        .client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
+    let tx = snapshot(&mut reader.client).await?;
     let boundary = boundary(&tx).await?;
     let mut bars = Vec::new();
     let mut decoded = Labels::default();
@@ -103,7 +97,7 @@ async fn newest_in(
 }
 
 pub(super) async fn stats(client: &mut Client) -> Result<StoreStats, StoreError> {
-    let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
+    let tx = snapshot(client).await?;
     let counts = tx.query_one(COUNTS, &[]).await?;
     let partitions = tx.query(PARTITIONS, &[]).await?;
     tx.commit().await?;

@@ -7,7 +7,7 @@
 //! already stored under its key keeps its row, and its number is skipped.
 
 use super::numeric::{PgNumeric, units};
-use super::read::symbol;
+use super::read::{snapshot, symbol};
 use super::{PgTime, PostgresStore};
 use crate::fixed::Price;
 use crate::interval::Interval;
@@ -18,7 +18,7 @@ use crate::store::{
     BotCursor, Position, SignalChange, SignalChanges, SignalCommit, SignalQuery, SignalStore, StoreError,
 };
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, IsolationLevel, Row};
+use tokio_postgres::{Client, Row};
 
 #[async_trait::async_trait]
 impl SignalStore for PostgresStore {
@@ -106,13 +106,7 @@ impl SignalStore for PostgresStore {
     ) -> Result<SignalChanges, StoreError> {
         let count = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut reader = self.reader().await?;
-        let tx = reader
-            .client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let tx = snapshot(&mut reader.client).await?;
         let head: i64 = tx.query_one("SELECT signal_seq FROM bot_status WHERE id = 1", &[]).await?.try_get(0)?;
         let sql = format!(
             "SELECT seq, {SIGNAL_COLUMNS} FROM bot_signals WHERE seq > $1 AND ($2::text IS NULL OR strategy = $2)

@@ -3,7 +3,7 @@
 
 use super::PgTime;
 use super::numeric::{PgNumeric, units};
-use super::read::symbol;
+use super::read::{snapshot, symbol};
 use crate::bar::Bar;
 use crate::fixed::{Price, Size, Volume};
 use crate::interval::Interval;
@@ -13,7 +13,7 @@ use crate::store::serving::OFFSET_COLUMNS;
 use crate::store::speed::{LateTrade, PartitionOffset, SpeedBar, SpeedChange, SpeedChanges, SpeedStatus};
 use crate::tick::{Symbol, Tick};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, IsolationLevel, Row};
+use tokio_postgres::{Client, Row};
 
 /// A position from the first five columns of `row` ([`OFFSET_COLUMNS`]' order).
 pub(super) fn offset(row: &Row) -> Result<PartitionOffset, StoreError> {
@@ -27,7 +27,7 @@ pub(super) fn offset(row: &Row) -> Result<PartitionOffset, StoreError> {
 }
 
 pub(super) async fn status(client: &mut Client) -> Result<SpeedStatus, StoreError> {
-    let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
+    let tx = snapshot(client).await?;
     let row = tx.query_one("SELECT watermark_ns, updated_at, change_seq FROM speed_status WHERE id = 1", &[]).await?;
     let offsets = tx.query(&format!(r#"{OFFSET_COLUMNS} ORDER BY topic, "partition""#), &[]).await?;
     tx.commit().await?;
@@ -87,7 +87,7 @@ pub(super) async fn changes(
     }
     sql.push_str(" ORDER BY change_seq LIMIT $3");
 
-    let tx = client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await?;
+    let tx = snapshot(client).await?;
     let head: i64 = tx.query_one("SELECT change_seq FROM speed_status WHERE id = 1", &[]).await?.try_get(0)?;
     let rows = tx.query(&sql, &params).await?;
     tx.commit().await?;
