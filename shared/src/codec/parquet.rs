@@ -80,6 +80,9 @@ pub struct RowGroup {
     pub bytes: u64,
 }
 
+/// The range of event times in row group `index` from its statistics:
+/// `Some(None)` for a group without a timestamp, `None` when the file's
+/// timestamp column or its statistics cannot say (text, unsigned, missing).
 pub(super) fn row_group_time_range(path: &Path, index: usize) -> Result<Option<TimeRange>, CodecError> {
     let builder = open(path)?;
     let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();

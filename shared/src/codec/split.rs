@@ -111,12 +111,11 @@ pub fn plan_splits_sized(path: &Path, csv_split_bytes: u64) -> Result<Vec<Split>
                 let pieces = group.rows.div_ceil(PARQUET_SPLIT_ROWS).max(1);
                 let step = group.rows.div_ceil(pieces).max(1);
                 (0..pieces).map(move |i| {
-                    let (skip, rows) = (i * step, step.min(group.rows - (i * step).min(group.rows)));
+                    let (skip, rows) = (i * step, step.min(group.rows.saturating_sub(i * step)));
                     let kind = SplitKind::RowGroup { index: group.index, first_row: group.first_row, skip, rows };
-                    (kind, group.bytes * rows / group.rows.max(1))
+                    split(kind, group.bytes * rows / group.rows.max(1))
                 })
             })
-            .map(|(kind, bytes)| split(kind, bytes))
             .collect(),
     })
 }

@@ -160,33 +160,41 @@ fn parquet_time_ranges_come_from_statistics() {
 
 /// Files from other tools: epoch-millisecond integers, plain text symbols,
 /// double prices, integer volumes; a missing price is a reject, not a panic.
-#[test]
-fn parquet_written_by_other_tools() {
-    use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+/// Writes `path` as other tools write trades (pyarrow's defaults, one row
+/// group): epoch-millisecond integers in a column named `timestamp`, text
+/// symbols, double prices (nullable) and integer volumes.
+fn write_foreign(path: &std::path::Path, timestamp: &str, columns: Vec<arrow::array::ArrayRef>) {
+    use arrow::array::RecordBatch;
     use arrow::datatypes::{DataType, Field, Schema};
-    use std::sync::Arc;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("foreign.parquet");
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("Timestamp", DataType::Int64, false),
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new(timestamp, DataType::Int64, false),
         Field::new("symbol", DataType::Utf8, false),
         Field::new("price", DataType::Float64, true),
         Field::new("volume", DataType::Int64, false),
     ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
+    let batch = RecordBatch::try_new(schema.clone(), columns).expect("batch");
+    let mut writer = ::parquet::arrow::ArrowWriter::try_new(std::fs::File::create(path).expect("file"), schema, None)
+        .expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+}
+
+#[test]
+fn parquet_written_by_other_tools() {
+    use arrow::array::{Float64Array, Int64Array, StringArray};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("foreign.parquet");
+    write_foreign(
+        &path,
+        "Timestamp",
         vec![
             Arc::new(Int64Array::from(vec![1_381_132_800_464, 1_381_132_800_465])),
             Arc::new(StringArray::from(vec!["SPY", "SPY"])),
             Arc::new(Float64Array::from(vec![Some(167.41), None])),
             Arc::new(Int64Array::from(vec![100, 200])),
         ],
-    )
-    .expect("batch");
-    let mut writer = ::parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).expect("file"), schema, None)
-        .expect("writer");
-    writer.write(&batch).expect("write");
-    writer.close().expect("close");
+    );
     let got = read_all(&path, 1 << 30);
     assert_eq!(got.ticks.len(), 1);
     assert_eq!(got.ticks[0].ts, 1_381_132_800_464 * 1_000_000);
@@ -203,21 +211,15 @@ fn parquet_written_by_other_tools() {
 /// (and so the `seq`) it has in the file, a bad row in a later slice too.
 #[test]
 fn a_large_row_group_is_read_in_slices_that_keep_positions() {
-    use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
-    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::array::{Float64Array, Int64Array, StringArray};
     use std::sync::Arc;
     let rows = 300_000_usize;
     let bad = 290_000_usize;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("big.parquet");
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("timestamp", DataType::Int64, false),
-        Field::new("symbol", DataType::Utf8, false),
-        Field::new("price", DataType::Float64, true),
-        Field::new("volume", DataType::Int64, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
+    write_foreign(
+        &path,
+        "timestamp",
         vec![
             Arc::new(Int64Array::from_iter_values((0..rows as i64).map(|i| 1_381_132_800_000 + i))),
             Arc::new(StringArray::from_iter_values((0..rows).map(|i| ["SPY", "QQQ"][i % 2]))),
@@ -226,12 +228,7 @@ fn a_large_row_group_is_read_in_slices_that_keep_positions() {
             )),
             Arc::new(Int64Array::from_iter_values((0..rows as i64).map(|i| 1 + i % 7))),
         ],
-    )
-    .expect("batch");
-    let mut writer = ::parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).expect("file"), schema, None)
-        .expect("writer");
-    writer.write(&batch).expect("write");
-    writer.close().expect("close");
+    );
     let splits = plan_splits(&path).expect("splits");
     assert_eq!(super::parquet::row_groups(&path).expect("groups").len(), 1, "one row group");
     assert_eq!(splits.len(), 2, "{splits:?}");
